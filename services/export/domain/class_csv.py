@@ -2,13 +2,16 @@
 
 Layout: UTF-8 with a BOM, ``;`` between cells, ``\\n`` between lines and no newline after the last
 one (Pix's CSV writer joins lines, it does not terminate them), text double-quoted with inner
-quotes doubled, numbers bare. Cell values follow Pix's builder:
+quotes doubled, numbers bare, a missing value (None) as an empty unquoted cell. Cell values follow
+Pix's builder and its unit tests, which are reproduced byte for byte in our tests:
 
-* "Nombre de Pix": the score; ``0`` when rejected; ``"-"`` when cancelled or in error (or unknown).
+* "Nombre de Pix": the score; ``"0"`` when rejected — quoted, because Pix's builder writes the
+  string '0' there (its test expects ``"Rejetée";"0";``); ``"-"`` when cancelled or in error
+  (or when there is no score yet).
 * competence columns: ``"-"`` when not tested or when the certification is cancelled or in error;
   ``0`` when the level is ≤ 0 or the certification is rejected; the level otherwise.
-  (The reference text says ``-`` for rejected; Pix's builder code writes 0 for the competences a
-  rejected candidate was tested on, which is what we do.)
+  (pix-domain.md §7.1 says ``-`` for every competence of a rejected certification; Pix's builder
+  code and tests write 0 for the competences a rejected candidate was tested on, which we follow.)
 * jury comment: the automatic-rejection text when the rejection was automatic.
 
 Spreadsheet formula injection: a text cell starting with ``= + - @``, a tab or a carriage return is
@@ -64,6 +67,7 @@ BOM = "\ufeff"
 SEPARATOR = ";"
 LINE_END = "\n"
 PLACEHOLDER = '"-"'
+REJECTED_SCORE = '"0"'
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 #: Dates in the CSV are calendar days in France (Pix formats them in the server's local time).
@@ -78,9 +82,10 @@ def neutralise(text: str) -> str:
 
 
 def quote(text: str | None) -> str:
-    """A text cell: neutralised, inner double quotes doubled, wrapped in double quotes."""
-    if not text:
-        return '""'
+    """A text cell: neutralised, inner double quotes doubled, wrapped in double quotes; None is an
+    empty unquoted cell (as Pix writes a missing value)."""
+    if text is None:
+        return ""
     return '"' + neutralise(text).replace('"', '""') + '"'
 
 
@@ -99,7 +104,7 @@ def _pix_score_cell(result: CertificationResult) -> str:
     if result.status in _NO_SCORE:
         return PLACEHOLDER
     if result.status is ResultStatus.REJECTED:
-        return "0"
+        return REJECTED_SCORE
     return PLACEHOLDER if result.pix_score is None else str(result.pix_score)
 
 

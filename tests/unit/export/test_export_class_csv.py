@@ -89,10 +89,34 @@ def test_error_line_is_like_cancelled(make):
     assert ';"En erreur";' + ";".join(['"-"'] * 17) + ';"RAS";' in line
 
 
-def test_rejected_line_has_zero_pix_and_zero_for_tested_competences(make):
-    line = data_line(example_result(make, status=ResultStatus.REJECTED, rejected_automatically=True))
-    assert ';"Rejetée";0;0;0;0;"-";' in line
-    assert f';"{REJECTED_AUTOMATICALLY_COMMENT}";777;' in line
+def rejected_result(make, **overrides):
+    values = {
+        "first_name": "Tom",
+        "last_name": "Cambridge",
+        "birthdate": date(1993, 5, 21),
+        "birthplace": "TheMoon",
+        "external_id": "TOTODGE",
+        "status": ResultStatus.REJECTED,
+        "pix_score": 66,
+        "competence_levels": {"5.1": 3, "5.2": -1},
+        "rejected_automatically": True,
+        "taken_at": datetime(2020, 2, 2, tzinfo=UTC),
+    }
+    values.update(overrides)
+    return example_result(make, 456, **values)
+
+
+def test_rejected_line_matches_pix_quoted_zero_and_zero_for_tested_competences(make):
+    dashes = ";".join(['"-"'] * 14)
+    assert data_line(rejected_result(make)) == (
+        f'456;"Tom";"Cambridge";"21/05/1993";"TheMoon";"TOTODGE";"Rejetée";"0";{dashes};0;0;'
+        f'"{REJECTED_AUTOMATICALLY_COMMENT}";777;"02/02/2020"'
+    )
+
+
+def test_missing_comment_is_an_empty_unquoted_cell(make):
+    line = data_line(rejected_result(make, rejected_automatically=False, jury_comment_for_organization=None))
+    assert line.endswith(';0;0;;777;"02/02/2020"')
 
 
 def test_started_label(make):
@@ -101,7 +125,7 @@ def test_started_label(make):
 
 
 def test_text_is_quoted_with_inner_quotes_doubled(make):
-    line = data_line(example_result(make, jury_comment_for_organization='dit "absent"', birthplace=None))
+    line = data_line(example_result(make, jury_comment_for_organization='dit "absent"', birthplace=""))
     assert ';"dit ""absent""";' in line
     assert ';"04/01/1990";"";"LOLORD";' in line
 
