@@ -16,7 +16,7 @@ from services.finalisation.domain.invigilation import (
     TestState,
 )
 from services.finalisation.domain.issue_reports import issue_report_from_code
-from tests.unit.finalisation.conftest import PASSWORD, T0, candidate, fake_verify
+from tests.unit.finalisation.finalisation_builders import PASSWORD, T0, candidate, fake_verify
 
 
 def code_of(call) -> str:

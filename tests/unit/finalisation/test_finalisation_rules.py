@@ -12,7 +12,7 @@ from services.finalisation.domain.finalisation import (
 )
 from services.finalisation.domain.invigilation import SessionRoom, TestState
 from services.finalisation.domain.issue_reports import issue_report_from_code
-from tests.unit.finalisation.conftest import T0
+from tests.unit.finalisation.finalisation_builders import T0
 
 NOW = T0 + timedelta(hours=3)
 
@@ -205,7 +205,7 @@ def test_a_test_still_running_ends_with_the_session(logged_in_room):
 
 @pytest.fixture
 def all_completed() -> SessionRoom:
-    from tests.unit.finalisation.conftest import candidate
+    from tests.unit.finalisation.finalisation_builders import candidate
 
     room = SessionRoom.open("s2", 7, date(2025, 3, 12), "fake$x", [candidate(1), candidate(2)])
     for cid in ("c1", "c2"):
