@@ -1,0 +1,122 @@
+"""Pix processing sandbox, pure part: SessionFinalised payload → livret scolaire JSON bytes.
+
+Outside Pix nobody can process a real certification, so the sandbox invents plausible V3 results
+for the candidates who took the test. Everything is derived from the payload (seeded by session id
+and candidate id, dates from the finalisation), so the same payload always gives the same bytes and a
+replayed event produces an identical, idempotent import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.contracts.referential import AREAS, COMPETENCES
+
+#: Letters and digits nobody confuses when reading a code aloud (no 0/O, 1/I/L, 5/S, 2/Z …).
+VERIFICATION_CODE_ALPHABET = "346789BCDFGHJKMPQRTVWXY"
+VERIFICATION_CODE_LENGTH = 8
+#: Below the first V3 band (64 pix) the sandbox rejects the certification.
+REJECTION_THRESHOLD = 64
+#: Highest score reachable today (Pix MAX_REACHABLE_SCORE, level 7).
+MAX_REACHABLE_SCORE = 895
+PROCESSING_DELAY = timedelta(days=3)
+SCORE_MEAN = 360
+SCORE_SPREAD = 150
+
+
+def _rng(session_id: Any, candidate_id: Any) -> random.Random:
+    # A str seed is hashed with SHA-512 by random.Random: stable across runs and Python processes.
+    return random.Random(f"pix-sandbox:{session_id}:{candidate_id}")
+
+
+def certification_id_for(session_id: Any, candidate_id: Any) -> int:
+    """A stable 9-digit certification id for one candidate's test."""
+    digest = hashlib.sha256(f"certification:{session_id}:{candidate_id}".encode()).digest()
+    return 100_000_000 + int.from_bytes(digest[:8], "big") % 900_000_000
+
+
+def verification_code(rng: random.Random) -> str:
+    return "P-" + "".join(rng.choice(VERIFICATION_CODE_ALPHABET) for _ in range(VERIFICATION_CODE_LENGTH))
+
+
+def pix_score(rng: random.Random) -> int:
+    """Roughly normal around a collège/lycée average, within what V3 can give today."""
+    return max(0, min(MAX_REACHABLE_SCORE, round(rng.gauss(SCORE_MEAN, SCORE_SPREAD))))
+
+
+def competence_levels(score: int, rng: random.Random) -> list[dict[str, Any]]:
+    """Levels around score/128 (16 competences × 8 pix a level), ±1, within 0..7, sorted by id."""
+    centre = score / 128
+    results = []
+    for competence in COMPETENCES:
+        level = round(centre + rng.uniform(-1.0, 1.0))
+        results.append({"competenceId": competence.id, "level": max(0, min(7, level))})
+    return results
+
+
+def _started(candidate: Mapping[str, Any]) -> bool:
+    return bool(candidate.get("present")) and candidate.get("started_at") is not None
+
+
+def certification_for(
+    session: Mapping[str, Any], candidate: Mapping[str, Any], delivered_at: str
+) -> dict[str, Any]:
+    session_id, candidate_id = session["session_id"], candidate["candidate_id"]
+    rng = _rng(session_id, candidate_id)
+    score = pix_score(rng)
+    code = verification_code(rng)
+    validated = score >= REJECTION_THRESHOLD
+    return {
+        "id": certification_id_for(session_id, candidate_id),
+        "firstName": candidate["first_name"],
+        "middleName": None,
+        "thirdName": None,
+        "lastName": candidate["last_name"],
+        "birthdate": candidate["birthdate"],
+        "nationalStudentId": candidate.get("ine"),
+        "date": candidate["started_at"],
+        "verificationCode": code,
+        "deliveredAt": delivered_at,
+        "certificationCenter": session.get("certification_center"),
+        "status": "validated" if validated else "rejected",
+        # Pix fills score and levels only for validated results (schools-lsu-calendar §1.3).
+        "pixScore": score if validated else 0,
+        "competenceResults": competence_levels(score, rng) if validated else [],
+    }
+
+
+def generate_livret_results(session: Mapping[str, Any]) -> bytes:
+    """Livret scolaire JSON (`certificationsResults`) for the candidates who started, as UTF-8 bytes."""
+    finalised_at = datetime.fromisoformat(session["finalised_at"])
+    delivered_at = (finalised_at + PROCESSING_DELAY).isoformat()
+    certifications = [
+        certification_for(session, candidate, delivered_at)
+        for candidate in session.get("candidates", [])
+        if _started(candidate)
+    ]
+    certifications.sort(key=lambda c: (c["lastName"], c["firstName"], c["id"]))
+    document = {
+        "data": {
+            "type": "certificationsResults",
+            "attributes": {"certifications": certifications},
+            "relationships": {
+                "competences": {"data": [{"id": c.id, "type": "competences"} for c in COMPETENCES]}
+            },
+        },
+        "included": [{"type": "areas", "id": a.id, "attributes": {"name": a.name}} for a in AREAS]
+        + [
+            {
+                "type": "competences",
+                "id": c.id,
+                "attributes": {"name": c.name},
+                "relationships": {"area": {"data": {"id": c.area_id, "type": "areas"}}},
+            }
+            for c in COMPETENCES
+        ],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
