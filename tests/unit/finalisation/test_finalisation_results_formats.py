@@ -303,3 +303,14 @@ def test_fingerprint_ignores_row_order_and_detects_changes():
     changed = read(CLASS_CSV).replace(b";312;", b";313;")
     assert results_fingerprint(parse_class_results_csv(changed, CLASS_CSV)) != same
     assert len(same) == 64
+
+
+def test_rejected_line_as_pix_builder_writes_it_quoted_zero_and_empty_cells():
+    """Pix's builder writes the rejected score as the string "0" and a missing value as an empty cell."""
+    dashes = ";".join(['"-"'] * 14)
+    line = (
+        f'456;"Tom";"Cambridge";"21/05/1993";"TheMoon";"TOTODGE";"Rejetée";"0";{dashes};0;0;;777;"02/02/2020"'
+    )
+    (result,) = parse_class_results_csv(csv_bytes(HEADER_72, line), "f.csv")
+    assert result.status is ResultStatus.REJECTED and result.pix_score == 0
+    assert result.competence_levels == {"5.1": 0, "5.2": 0} and result.jury_comment is None
