@@ -30,27 +30,43 @@ AREAS: tuple[Area, ...] = (
 )
 
 COMPETENCES: tuple[Competence, ...] = (
-    Competence("1.1", "Mener une recherche et une veille d’information", "1",
-               ("Mener une recherche et une veille d'information",)),
+    Competence(
+        "1.1",
+        "Mener une recherche et une veille d’information",
+        "1",
+        ("Mener une recherche et une veille d'information",),
+    ),
     Competence("1.2", "Gérer des données", "1"),
     Competence("1.3", "Traiter des données", "1"),
     Competence("2.1", "Interagir", "2"),
     Competence("2.2", "Partager et publier", "2"),
     Competence("2.3", "Collaborer", "2"),
-    Competence("2.4", "S’insérer dans le monde numérique", "2",
-               ("S'insérer dans le monde numérique", "S'insérer dans un monde numérique",
-                "S’insérer dans un monde numérique")),
+    Competence(
+        "2.4",
+        "S’insérer dans le monde numérique",
+        "2",
+        (
+            "S'insérer dans le monde numérique",
+            "S'insérer dans un monde numérique",
+            "S’insérer dans un monde numérique",
+        ),
+    ),
     Competence("3.1", "Développer des documents textuels", "3"),
     Competence("3.2", "Développer des documents multimédia", "3", ("Développer des documents multimedia",)),
     Competence("3.3", "Adapter les documents à leur finalité", "3"),
     Competence("3.4", "Programmer", "3"),
     Competence("4.1", "Sécuriser l’environnement numérique", "4", ("Sécuriser l'environnement numérique",)),
     Competence("4.2", "Protéger les données personnelles et la vie privée", "4"),
-    Competence("4.3", "Protéger la santé, le bien-être et l’environnement", "4",
-               ("Protéger la santé, le bien-être et l'environnement",)),
+    Competence(
+        "4.3",
+        "Protéger la santé, le bien-être et l’environnement",
+        "4",
+        ("Protéger la santé, le bien-être et l'environnement",),
+    ),
     Competence("5.1", "Résoudre des problèmes techniques", "5"),
-    Competence("5.2", "Construire un environnement numérique", "5",
-               ("Évoluer dans un environnement numérique",)),
+    Competence(
+        "5.2", "Construire un environnement numérique", "5", ("Évoluer dans un environnement numérique",)
+    ),
 )
 
 COMPETENCE_IDS: tuple[str, ...] = tuple(c.id for c in COMPETENCES)

@@ -1,0 +1,379 @@
+"""The v1 event catalogue: every event certibus publishes, as pydantic models.
+
+Each class names its CloudEvents type (with the version suffix), its owning service and topic,
+and which field is the aggregate id (the Kafka key and ``ce_subject``). Consumers ignore fields
+they do not know, so adding an optional field is a compatible change; anything else needs a new
+type (``….v2``) published alongside the old one while consumers move (see docs/events/README.md).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.topics import ELIGIBILITY, EXPORT, FINALISATION, SCHEDULER
+
+CertifiabilityStatus = Literal["certifiable", "not_certifiable", "unknown"]
+ResultStatus = Literal["validated", "rejected", "cancelled", "error", "started"]
+SchoolLevel = Literal["college", "lycee"]
+
+
+class Event(BaseModel):
+    """Base of every event: immutable, tolerant of unknown fields when read."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_type: ClassVar[str]
+    source_service: ClassVar[str]
+    topic: ClassVar[str]
+    subject_field: ClassVar[str]
+
+    def subject(self) -> str:
+        """The aggregate id: Kafka key and ``ce_subject``."""
+        return str(getattr(self, self.subject_field))
+
+
+def _event(service: str, topic: str, name: str, subject: str, version: int = 1):
+    """Class decorator filling the routing metadata of an event type."""
+
+    def apply(cls: type[Event]) -> type[Event]:
+        cls.event_type = f"certibus.{service}.{name}.v{version}"
+        cls.source_service = service
+        cls.topic = topic
+        cls.subject_field = subject
+        return cls
+
+    return apply
+
+
+# --------------------------------------------------------------------------------------------
+# eligibility
+
+
+class LearnerSnapshot(BaseModel):
+    """A learner as imported from SIECLE / Pix Orga; the whole record travels on every change."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    learner_id: str = Field(description="certibus id of the learner (stable across re-imports)")
+    uai: str = Field(description="school UAI, 7 digits + check letter")
+    ine: str | None = Field(description="national student id (INE), 11 characters")
+    first_name: str
+    middle_name: str | None = None
+    third_name: str | None = None
+    last_name: str = Field(description="birth name (Nom de famille)")
+    preferred_last_name: str | None = Field(default=None, description="Nom d'usage")
+    birthdate: date
+    sex: Literal["M", "F"] | None = None
+    birth_city: str | None = None
+    birth_city_code: str | None = None
+    birth_department_code: str | None = None
+    birth_country_code: str | None = None
+    mef_code: str | None = None
+    division: str = Field(description="class label from SIECLE, e.g. '3A'")
+    status: str | None = Field(default=None, description="SIECLE Statut column (ST, AP, …)")
+
+
+@_event("eligibility", ELIGIBILITY, "learners_imported", "uai")
+class LearnersImported(Event):
+    uai: str
+    import_id: str
+    file_name: str
+    file_format: Literal["pix_orga_csv", "siecle_xml"]
+    total: int
+    registered: int
+    updated: int
+    deactivated: int
+    reactivated: int = 0
+    imported_at: datetime
+
+
+@_event("eligibility", ELIGIBILITY, "learner_registered", "learner_id")
+class LearnerRegistered(LearnerSnapshot, Event):
+    pass
+
+
+@_event("eligibility", ELIGIBILITY, "learner_updated", "learner_id")
+class LearnerUpdated(LearnerSnapshot, Event):
+    changed_fields: list[str] = Field(default_factory=list)
+    active: bool = True
+
+
+@_event("eligibility", ELIGIBILITY, "learner_deactivated", "learner_id")
+class LearnerDeactivated(Event):
+    learner_id: str
+    uai: str
+    division: str
+    reason: str = "absent_from_latest_roster"
+    deactivated_at: datetime
+
+
+@_event("eligibility", ELIGIBILITY, "certifiability_assessed", "learner_id")
+class CertifiabilityAssessed(Event):
+    learner_id: str
+    uai: str
+    division: str
+    status: CertifiabilityStatus
+    certifiable_competences: int | None = Field(description="competences at level ≥ 1; None when unknown")
+    competences_needed: int | None = Field(description="max(0, 5 - certifiable_competences)")
+    competence_levels: dict[str, int] = Field(default_factory=dict, description="level per competence id")
+    pix_total: int | None = None
+    shared_at: datetime | None = None
+    source: str = Field(description="where the assessment comes from, e.g. the campaign file name")
+    assessed_at: datetime
+
+
+class MissingCompetences(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    learner_id: str
+    division: str
+    status: CertifiabilityStatus
+    certifiable_competences: int | None
+    competences_needed: int | None
+    competences_at_level_zero: list[str] = Field(default_factory=list)
+
+
+@_event("eligibility", ELIGIBILITY, "remediation_requested", "session_id")
+class RemediationRequested(Event):
+    session_id: str
+    uai: str
+    session_date: date
+    due_date: date
+    learners: list[MissingCompetences]
+    requested_at: datetime
+
+
+# --------------------------------------------------------------------------------------------
+# scheduler
+
+
+class SessionDetails(BaseModel):
+    """A certification session as Pix Certif models it (pix-domain §1.1)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    session_id: str
+    session_number: int = Field(description="public session number (N° de session)")
+    uai: str
+    certification_center: str = Field(description="school name")
+    school_level: SchoolLevel
+    address: str = Field(description="Nom du site")
+    room: str
+    examiners: list[str] = Field(description="invigilators' names")
+    date: date
+    time: str = Field(pattern=r"^(0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$")
+    duration_minutes: int = 120
+    test_minutes: int = 105
+    description: str | None = None
+    access_code: str = Field(pattern=r"^[BCDFGHJKMPQRTVWXY]{4}[2346789]{2}$")
+    invigilator_password_hash: str = Field(description="salted hash; the password never travels in clear")
+
+
+@_event("scheduler", SCHEDULER, "session_created", "session_id")
+class SessionCreated(SessionDetails, Event):
+    created_at: datetime
+
+
+@_event("scheduler", SCHEDULER, "session_updated", "session_id")
+class SessionUpdated(SessionDetails, Event):
+    changed_fields: list[str] = Field(default_factory=list)
+    updated_at: datetime
+
+
+@_event("scheduler", SCHEDULER, "session_cancelled", "session_id")
+class SessionCancelled(Event):
+    session_id: str
+    uai: str
+    reason: str | None = None
+    cancelled_at: datetime
+
+
+class EnrolledCandidate(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    candidate_id: str
+    learner_id: str
+    ine: str | None
+    first_name: str
+    last_name: str
+    birthdate: date
+    division: str
+    extra_time_percentage: int = Field(default=0, ge=0, lt=1000)
+    override_reason: str | None = Field(
+        default=None, description="why a learner who is not certifiable was enrolled anyway"
+    )
+
+
+@_event("scheduler", SCHEDULER, "candidates_enrolled", "session_id")
+class CandidatesEnrolled(Event):
+    session_id: str
+    uai: str
+    candidates: list[EnrolledCandidate]
+    enrolled_at: datetime
+
+
+@_event("scheduler", SCHEDULER, "candidate_unenrolled", "session_id")
+class CandidateUnenrolled(Event):
+    session_id: str
+    uai: str
+    candidate_id: str
+    learner_id: str
+    unenrolled_at: datetime
+
+
+@_event("scheduler", SCHEDULER, "convocations_issued", "session_id")
+class ConvocationsIssued(Event):
+    session_id: str
+    uai: str
+    candidate_ids: list[str]
+    bundle_file: str
+    bundle_sha256: str
+    issued_at: datetime
+
+
+# --------------------------------------------------------------------------------------------
+# finalisation
+
+
+class IssueReport(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    category: str = Field(description="Pix category, e.g. NON_BLOCKING_TECHNICAL_ISSUE")
+    subcategory: str | None = None
+    code: str = Field(description="code on the PV d'incident, C1…C8 / E1…E12")
+    description: str | None = None
+    question_number: int | None = Field(default=None, ge=1, le=500)
+
+
+class FinalisedCandidate(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    candidate_id: str
+    learner_id: str
+    ine: str | None
+    first_name: str
+    last_name: str
+    birthdate: date
+    division: str
+    present: bool
+    completed: bool
+    abort_reason: Literal["candidate", "technical"] | None = None
+    extra_time_percentage: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    issue_reports: list[IssueReport] = Field(default_factory=list)
+
+
+@_event("finalisation", FINALISATION, "session_finalised", "session_id")
+class SessionFinalised(Event):
+    session_id: str
+    session_number: int
+    uai: str
+    certification_center: str
+    session_date: date
+    session_time: str
+    finalised_at: datetime
+    examiner_global_comment: str | None = Field(default=None, max_length=500)
+    has_incident: bool
+    has_joining_issue: bool
+    is_publishable: bool
+    candidates: list[FinalisedCandidate]
+
+
+@_event("finalisation", FINALISATION, "session_finalisation_overdue", "session_id")
+class SessionFinalisationOverdue(Event):
+    session_id: str
+    uai: str
+    session_date: date
+    due_at: datetime
+    detected_at: datetime
+
+
+class CertificationResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    certification_id: int
+    candidate_id: str
+    learner_id: str
+    ine: str | None = None
+    first_name: str
+    last_name: str
+    birthdate: date
+    birthplace: str | None = None
+    external_id: str | None = None
+    status: ResultStatus
+    pix_score: int | None = Field(default=None, ge=0, le=1024)
+    global_level: str | None = Field(default=None, description="V3 level key, e.g. LEVEL_INDEPENDENT_3")
+    competence_levels: dict[str, int | None] = Field(
+        default_factory=dict, description="level per competence id; None when not tested"
+    )
+    verification_code: str | None = Field(default=None, pattern=r"^P-[A-Z0-9]{8}$")
+    taken_at: datetime
+    published_at: datetime | None = None
+    jury_comment: str | None = None
+
+
+@_event("finalisation", FINALISATION, "results_processed", "session_id")
+class ResultsProcessed(Event):
+    session_id: str
+    session_number: int
+    uai: str
+    certification_center: str
+    source: Literal["class_results_csv", "livret_json"]
+    results_sha256: str
+    results: list[CertificationResult]
+    unmatched_rows: int = 0
+    processed_at: datetime
+
+
+# --------------------------------------------------------------------------------------------
+# export
+
+
+@_event("export", EXPORT, "livret_export_produced", "uai")
+class LivretExportProduced(Event):
+    uai: str
+    level: Literal["LSU", "LSL"]
+    file_name: str
+    sha256: str
+    certifications: int
+    validated: int
+    rejected: int
+    pending: int
+    produced_at: datetime
+
+
+@_event("export", EXPORT, "class_results_exported", "uai")
+class ClassResultsExported(Event):
+    uai: str
+    division: str
+    file_name: str
+    sha256: str
+    rows: int
+    exported_at: datetime
+
+
+CATALOGUE: tuple[type[Event], ...] = (
+    LearnersImported,
+    LearnerRegistered,
+    LearnerUpdated,
+    LearnerDeactivated,
+    CertifiabilityAssessed,
+    RemediationRequested,
+    SessionCreated,
+    SessionUpdated,
+    SessionCancelled,
+    CandidatesEnrolled,
+    CandidateUnenrolled,
+    ConvocationsIssued,
+    SessionFinalised,
+    SessionFinalisationOverdue,
+    ResultsProcessed,
+    LivretExportProduced,
+    ClassResultsExported,
+)
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.event_type: cls for cls in CATALOGUE}

@@ -1,0 +1,175 @@
+"""Transactional outbox: state changes and the events they raise commit together, a relay publishes.
+
+A service never publishes to Kafka from a request or a handler. It writes outbox rows in the same
+Postgres transaction as its state change (``UnitOfWork.emit``); ``OutboxRelay`` publishes them in
+id order with an idempotent producer and marks them sent. A crash between publishing and marking
+republishes the same event ids, which consumers' inboxes ignore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import Event
+
+log = structlog.get_logger(__name__)
+
+
+def event_source(service: str) -> str:
+    """The CloudEvents ``source`` of everything a service publishes."""
+    return f"/certibus/{service}"
+
+
+@dataclass
+class UnitOfWork:
+    """One Postgres transaction plus the events it raises (written to the outbox as they come)."""
+
+    conn: asyncpg.Connection
+    service: str
+
+    async def emit(self, event: Event) -> Envelope:
+        if event.source_service != self.service:
+            raise ValueError(
+                f"{self.service} cannot raise {event.event_type}: {event.source_service} owns it"
+            )
+        envelope = Envelope.new(
+            source=event_source(self.service), type=event.event_type, subject=event.subject()
+        )
+        await self.conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, event_type, headers, payload)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            envelope.id,
+            event.topic,
+            envelope.subject,
+            envelope.type,
+            envelope.to_headers(),
+            event.model_dump_json().encode(),
+        )
+        return envelope
+
+    async def emit_all(self, events: list[Event]) -> None:
+        for event in events:
+            await self.emit(event)
+
+
+@asynccontextmanager
+async def unit_of_work(pool: asyncpg.Pool, service: str) -> AsyncIterator[UnitOfWork]:
+    """``async with unit_of_work(pool, "scheduler") as uow:`` commits on success, rolls back on error."""
+    async with pool.acquire() as conn, conn.transaction():
+        yield UnitOfWork(conn, service)
+
+
+AfterPublish = Callable[[list[int]], Awaitable[None]]
+
+
+class OutboxRelay:
+    """Publishes a schema's outbox rows to Kafka in order; one active relay per schema.
+
+    The relay holds a session-level advisory lock on its own connection; a second relay (another
+    replica) waits on standby and takes over when the first one's connection goes away. It wakes
+    on LISTEN/NOTIFY and also polls, so a missed notification only delays, never loses.
+    """
+
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        schema: str,
+        bootstrap_servers: str,
+        batch_size: int = 500,
+        poll_seconds: float = 2.0,
+        after_publish: AfterPublish | None = None,
+    ) -> None:
+        self.dsn = dsn
+        self.schema = schema
+        self.bootstrap_servers = bootstrap_servers
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.after_publish = after_publish
+        self.active = False
+        self.published = 0
+        self._wake = asyncio.Event()
+
+    @property
+    def lock_key(self) -> str:
+        return f"certibus.outbox.{self.schema}"
+
+    async def run(self) -> None:
+        """Run until cancelled; reconnects after database or broker failures."""
+        while True:
+            try:
+                await self._run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.active = False
+                log.exception("outbox relay failed; restarting", schema=self.schema)
+                await asyncio.sleep(self.poll_seconds)
+
+    async def _run_once(self) -> None:
+        conn = await asyncpg.connect(self.dsn, server_settings={"search_path": self.schema})
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=5,
+            client_id=f"certibus-{self.schema}-relay",
+        )
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self.lock_key):
+                self.active = False
+                await asyncio.sleep(self.poll_seconds)
+            self.active = True
+            log.info("outbox relay active", schema=self.schema)
+            await conn.add_listener(f"certibus_outbox_{self.schema}", lambda *_: self._wake.set())
+            await producer.start()
+            while True:
+                sent = await self.publish_batch(conn, producer)
+                if sent < self.batch_size:
+                    self._wake.clear()
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        finally:
+            self.active = False
+            await producer.stop()
+            await conn.close()
+
+    async def publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
+        """Publish the oldest unsent rows, in id order, then mark them sent; return how many."""
+        rows = await conn.fetch(
+            "SELECT id, topic, key, headers, payload FROM outbox WHERE published_at IS NULL"
+            " ORDER BY id LIMIT $1",
+            self.batch_size,
+        )
+        if not rows:
+            return 0
+        deliveries = []
+        for row in rows:
+            headers = row["headers"]
+            if isinstance(headers, str):
+                headers = json.loads(headers)
+            deliveries.append(
+                await producer.send(
+                    row["topic"],
+                    value=bytes(row["payload"]),
+                    key=row["key"].encode(),
+                    headers=[(k, v.encode()) for k, v in headers.items()],
+                )
+            )
+        await asyncio.gather(*deliveries)
+        ids = [row["id"] for row in rows]
+        if self.after_publish is not None:
+            await self.after_publish(ids)
+        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+        self.published += len(ids)
+        log.debug("outbox rows published", schema=self.schema, count=len(ids))
+        return len(ids)

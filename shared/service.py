@@ -1,0 +1,199 @@
+"""The runtime every service shares: settings, logs, database, topics, consumers, relay, HTTP.
+
+A service describes itself with a ``ServiceDefinition`` (its name, migrations, consumers, routes,
+background jobs, read-model tables) and ``run`` does the rest; ``python -m services.<name>`` calls
+it. ``/health`` says the process is alive; ``/ready`` says broker and database answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+import uvicorn
+from fastapi import APIRouter, FastAPI, Response
+from faststream.kafka import KafkaBroker
+
+from shared.consumer import EventConsumer
+from shared.contracts.topics import all_topics
+from shared.db import create_pool, migrate, schema_for
+from shared.kafka_admin import ensure_topics, reset_group_offsets
+from shared.logging import configure_logging
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What handlers, routes and jobs of a running service get to work with."""
+
+    definition: ServiceDefinition
+    settings: Any
+    pool: asyncpg.Pool
+    broker: KafkaBroker
+    relay: OutboxRelay
+    consumers: list[EventConsumer] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def service(self) -> str:
+        return self.definition.name
+
+    def consumer(self, name: str, *topics: str) -> EventConsumer:
+        """A consumer group ``certibus.<service>.<name>`` reading ``topics``; register handlers on it."""
+        s = self.settings
+        consumer = EventConsumer(
+            service=self.service,
+            name=name,
+            pool=self.pool,
+            broker=self.broker,
+            retry_max_attempts=s.retry_max_attempts,
+            retry_backoff_ms=s.retry_backoff_ms,
+            retry_backoff_max_ms=s.retry_backoff_max_ms,
+        )
+        consumer.topics = topics  # type: ignore[attr-defined]
+        self.consumers.append(consumer)
+        return consumer
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    settings_class: type[ServiceSettings] = ServiceSettings
+    migrations: Path | None = None
+    #: registers consumers and handlers: ``wire(runtime)``
+    wire: Callable[[Runtime], None] | None = None
+    #: HTTP routes: ``routes(runtime) -> APIRouter``
+    routes: Callable[[Runtime], APIRouter] | None = None
+    #: long-running jobs started with the service (clocks, schedulers)
+    jobs: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
+    #: tables built only from consumed events, cleared by a rebuild (replay)
+    read_model_tables: list[str] = field(default_factory=list)
+    title: str = ""
+
+
+async def rebuild_read_models(runtime: Runtime) -> None:
+    """Replay mode: clear derived tables and this service's inbox, rewind its groups to the start."""
+    tables = runtime.definition.read_model_tables
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if tables:
+            await conn.execute(f"TRUNCATE {', '.join(tables)}")
+        await conn.execute("DELETE FROM inbox")
+    for consumer in runtime.consumers:
+        await reset_group_offsets(
+            runtime.settings.kafka_bootstrap_servers, consumer.group_id, list(consumer.topics)
+        )
+    log.warning(
+        "read models cleared for replay", tables=tables, consumers=[c.group_id for c in runtime.consumers]
+    )
+
+
+def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or definition.settings_class()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(definition.name, settings.log_level, settings.log_format)
+        schema = schema_for(definition.name)
+        pool = await create_pool(settings.database_url, schema, settings.database_pool_max)
+        async with pool.acquire() as conn:
+            await migrate(conn, schema, definition.migrations)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers,
+            all_topics(
+                settings.topic_partitions, settings.topic_retention_days, settings.topic_replication_factor
+            ),
+        )
+        broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"certibus-{definition.name}",
+            logger=logging.getLogger("faststream"),
+        )
+        relay = OutboxRelay(
+            dsn=settings.database_url,
+            schema=schema,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        runtime = Runtime(definition, settings, pool, broker, relay)
+        app.state.runtime = runtime
+        if definition.wire:
+            definition.wire(runtime)
+        for consumer in runtime.consumers:
+            consumer.subscribe(*consumer.topics)
+        if settings.rebuild_read_models:
+            await rebuild_read_models(runtime)
+        await broker.start()
+        tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
+        tasks += [asyncio.create_task(job(runtime), name=job.__name__) for job in definition.jobs]
+        log.info("service started", port=settings.http_port)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await broker.stop()
+            await pool.close()
+            log.info("service stopped")
+
+    app = FastAPI(title=definition.title or f"certibus {definition.name}", lifespan=lifespan)
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "service": definition.name}
+
+    @app.get("/ready", tags=["operations"])
+    async def ready(response: Response) -> dict[str, Any]:
+        """Readiness: Postgres and Kafka answer (and the outbox relay is running)."""
+        runtime: Runtime = app.state.runtime
+        checks: dict[str, bool] = {}
+        try:
+            async with asyncio.timeout(2):
+                checks["database"] = await runtime.pool.fetchval("SELECT true") is True
+        except Exception:
+            checks["database"] = False
+        try:
+            checks["broker"] = await runtime.broker.ping(timeout=2)
+        except Exception:
+            checks["broker"] = False
+        ok = all(checks.values())
+        response.status_code = 200 if ok else 503
+        return {
+            "status": "ready" if ok else "not ready",
+            "checks": checks,
+            "relay_active": runtime.relay.active,
+        }
+
+    if definition.routes:
+        # Routes need the runtime, which exists only once the lifespan ran: resolve it per request.
+        app.include_router(definition.routes(_LazyRuntime(app)))  # type: ignore[arg-type]
+    return app
+
+
+class _LazyRuntime:
+    """Stands for the Runtime while routes are declared; attribute access resolves at request time."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app.state.runtime, name)
+
+
+def run(definition: ServiceDefinition) -> None:
+    """Entry point of ``python -m services.<name>``."""
+    settings = definition.settings_class()
+    app = create_app(definition, settings)
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

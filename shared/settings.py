@@ -1,0 +1,54 @@
+"""Settings read from environment variables (pydantic-settings), shared by every service.
+
+A service composes its own settings class by inheriting from ``ServiceSettings`` and adding its
+fields; every variable is documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:19092", description="host:port[,host:port]")
+    topic_partitions: int = Field(default=6, ge=1, description="partitions of each event topic at creation")
+    topic_retention_days: int = Field(default=400, ge=1, description="retention of event topics")
+    topic_replication_factor: int = Field(default=1, ge=1)
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql://certibus_admin:certibus_admin@127.0.0.1:15432/certibus",
+        description="the service's own role; its schema is the role's name without 'certibus_'",
+    )
+    database_pool_max: int = Field(default=10, ge=2)
+
+
+class DeliverySettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    retry_max_attempts: int = Field(default=5, ge=1, description="handler attempts before dead-lettering")
+    retry_backoff_ms: int = Field(default=200, ge=0, description="first retry delay, doubled each attempt")
+    retry_backoff_max_ms: int = Field(default=5000, ge=0)
+    outbox_batch_size: int = Field(default=500, ge=1)
+    outbox_poll_seconds: float = Field(
+        default=2.0, gt=0, description="relay poll interval when no NOTIFY arrives"
+    )
+
+
+class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
+    """Everything a certibus service needs to run; services subclass it."""
+
+    http_host: str = Field(default="127.0.0.1")
+    http_port: int = Field(default=8000)
+    log_level: str = Field(default="INFO")
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    rebuild_read_models: bool = Field(
+        default=False,
+        description="replay mode: clear derived tables and inbox, re-consume input topics from the start",
+    )

@@ -1,0 +1,247 @@
+"""Effectively-once delivery on real Kafka and Postgres: outbox, inbox, crashes, order, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+
+from shared.consumer import EventConsumer
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import SessionUpdated
+from shared.contracts.topics import SCHEDULER, dead_letter_topic
+from shared.kafka_admin import group_lag, topic_partitions
+from shared.outbox import OutboxRelay
+from tests.integration.conftest import emit, session_update, wait_for
+from tests.integration.harness.processes import record_effect
+
+pytestmark = pytest.mark.integration
+
+
+def relay_args(scratch, kafka, *extra: str) -> list[str]:
+    return ["relay", "--dsn", scratch.dsn, "--schema", scratch.name, "--bootstrap", kafka, *extra]
+
+
+def consume_args(scratch, kafka, group: str, *extra: str) -> list[str]:
+    return [
+        "consume",
+        "--dsn",
+        scratch.dsn,
+        "--schema",
+        scratch.name,
+        "--bootstrap",
+        kafka,
+        "--group",
+        group,
+        *extra,
+    ]
+
+
+async def unpublished(scratch) -> int:
+    return await scratch.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+
+
+async def records_with_id(kafka: str, topic: str, event_id: str) -> list:
+    """Every record of ``topic`` whose ce_id is ``event_id`` (scans the topic from the start)."""
+    partitions = await topic_partitions(kafka, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found = []
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                found += [r for r in records if dict(r.headers).get("ce_id") == event_id.encode()]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_event_reaches_another_service_exactly_once_when_consumer_dies_before_offset_commit(
+    scratch, kafka, processes, tmp_path
+):
+    subject = str(uuid.uuid4())
+    [event_id] = await emit(scratch.pool, session_update(subject, "first"))
+    relay = processes(*relay_args(scratch, kafka))
+    await wait_for(lambda: _zero(unpublished(scratch)), what="the relay to publish")
+    relay.stop()
+
+    group = f"crash-{subject[:8]}"
+    marker = tmp_path / "consumer-paused"
+    doomed = processes(
+        *consume_args(scratch, kafka, group, "--pause-marker", str(marker), "--pause-subject", subject)
+    )
+    await wait_for(lambda: _exists(marker), what="the consumer to commit its transaction")
+    doomed.kill()  # after the Postgres transaction, before the Kafka offset commit
+    assert [r["event_id"] for r in await scratch.effects(subject)] == [uuid.UUID(event_id)]
+
+    survivor = processes(*consume_args(scratch, kafka, group))
+    await wait_for(lambda: _caught_up(kafka, f"certibus.harness.{group}"), what="the survivor to catch up")
+    survivor.stop()
+    assert f'"subject": "{subject}"' in survivor.output() and "duplicate event ignored" in survivor.output()
+    effects = await scratch.effects(subject)
+    assert [(str(r["event_id"]), r["subject"]) for r in effects] == [(event_id, subject)]
+
+
+async def test_event_applied_once_when_relay_dies_after_publishing_before_marking_sent(
+    scratch, kafka, processes, tmp_path
+):
+    subject = str(uuid.uuid4())
+    [event_id] = await emit(scratch.pool, session_update(subject, "once"))
+    marker = tmp_path / "relay-paused"
+    doomed = processes(*relay_args(scratch, kafka, "--pause-marker", str(marker)))
+    await wait_for(lambda: _exists(marker), what="the relay to publish")
+    doomed.kill()  # published to Kafka, outbox row not marked
+    assert await unpublished(scratch) == 1
+
+    restarted = processes(*relay_args(scratch, kafka))
+    await wait_for(lambda: _zero(unpublished(scratch)), what="the restarted relay to mark the row sent")
+    restarted.stop()
+    assert len(await records_with_id(kafka, SCHEDULER, event_id)) == 2  # really delivered twice
+
+    group = f"relay-crash-{subject[:8]}"
+    consumer = processes(*consume_args(scratch, kafka, group))
+    await wait_for(lambda: _count_effects(scratch, subject, 1), what="the first copy")
+    await wait_for(lambda: _caught_up(kafka, f"certibus.harness.{group}"), what="both copies consumed")
+    consumer.stop()
+    assert [str(r["event_id"]) for r in await scratch.effects(subject)] == [event_id]
+
+
+async def test_same_event_delivered_twice_changes_state_once(scratch, kafka):
+    subject = str(uuid.uuid4())
+    event = session_update(subject, "twice")
+    envelope = Envelope.new(source="/certibus/scheduler", type=event.event_type, subject=subject)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True)
+    await producer.start()
+    try:
+        for _ in range(2):
+            await producer.send_and_wait(
+                SCHEDULER,
+                value=event.model_dump_json().encode(),
+                key=subject.encode(),
+                headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+            )
+    finally:
+        await producer.stop()
+    consumer, broker = _in_process_consumer(scratch, kafka, f"twice-{subject[:8]}")
+    async with broker:
+        await broker.start()
+        await wait_for(lambda: _count_effects(scratch, subject, 1), what="the first copy")
+        await wait_for(lambda: _caught_up(kafka, consumer.group_id), what="the second copy to be consumed")
+    assert [str(r["event_id"]) for r in await scratch.effects(subject)] == [envelope.id]
+    assert consumer.duplicates >= 1
+
+
+async def test_events_with_the_same_key_arrive_in_the_order_they_were_raised(scratch, kafka):
+    subject, other = str(uuid.uuid4()), str(uuid.uuid4())
+    for i in range(40):  # one transaction each, interleaved with another aggregate
+        await emit(scratch.pool, session_update(subject, f"{i:02d}"), session_update(other, f"o{i:02d}"))
+    relay = OutboxRelay(dsn=scratch.dsn, schema=scratch.name, bootstrap_servers=kafka, batch_size=7)
+    relay_task = asyncio.create_task(relay.run())
+    _, broker = _in_process_consumer(scratch, kafka, f"order-{subject[:8]}")
+    try:
+        async with broker:
+            await broker.start()
+            await wait_for(
+                lambda: _count_effects(scratch, subject, 40), what="all 40 events of the aggregate"
+            )
+    finally:
+        relay_task.cancel()
+    markers = [r["marker"] for r in await scratch.effects(subject)]
+    assert markers == [f"{i:02d}" for i in range(40)]
+
+
+async def test_always_failing_message_goes_to_dead_letters_and_partition_keeps_flowing(scratch, kafka):
+    subject = str(uuid.uuid4())
+    poison_id, next_id = await emit(
+        scratch.pool, session_update(subject, "poison"), session_update(subject, "after-poison")
+    )
+    relay_task = asyncio.create_task(
+        OutboxRelay(dsn=scratch.dsn, schema=scratch.name, bootstrap_servers=kafka).run()
+    )
+    _, broker = _in_process_consumer(scratch, kafka, f"dlq-{subject[:8]}", attempts=3)
+    try:
+        async with broker:
+            await broker.start()
+            await wait_for(
+                lambda: _count_effects(scratch, subject, 1), what="the message after the poison one"
+            )
+    finally:
+        relay_task.cancel()
+    assert [str(r["event_id"]) for r in await scratch.effects(subject)] == [next_id]
+
+    [original] = await records_with_id(kafka, SCHEDULER, poison_id)
+    [dead] = await records_with_id(kafka, dead_letter_topic("harness"), poison_id)
+    headers = {k: v.decode() for k, v in dead.headers}
+    assert headers["dlq_original_topic"] == SCHEDULER
+    assert headers["dlq_original_partition"] == str(original.partition)
+    assert headers["dlq_original_offset"] == str(original.offset)
+    assert "RuntimeError: this event always fails" in headers["dlq_error"]
+    assert headers["dlq_attempts"] == "3"
+    assert headers["ce_type"] == SessionUpdated.event_type
+    assert dead.value == original.value and dead.key == original.key
+
+
+async def test_only_one_relay_is_active_per_schema(scratch, kafka):
+    first = OutboxRelay(dsn=scratch.dsn, schema=scratch.name, bootstrap_servers=kafka, poll_seconds=0.2)
+    second = OutboxRelay(dsn=scratch.dsn, schema=scratch.name, bootstrap_servers=kafka, poll_seconds=0.2)
+    first_task = asyncio.create_task(first.run())
+    await wait_for(lambda: _true(lambda: first.active), what="the first relay to take the lock")
+    second_task = asyncio.create_task(second.run())
+    await asyncio.sleep(1)
+    assert first.active and not second.active
+    first_task.cancel()
+    await asyncio.gather(first_task, return_exceptions=True)
+    await wait_for(lambda: _true(lambda: second.active), what="the standby relay to take over")
+    await emit(scratch.pool, session_update(str(uuid.uuid4()), "standby"))
+    await wait_for(lambda: _zero(unpublished(scratch)), what="the standby relay to publish")
+    second_task.cancel()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _in_process_consumer(
+    scratch, kafka: str, group: str, attempts: int = 3
+) -> tuple[EventConsumer, KafkaBroker]:
+    broker = KafkaBroker(kafka, logger=logging.getLogger("faststream"))
+    consumer = EventConsumer(
+        service="harness",
+        name=group,
+        pool=scratch.pool,
+        broker=broker,
+        retry_max_attempts=attempts,
+        retry_backoff_ms=10,
+    )
+    consumer.on(SessionUpdated, record_effect)
+    consumer.subscribe(SCHEDULER)
+    return consumer, broker
+
+
+async def _zero(awaitable) -> bool:
+    return await awaitable == 0
+
+
+async def _exists(path) -> bool:
+    return path.exists()
+
+
+async def _caught_up(kafka: str, group_id: str) -> bool:
+    """The group has committed everything on the topic, so both copies went through the handler path."""
+    lags = await group_lag(kafka, group_id, [SCHEDULER])
+    return bool(lags) and all(p.lag == 0 for p in lags)
+
+
+async def _true(value) -> bool:
+    return bool(value())
+
+
+async def _count_effects(scratch, subject: str, n: int) -> bool:
+    return await scratch.pool.fetchval("SELECT count(*) FROM effects WHERE subject = $1", subject) >= n
