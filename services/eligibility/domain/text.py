@@ -6,6 +6,7 @@ them raw would split one learner in two or miss a column.
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
 _SPACES = re.compile(r"\s+")
@@ -24,6 +25,7 @@ def normalise_header(value: str) -> str:
     return value.rstrip("*").rstrip()
 
 
+@lru_cache(maxsize=65_536)  # first and last names repeat a lot across a roster
 def normalise_name(value: str) -> str:
     """Person-name key, as Pix does for reconciliation: letters and digits only, no accents, lower case."""
     return _NOT_ALNUM.sub("", strip_accents(value).casefold())

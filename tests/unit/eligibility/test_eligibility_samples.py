@@ -1,0 +1,33 @@
+from services.eligibility.domain.identifiers import is_valid_ine
+from services.eligibility.domain.samples import (
+    campaign_csv_bytes,
+    generate_learners,
+    generate_participations,
+    learner_csv_bytes,
+    siecle_xml_bytes,
+)
+
+
+def test_same_seed_same_bytes():
+    assert learner_csv_bytes(generate_learners(1, 50)) == learner_csv_bytes(generate_learners(1, 50))
+    learners = generate_learners(1, 50)
+    assert campaign_csv_bytes(generate_participations(2, learners)) == campaign_csv_bytes(
+        generate_participations(2, learners)
+    )
+    assert siecle_xml_bytes(learners, "0211089V") == siecle_xml_bytes(learners, "0211089V")
+    assert learner_csv_bytes(generate_learners(2, 50)) != learner_csv_bytes(learners)
+
+
+def test_generated_learners_are_valid_and_unique():
+    learners = generate_learners(4, 2_000)
+    assert len({x.ine for x in learners}) == len({x.identity_key for x in learners}) == 2_000
+    assert all(is_valid_ine(x.ine) for x in learners)
+
+
+def test_generated_shares_and_certifiable_rates_are_roughly_as_asked():
+    participations = generate_participations(
+        5, generate_learners(5, 2_000), share_rate=0.8, certifiable_rate=0.5
+    )
+    shared = [p for p in participations if p.shared]
+    assert 0.75 < len(shared) / 2_000 < 0.85
+    assert 0.45 < sum(p.certifiable_count >= 5 for p in shared) / len(shared) < 0.55
