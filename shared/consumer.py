@@ -65,6 +65,8 @@ class EventConsumer:
     retry_backoff_ms: int = 200
     retry_backoff_max_ms: int = 5000
     after_commit: AfterCommit | None = None
+    group_prefix: str = "certibus"
+    topics: tuple[str, ...] = ()
     handlers: dict[str, Handler] = field(default_factory=dict)
     processed: int = 0
     duplicates: int = 0
@@ -72,7 +74,7 @@ class EventConsumer:
 
     @property
     def group_id(self) -> str:
-        return f"certibus.{self.service}.{self.name}"
+        return f"{self.group_prefix}.{self.service}.{self.name}"
 
     @property
     def inbox_consumer(self) -> str:
@@ -83,6 +85,7 @@ class EventConsumer:
 
     def subscribe(self, *topics: str) -> None:
         """Register the FastStream subscriber; offsets are committed by us, after the transaction."""
+        self.topics = topics
         subscriber = self.broker.subscriber(
             *topics,
             group_id=self.group_id,

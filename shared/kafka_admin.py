@@ -49,7 +49,7 @@ async def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[
 
 
 async def describe_topic_configs(bootstrap_servers: str, topic: str) -> dict[str, str]:
-    from aiokafka.admin import ConfigResource, ConfigResourceType
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()

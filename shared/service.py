@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,15 +19,17 @@ from typing import Any
 import asyncpg
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
 
+from shared.clock import ManualClock, SystemClock
 from shared.consumer import EventConsumer
 from shared.contracts.topics import all_topics
 from shared.db import create_pool, migrate, schema_for
+from shared.http import install_error_handlers
 from shared.kafka_admin import ensure_topics, reset_group_offsets
 from shared.logging import configure_logging
-from shared.outbox import OutboxRelay
+from shared.outbox import OutboxRelay, UnitOfWork, unit_of_work
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -42,11 +45,16 @@ class Runtime:
     broker: KafkaBroker
     relay: OutboxRelay
     consumers: list[EventConsumer] = field(default_factory=list)
+    clock: SystemClock | ManualClock = field(default_factory=SystemClock)
     state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def service(self) -> str:
         return self.definition.name
+
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction of this service whose events go to its outbox."""
+        return unit_of_work(self.pool, self.service)
 
     def consumer(self, name: str, *topics: str) -> EventConsumer:
         """A consumer group ``certibus.<service>.<name>`` reading ``topics``; register handlers on it."""
@@ -59,8 +67,9 @@ class Runtime:
             retry_max_attempts=s.retry_max_attempts,
             retry_backoff_ms=s.retry_backoff_ms,
             retry_backoff_max_ms=s.retry_backoff_max_ms,
+            group_prefix=s.consumer_group_prefix,
+            topics=topics,
         )
-        consumer.topics = topics  # type: ignore[attr-defined]
         self.consumers.append(consumer)
         return consumer
 
@@ -72,8 +81,8 @@ class ServiceDefinition:
     migrations: Path | None = None
     #: registers consumers and handlers: ``wire(runtime)``
     wire: Callable[[Runtime], None] | None = None
-    #: HTTP routes: ``routes(runtime) -> APIRouter``
-    routes: Callable[[Runtime], APIRouter] | None = None
+    #: HTTP routes; handlers get the runtime with ``Depends(get_runtime)``
+    router: APIRouter | None = None
     #: long-running jobs started with the service (clocks, schedulers)
     jobs: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
     #: tables built only from consumed events, cleared by a rebuild (replay)
@@ -103,7 +112,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(definition.name, settings.log_level, settings.log_format)
-        schema = schema_for(definition.name)
+        schema = settings.database_schema or schema_for(definition.name)
         pool = await create_pool(settings.database_url, schema, settings.database_pool_max)
         async with pool.acquire() as conn:
             await migrate(conn, schema, definition.migrations)
@@ -148,6 +157,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             log.info("service stopped")
 
     app = FastAPI(title=definition.title or f"certibus {definition.name}", lifespan=lifespan)
+    install_error_handlers(app)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
@@ -176,20 +186,14 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             "relay_active": runtime.relay.active,
         }
 
-    if definition.routes:
-        # Routes need the runtime, which exists only once the lifespan ran: resolve it per request.
-        app.include_router(definition.routes(_LazyRuntime(app)))  # type: ignore[arg-type]
+    if definition.router is not None:
+        app.include_router(definition.router)
     return app
 
 
-class _LazyRuntime:
-    """Stands for the Runtime while routes are declared; attribute access resolves at request time."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self._app = app
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._app.state.runtime, name)
+def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the running service's runtime (``runtime: Runtime = Depends(get_runtime)``)."""
+    return request.app.state.runtime
 
 
 def run(definition: ServiceDefinition) -> None:

@@ -26,6 +26,10 @@ class DatabaseSettings(BaseSettings):
         default="postgresql://certibus_admin:certibus_admin@127.0.0.1:15432/certibus",
         description="the service's own role; its schema is the role's name without 'certibus_'",
     )
+    database_schema: str | None = Field(
+        default=None,
+        description="schema of the service; defaults to the service name (tests use scratch ones)",
+    )
     database_pool_max: int = Field(default=10, ge=2)
 
 
@@ -35,6 +39,9 @@ class DeliverySettings(BaseSettings):
     retry_max_attempts: int = Field(default=5, ge=1, description="handler attempts before dead-lettering")
     retry_backoff_ms: int = Field(default=200, ge=0, description="first retry delay, doubled each attempt")
     retry_backoff_max_ms: int = Field(default=5000, ge=0)
+    consumer_group_prefix: str = Field(
+        default="certibus", description="consumer groups are <prefix>.<service>.<consumer>"
+    )
     outbox_batch_size: int = Field(default=500, ge=1)
     outbox_poll_seconds: float = Field(
         default=2.0, gt=0, description="relay poll interval when no NOTIFY arrives"

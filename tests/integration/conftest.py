@@ -8,18 +8,23 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 
-from shared.contracts.events import SessionUpdated
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import EVENT_TYPES, SessionUpdated
 from shared.contracts.topics import TopicSpec, all_topics, dead_letter_topic
 from shared.db import create_pool, migrate, provision_service
-from shared.kafka_admin import ensure_topics
+from shared.kafka_admin import ensure_topics, topic_partitions
 from shared.outbox import unit_of_work
+from shared.service import Runtime, ServiceDefinition, create_app
 from tests.integration.harness.processes import EFFECTS_DDL
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,3 +153,113 @@ def processes(tmp_path):
     for proc in started:
         if not proc.handle.closed:
             proc.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# running a whole service in-process, on a scratch schema and scratch consumer groups
+
+
+@dataclass
+class ServiceUnderTest:
+    app: object
+    http: httpx.AsyncClient
+    runtime: Runtime
+    schema: str
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.runtime.pool
+
+
+@pytest.fixture
+async def start_service(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitable[ServiceUnderTest]]]:
+    """``svc = await start_service(definition, some_setting=…)``: the real service (migrations, consumers,
+    outbox relay, HTTP routes) on its own scratch schema/role and consumer groups, stopped at teardown."""
+    stack = AsyncExitStack()
+
+    async def start(definition: ServiceDefinition, **overrides) -> ServiceUnderTest:
+        schema = f"it_{definition.name[:6]}_{uuid.uuid4().hex[:8]}"
+        dsn = await provision_service(admin_dsn, schema, "scratch-pw")
+        settings = definition.settings_class(
+            **{
+                "database_url": dsn,
+                "database_schema": schema,
+                "kafka_bootstrap_servers": kafka,
+                "consumer_group_prefix": schema,
+                "log_format": "console",
+                "outbox_poll_seconds": 0.5,
+                "retry_max_attempts": 3,
+                "retry_backoff_ms": 20,
+                **overrides,
+            }
+        )
+        app = create_app(definition, settings)
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
+        )
+        return ServiceUnderTest(app, http, app.state.runtime, schema)
+
+    async with stack:
+        yield start
+
+
+class EventRecorder:
+    """Records what is published on topics from the moment it starts (an event-recorder, hexkit style)."""
+
+    def __init__(self, kafka: str, topics: list[str]) -> None:
+        self.kafka, self.topics = kafka, topics
+        self.events: list[tuple[Envelope, object]] = []
+        self._task: asyncio.Task | None = None
+
+    async def __aenter__(self) -> EventRecorder:
+        partitions = await topic_partitions(self.kafka, self.topics)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka, enable_auto_commit=False)
+        await self._consumer.start()
+        self._consumer.assign(partitions)
+        ends = await self._consumer.end_offsets(partitions)
+        for tp, offset in ends.items():
+            self._consumer.seek(tp, offset)
+        self._task = asyncio.create_task(self._collect())
+        return self
+
+    async def _collect(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    envelope = Envelope.from_headers(record.headers)
+                    event_cls = EVENT_TYPES.get(envelope.type)
+                    if event_cls is not None:
+                        self.events.append((envelope, event_cls.model_validate_json(record.value)))
+
+    def of(self, event_cls: type, **fields) -> list:
+        """Recorded events of a class whose fields equal ``fields``."""
+        return [
+            event
+            for _, event in self.events
+            if isinstance(event, event_cls) and all(getattr(event, k) == v for k, v in fields.items())
+        ]
+
+    async def wait_for(self, event_cls: type, count: int = 1, seconds: float = 30, **fields) -> list:
+        async def enough() -> bool:
+            return len(self.of(event_cls, **fields)) >= count
+
+        await wait_for(enough, seconds, what=f"{count} × {event_cls.__name__} {fields}")
+        return self.of(event_cls, **fields)
+
+    async def __aexit__(self, *exc) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+
+@pytest.fixture
+def record_events(kafka):
+    """``async with record_events([topic, …]) as recorder:`` then ``await recorder.wait_for(Event, …)``."""
+
+    def make(topics: list[str]) -> EventRecorder:
+        return EventRecorder(kafka, topics)
+
+    return make
