@@ -39,6 +39,9 @@ class LearnerIdentity:
         )
 
 
+_MIN_DATE = date.min
+
+
 class MatchMethod(StrEnum):
     EXTERNAL_ID = "external_id"
     NAMES_AND_CLASS = "names_and_class"
@@ -128,9 +131,6 @@ def _more_recent(row: CampaignRow, than: CampaignRow) -> bool:
     if row.shared != than.shared:
         return row.shared
     return (row.shared_at or _MIN_DATE, row.line) > (than.shared_at or _MIN_DATE, than.line)
-
-
-_MIN_DATE = date.min
 
 
 def assess_from_campaign(
