@@ -151,5 +151,6 @@ def assess_from_campaign(
                 file_count=row.file_certifiable_count,
                 shared_at=row.shared_at,
                 source_line=row.line,
+                pix_total=row.total_pix,
             )
     return result

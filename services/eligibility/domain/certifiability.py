@@ -64,6 +64,7 @@ class CertifiabilityAssessment:
     shared_at: date | None = None
     source_line: int | None = None  # campaign export line the assessment comes from
     disagreements: tuple[Disagreement, ...] = ()
+    pix_total: int | None = None
 
     @property
     def competences_needed(self) -> int | None:
@@ -86,6 +87,7 @@ def assess_levels(
     file_count: int | None = None,
     shared_at: date | None = None,
     source_line: int | None = None,
+    pix_total: int | None = None,
 ) -> CertifiabilityAssessment:
     """Recompute from the levels; record where the file's own verdict or count disagrees."""
     count = len(certifiable_competences(levels))
@@ -105,6 +107,7 @@ def assess_levels(
         shared_at,
         source_line,
         tuple(disagreements),
+        pix_total,
     )
 
 

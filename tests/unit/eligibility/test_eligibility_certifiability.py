@@ -96,6 +96,7 @@ def test_matching_external_id_then_names_and_class_reporting_ambiguous_and_unmat
         "f": UNKNOWN,
     }
     assert assessments["b"].competences_needed == 5 and assessments["e"].competences_needed is None
+    assert assessments["a"].pix_total == 8 * 16 and assessments["a"].source_line == 2
 
 
 def test_a_learner_with_several_rows_keeps_the_latest_shared_one():
