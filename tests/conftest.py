@@ -60,3 +60,7 @@ def infrastructure() -> Iterator[Infrastructure]:
             yield Infrastructure(kafka_c.get_bootstrap_server(), pg_c.get_connection_url(), "testcontainers")
         return
     pytest.fail(HOW_TO_START, pytrace=False)
+
+
+# Fixtures for tests on real infrastructure (start_service, record_events, scratch, processes, …).
+pytest_plugins = ["tests.support"]

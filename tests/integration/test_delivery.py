@@ -16,8 +16,8 @@ from shared.contracts.events import SessionUpdated
 from shared.contracts.topics import SCHEDULER, dead_letter_topic
 from shared.kafka_admin import group_lag, topic_partitions
 from shared.outbox import OutboxRelay
-from tests.integration.conftest import emit, session_update, wait_for
 from tests.integration.harness.processes import record_effect
+from tests.support import emit, session_update, wait_for
 
 pytestmark = pytest.mark.integration
 

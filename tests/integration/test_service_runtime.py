@@ -12,7 +12,7 @@ from shared.contracts.events import SessionCancelled
 from shared.contracts.topics import SCHEDULER, all_topics
 from shared.kafka_admin import describe_topic_configs, topic_partitions
 from shared.service import Runtime, ServiceDefinition, get_runtime
-from tests.integration.conftest import wait_for
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 

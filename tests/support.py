@@ -27,7 +27,7 @@ from shared.outbox import unit_of_work
 from shared.service import Runtime, ServiceDefinition, create_app
 from tests.integration.harness.processes import EFFECTS_DDL
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
