@@ -265,6 +265,10 @@ class FinalisedCandidate(BaseModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     issue_reports: list[IssueReport] = Field(default_factory=list)
+    test_state: str | None = Field(
+        default=None,
+        description="not_started, completed, ended_by_invigilator or ended_due_to_finalisation",
+    )
 
 
 @_event("finalisation", FINALISATION, "session_finalised", "session_id")
@@ -281,6 +285,9 @@ class SessionFinalised(Event):
     has_joining_issue: bool
     is_publishable: bool
     candidates: list[FinalisedCandidate]
+    had_invigilator_access: bool | None = Field(
+        default=None, description="an invigilator logged in to the session's invigilator space"
+    )
 
 
 @_event("finalisation", FINALISATION, "session_finalisation_overdue", "session_id")
@@ -310,8 +317,9 @@ class CertificationResult(BaseModel):
     competence_levels: dict[str, int | None] = Field(
         default_factory=dict, description="level per competence id; None when not tested"
     )
-    verification_code: str | None = Field(default=None, pattern=r"^P-[A-Z0-9]{8}$")
+    verification_code: str | None = Field(default=None, pattern=r"^P-[A-Za-z0-9]{8}$")
     taken_at: datetime
+    taken_on: date | None = Field(default=None, description="the day of the test as Pix gives it (France)")
     published_at: datetime | None = None
     jury_comment: str | None = None
 
