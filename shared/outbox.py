@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
@@ -59,6 +59,46 @@ class UnitOfWork:
     async def emit_all(self, events: list[Event]) -> None:
         for event in events:
             await self.emit(event)
+
+    async def emit_many(self, events: Sequence[Event]) -> list[Envelope]:
+        """Like ``emit`` for a batch, in one INSERT (bulk imports raise tens of thousands of events).
+
+        Rows keep the given order (the relay publishes in id order); one statement also fires the
+        outbox NOTIFY trigger once.
+        """
+        if not events:
+            return []
+        envelopes: list[Envelope] = []
+        topics: list[str] = []
+        types: list[str] = []
+        headers: list[str] = []
+        payloads: list[bytes] = []
+        for event in events:
+            if event.source_service != self.service:
+                raise ValueError(
+                    f"{self.service} cannot raise {event.event_type}: {event.source_service} owns it"
+                )
+            envelope = Envelope.new(
+                source=event_source(self.service), type=event.event_type, subject=event.subject()
+            )
+            envelopes.append(envelope)
+            topics.append(event.topic)
+            types.append(envelope.type)
+            headers.append(json.dumps(envelope.to_headers()))
+            payloads.append(event.model_dump_json().encode())
+        await self.conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, event_type, headers, payload)"
+            " SELECT e.id, e.topic, e.key, e.type, e.headers::jsonb, e.payload"
+            " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[])"
+            " WITH ORDINALITY AS e(id, topic, key, type, headers, payload, n) ORDER BY e.n",
+            [e.id for e in envelopes],
+            topics,
+            [e.subject for e in envelopes],
+            types,
+            headers,
+            payloads,
+        )
+        return envelopes
 
 
 @asynccontextmanager
