@@ -6,7 +6,9 @@ latest non-cancelled certification. Otherwise the checklist names each blocker, 
 knows whom to chase:
 
 * ``no_result`` — the learner has no certification (never sat, or only cancelled ones);
-* ``result_pending`` — their latest certification is not published yet;
+* ``result_pending`` — their latest certification is not published yet (or is published but
+  neither validated nor rejected, which the livret shows as ``pending``), or they have none yet
+  but sat a session whose results have not arrived (``awaiting_results``);
 * ``missing_ine`` — the roster has no INE for them (independent of the result);
 * ``left_school`` — the learner was enrolled or certified but is no longer active in the roster:
   their result will not be exported.
@@ -14,9 +16,11 @@ knows whom to chase:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
+from services.export.domain.livret import PENDING, livret_status
 from services.export.domain.records import Learner
 from services.export.domain.selection import ExportIndex, is_not_cancelled, latest_result, name_sort_key
 
@@ -52,8 +56,13 @@ def _blocker(learner: Learner, kind: BlockerKind) -> Blocker:
     return Blocker(learner.id, learner.last_name, learner.first_name, kind)
 
 
-def learner_blockers(index: ExportIndex, learner: Learner) -> list[Blocker]:
-    """What keeps one learner of the class from being exported (empty when nothing)."""
+def learner_blockers(
+    index: ExportIndex, learner: Learner, awaiting_results: Collection[str] = frozenset()
+) -> list[Blocker]:
+    """What keeps one learner of the class from being exported (empty when nothing).
+
+    ``awaiting_results``: ids of learners enrolled in a session whose results have not arrived.
+    """
     results = index.results_of(learner.id)
     if not learner.active:
         enrolled = bool(results) or index.is_enrolled(learner.id)
@@ -61,19 +70,22 @@ def learner_blockers(index: ExportIndex, learner: Learner) -> list[Blocker]:
     blockers = []
     latest = latest_result(results, is_not_cancelled)
     if latest is None:
-        blockers.append(_blocker(learner, BlockerKind.NO_RESULT))
-    elif not latest.published:
+        pending = learner.id in awaiting_results
+        blockers.append(_blocker(learner, BlockerKind.RESULT_PENDING if pending else BlockerKind.NO_RESULT))
+    elif livret_status(latest) == PENDING:
         blockers.append(_blocker(learner, BlockerKind.RESULT_PENDING))
     if not (learner.ine and learner.ine.strip()):
         blockers.append(_blocker(learner, BlockerKind.MISSING_INE))
     return blockers
 
 
-def class_readiness(index: ExportIndex, uai: str, division: str) -> ClassReadiness:
+def class_readiness(
+    index: ExportIndex, uai: str, division: str, awaiting_results: Collection[str] = frozenset()
+) -> ClassReadiness:
     """The readiness checklist of one class; blockers sorted by learner name, then kind."""
     learners = index.class_learners(uai, division)
     kinds = list(BlockerKind)
-    blockers = [b for learner in learners for b in learner_blockers(index, learner)]
+    blockers = [b for learner in learners for b in learner_blockers(index, learner, awaiting_results)]
     blockers.sort(
         key=lambda b: (
             name_sort_key(b.last_name),

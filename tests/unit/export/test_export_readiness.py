@@ -44,3 +44,22 @@ def test_every_blocker_kind(make):
         ("Noine", BlockerKind.MISSING_INE),
         ("Pending", BlockerKind.RESULT_PENDING),
     ]
+
+
+def test_a_learner_who_sat_a_session_without_results_yet_is_pending_not_missing(make):
+    sat = make.learner("sat", last_name="Sat")
+    never = make.learner("never", last_name="Never")
+    index = ExportIndex([sat, never], [make.candidate(sat)], [])
+    readiness = class_readiness(index, UAI, "3A", awaiting_results={sat.id})
+    assert [(b.last_name, b.kind) for b in readiness.blockers] == [
+        ("Never", BlockerKind.NO_RESULT),
+        ("Sat", BlockerKind.RESULT_PENDING),
+    ]
+
+
+def test_a_published_result_in_error_is_still_pending_as_the_livret_shows_it(make):
+    learner = make.learner("err", last_name="Err")
+    candidate = make.candidate(learner)
+    index = ExportIndex([learner], [candidate], [make.result(candidate, 1, status=ResultStatus.ERROR)])
+    readiness = class_readiness(index, UAI, "3A")
+    assert [b.kind for b in readiness.blockers] == [BlockerKind.RESULT_PENDING]
