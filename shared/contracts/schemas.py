@@ -31,6 +31,74 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+CATALOGUE_INTRO = """# Event catalogue (v1)
+
+Generated from `shared/contracts/events.py` by `python -m shared.contracts.schemas`; do not edit by
+hand. The JSON Schema of each type sits next to this page (`<ce_type>.json`).
+
+Every event travels as a CloudEvents 1.0 binary-mode Kafka record: headers `ce_id` (UUIDv7),
+`ce_source` (`/certibus/<service>`), `ce_type` (below, with its version), `ce_specversion` (`1.0`),
+`ce_time` (RFC 3339, UTC), `ce_subject` (the aggregate id, also the Kafka key), `content-type:
+application/json`; the value is the JSON body described below. Events of one aggregate keep their
+order (same key, same partition).
+
+Compatibility: consumers ignore fields they do not know. Adding an optional field keeps the version;
+removing, renaming or retyping a field, or adding a required one, makes a new type (`….v2`)
+published alongside the old one while subscribers move. `tests/unit/platform/test_contracts.py`
+fails on a breaking change to a committed schema.
+"""
+
+
+def _field_type(schema: dict[str, Any], root: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " or ".join(_field_type(s, root) for s in schema["anyOf"])
+    if schema.get("type") == "array":
+        return f"list[{_field_type(schema.get('items', {}), root)}]"
+    if "enum" in schema:
+        return " / ".join(f"`{v}`" for v in schema["enum"])
+    if "const" in schema:
+        return f"`{schema['const']}`"
+    kind = schema.get("type", "any")
+    if kind == "object" and "additionalProperties" in schema:
+        return f"map[string, {_field_type(schema['additionalProperties'], root)}]"
+    return f"{kind} ({schema['format']})" if "format" in schema else str(kind)
+
+
+def _field_rows(schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
+    required = set(schema.get("required", []))
+    rows = []
+    for name, field in schema.get("properties", {}).items():
+        description = field.get("description", "").replace("|", "/")
+        rows.append(
+            f"| `{name}` | {_field_type(field, root)} | {'yes' if name in required else 'no'} | {description} |"
+        )
+    return rows
+
+
+def render_catalogue() -> str:
+    lines = [CATALOGUE_INTRO]
+    for topic in sorted({cls.topic for cls in CATALOGUE}):
+        lines.append(f"\n## Topic `{topic}`\n")
+        for cls in (c for c in CATALOGUE if c.topic == topic):
+            schema = schema_of(cls)
+            lines.append(f"### {cls.__name__} — `{cls.event_type}`\n")
+            doc = (cls.__doc__ or "").strip().splitlines()
+            if doc and not doc[0].startswith("Base of every event"):
+                lines.append(doc[0] + "\n")
+            lines.append(
+                f"Key / `ce_subject`: `{cls.subject_field}`. Schema: [{cls.event_type}.json]({cls.event_type}.json)\n"
+            )
+            lines.append("| field | type | required | meaning |\n|---|---|---|---|")
+            lines += _field_rows(schema, schema)
+            for name, nested in schema.get("$defs", {}).items():
+                lines.append(f"\n`{name}`:\n\n| field | type | required | meaning |\n|---|---|---|---|")
+                lines += _field_rows(nested, schema)
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
@@ -38,6 +106,9 @@ def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
         path = directory / f"{event_cls.event_type}.json"
         path.write_text(render(schema_of(event_cls)), encoding="utf-8")
         written.append(path)
+    readme = directory / "README.md"
+    readme.write_text(render_catalogue(), encoding="utf-8")
+    written.append(readme)
     return written
 
 

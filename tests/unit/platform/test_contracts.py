@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from shared.contracts.envelope import Envelope, EnvelopeError, uuid7
 from shared.contracts.events import CATALOGUE, EVENT_TYPES, Event
-from shared.contracts.schemas import SCHEMA_DIR, breaking_changes, schema_of
+from shared.contracts.schemas import SCHEMA_DIR, breaking_changes, render_catalogue, schema_of
 from shared.contracts.topics import SERVICES, all_topics, dead_letter_topic
 
 
@@ -155,3 +155,10 @@ def test_events_tolerate_unknown_fields_from_newer_producers():
         {"session_id": "s", "uai": "0750001A", "cancelled_at": "2027-01-01T00:00:00Z", "future": 1}
     )
     assert event.subject() == "s"
+
+
+def test_event_catalogue_page_is_generated_from_the_models():
+    committed = (SCHEMA_DIR / "README.md").read_text(encoding="utf-8")
+    assert committed == render_catalogue(), (
+        "docs/events/README.md is stale: run python -m shared.contracts.schemas"
+    )
