@@ -92,6 +92,8 @@ class EventConsumer:
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             decoder=_raw_body,
+            title=f"{self.group_id}:{','.join(topics)}",
+            description="Handles " + ", ".join(sorted(self.handlers)) + " (CloudEvents binary mode).",
         )
         subscriber(self._on_record)
 
