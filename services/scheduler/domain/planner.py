@@ -127,6 +127,8 @@ class PlanningRequest:
     hours: SchoolHours = SchoolHours()
     #: first day that may be planned (usually tomorrow); None = the window start.
     not_before: date | None = None
+    #: half-days already holding sessions (rooms and staff booked): never proposed again.
+    taken_half_days: frozenset[tuple[date, HalfDay]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,13 +259,17 @@ def _half_days(request: PlanningRequest, rooms: Sequence[Room]) -> list[_HalfDay
     open_half_days: list[tuple[date, HalfDay]] = []
     day = first
     while day <= window.end:
-        open_half_days.extend((day, hd) for hd in HalfDay if request.hours.is_open(day, hd))
+        open_half_days.extend(
+            (day, hd)
+            for hd in HalfDay
+            if request.hours.is_open(day, hd) and (day, hd) not in request.taken_half_days
+        )
         day += timedelta(days=1)
     if not open_half_days:
         raise PlanningError(
             "planner.no_school_day",
             f"aucun jour de classe dans la fenêtre {fr_date(first)} – {fr_date(window.end)}"
-            " (jours d'ouverture et fermetures comprises)",
+            " (jours d'ouverture, fermetures et demi-journées déjà occupées comprises)",
         )
     result: list[_HalfDaySlots] = []
     too_short: set[HalfDay] = set()

@@ -1,0 +1,63 @@
+"""Wiring of the scheduler: settings, consumers, routes, read models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+
+from services.scheduler import handlers
+from services.scheduler.api import router
+from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar
+from shared.contracts.events import (
+    CertifiabilityAssessed,
+    LearnerDeactivated,
+    LearnerRegistered,
+    LearnerUpdated,
+    SessionFinalised,
+)
+from shared.contracts.topics import ELIGIBILITY, FINALISATION
+from shared.service import Runtime, ServiceDefinition
+from shared.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Settings(ServiceSettings):
+    http_port: int = Field(default=8001)
+    school_timezone: str = Field(
+        default="Europe/Paris",
+        description="IANA time zone of the schools' clocks (session times are local, 'heure locale')",
+    )
+    calendar_file: Path = Field(
+        default=CALENDAR_FILE,
+        description="JSON file of certification windows per school year and track (a new year = new entry)",
+    )
+
+    @field_validator("school_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone: fail at start-up, not at the first request
+        return value
+
+
+def wire(runtime: Runtime) -> None:
+    runtime.state["calendar"] = CertificationCalendar.load(runtime.settings.calendar_file)
+    learners = runtime.consumer("learners", ELIGIBILITY)
+    learners.on(LearnerRegistered, handlers.on_learner_registered)
+    learners.on(LearnerUpdated, handlers.on_learner_updated)
+    learners.on(LearnerDeactivated, handlers.on_learner_deactivated)
+    learners.on(CertifiabilityAssessed, handlers.on_certifiability_assessed)
+    runtime.consumer("finalisation", FINALISATION).on(SessionFinalised, handlers.on_session_finalised)
+
+
+definition = ServiceDefinition(
+    name="scheduler",
+    settings_class=Settings,
+    migrations=MIGRATIONS,
+    wire=wire,
+    router=router,
+    read_model_tables=["learners", "learner_certifiability"],
+    title="certibus scheduler: calendar, planning, sessions, enrolment, documents",
+)

@@ -1,0 +1,234 @@
+"""Request and response bodies of the scheduler's HTTP API (what OpenAPI documents).
+
+Business validation (times, windows, overlaps…) is left to the domain so that it answers with its
+own codes (``session.invalid_time``…) rather than a generic ``request.invalid``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.scheduler.domain.calendar import SchoolLevel
+
+HalfDayName = Literal["morning", "afternoon"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RoomIn(_In):
+    name: str = Field(min_length=1, max_length=100, description="Nom de la salle")
+    workstations: int = Field(ge=0, le=1000, description="working workstations (postes en état de marche)")
+    site: str = Field(default="", max_length=200, description="Nom du site; defaults to the school's site")
+
+
+class AvailabilityIn(_In):
+    date: dt.date
+    half_day: HalfDayName
+
+
+class StaffIn(_In):
+    name: str = Field(min_length=1, max_length=100)
+    availability: list[AvailabilityIn] | None = Field(
+        default=None, description="half-days this person can invigilate; null = whenever the school is open"
+    )
+
+
+class TimeRangeIn(_In):
+    start: str = Field(examples=["08:00"])
+    end: str = Field(examples=["12:00"])
+
+
+class ClosureIn(_In):
+    start: dt.date
+    end: dt.date
+    label: str = ""
+
+
+def _default_open() -> dict[str, list[HalfDayName]]:
+    both: list[HalfDayName] = ["morning", "afternoon"]
+    return {"monday": both, "tuesday": both, "wednesday": ["morning"], "thursday": both, "friday": both}
+
+
+class HoursIn(_In):
+    morning: TimeRangeIn = TimeRangeIn(start="08:00", end="12:00")
+    afternoon: TimeRangeIn = TimeRangeIn(start="13:30", end="17:30")
+    open_half_days: dict[Weekday, list[HalfDayName]] = Field(default_factory=_default_open)
+    closures: list[ClosureIn] = Field(default_factory=list, description="holidays, exams… (inclusive)")
+
+
+class SchoolIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    level: SchoolLevel
+    city: str = ""
+    site: str = Field(default="", description="default Nom du site of its sessions")
+    rooms: list[RoomIn] = Field(default_factory=list)
+    staff: list[StaffIn] = Field(default_factory=list)
+    hours: HoursIn = Field(default_factory=HoursIn)
+
+
+class ClassOut(BaseModel):
+    division: str
+    learners: int
+    certifiable: int
+
+
+class SchoolOut(BaseModel):
+    uai: str
+    name: str
+    level: SchoolLevel
+    city: str
+    site: str
+    rooms: list[RoomIn]
+    staff: list[StaffIn]
+    hours: HoursIn
+    classes: list[ClassOut] = Field(description="from the learners read model (eligibility events)")
+    updated_at: dt.datetime
+
+
+class PlanIn(_In):
+    school_year: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{4}$", description="defaults to the current school year"
+    )
+    not_before: dt.date | None = Field(
+        default=None, description="first day to plan; at the earliest tomorrow"
+    )
+
+
+class PlannedClassOut(BaseModel):
+    division: str
+    students: int
+
+
+class PlannedSessionOut(BaseModel):
+    date: dt.date
+    half_day: HalfDayName
+    time: str
+    room: str
+    site: str
+    invigilators: list[str]
+    classes: list[PlannedClassOut]
+    learner_ids: list[str]
+
+
+class PlanError(BaseModel):
+    code: str
+    message: str
+    reasons: list[str]
+
+
+class PlanOut(BaseModel):
+    plan_id: uuid.UUID
+    uai: str
+    school_year: str
+    status: Literal["proposed", "impossible", "confirmed"]
+    window: dict[str, dt.date]
+    students: int
+    sessions: list[PlannedSessionOut]
+    half_days: list[dict[str, Any]]
+    notes: list[str]
+    error: PlanError | None = Field(default=None, description="why no plan exists (status impossible)")
+    created_at: dt.datetime
+    confirmed_at: dt.datetime | None = None
+    session_ids: list[uuid.UUID] = Field(default_factory=list, description="sessions created on confirm")
+
+
+class SessionIn(_In):
+    room: str
+    invigilators: list[str] = Field(min_length=1)
+    date: dt.date
+    time: str = Field(description="HH:MM, local time of the school", examples=["08:30"])
+    site: str | None = Field(default=None, description="Nom du site; defaults to the room's or school's")
+    observations: str = ""
+
+
+class SessionPatch(_In):
+    room: str | None = None
+    invigilators: list[str] | None = None
+    date: dt.date | None = None
+    time: str | None = None
+    site: str | None = None
+    observations: str | None = None
+
+
+class CandidateOut(BaseModel):
+    candidate_id: uuid.UUID
+    learner_id: str
+    ine: str | None
+    first_name: str
+    last_name: str
+    birthdate: dt.date
+    division: str
+    extra_time_percentage: int
+    override_reason: str | None
+
+
+class DocumentOut(BaseModel):
+    kind: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    candidates: int
+    issued_at: dt.datetime
+
+
+class SessionOut(BaseModel):
+    session_id: uuid.UUID
+    session_number: int
+    uai: str
+    certification_center: str
+    site: str
+    room: str
+    invigilators: list[str]
+    date: dt.date
+    time: str
+    observations: str
+    access_code: str
+    status: Literal["scheduled", "cancelled"]
+    started: bool
+    finalised_at: dt.datetime | None
+    plan_id: uuid.UUID | None
+    candidates_count: int
+
+
+class SessionDetailOut(SessionOut):
+    invigilator_password: str = Field(description="as printed on the kit and typed: C-XXXXXX")
+    candidates: list[CandidateOut]
+    documents: list[DocumentOut]
+
+
+class EnrolmentIn(_In):
+    division: str | None = Field(default=None, description="enrol the whole class (SIECLE label)")
+    learner_ids: list[str] | None = Field(default=None, description="or these learners")
+    overrides: dict[str, str] = Field(
+        default_factory=dict, description="learner id → why a non-certifiable learner is enrolled anyway"
+    )
+    extra_time: dict[str, int] = Field(default_factory=dict, description="learner id → extra time in %")
+
+
+class RefusalOut(BaseModel):
+    learner_id: str
+    code: str
+    message: str
+
+
+class EnrolmentOut(BaseModel):
+    session_id: uuid.UUID
+    enrolled: list[CandidateOut]
+    already_enrolled: list[str]
+    refused: list[RefusalOut]
+
+
+class ConvocationsOut(BaseModel):
+    session_id: uuid.UUID
+    candidate_ids: list[uuid.UUID]
+    bundle_file: str
+    bundle_sha256: str
+    issued_at: dt.datetime
