@@ -1,0 +1,79 @@
+"""Files and assertions shared by the eligibility component tests."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.eligibility.domain.identifiers import mod23_letter
+from services.eligibility.domain.roster_csv import PIX_LEARNER_HEADERS
+from shared.contracts.events import EVENT_TYPES
+
+UAI = "0211089V"
+HEADER = ";".join(PIX_LEARNER_HEADERS.values())
+INE_COLUMN = PIX_LEARNER_HEADERS[next(iter(PIX_LEARNER_HEADERS))]
+
+
+def bea(digits: str) -> str:
+    return digits + mod23_letter(digits)
+
+
+def learner_row(**overrides: str) -> str:
+    values = {
+        "ine": "123456789AB",
+        "first_name": "Léa",
+        "second_name": "",
+        "third_name": "",
+        "last_name": "Dupont",
+        "usage_name": "",
+        "sex": "F",
+        "birth_date": "14/03/2011",
+        "birth_city_code": "21231",
+        "birth_city": "DIJON",
+        "birth_department_code": "021",
+        "birth_country_code": "100",
+        "status": "ST",
+        "mef_code": "10310019110",
+        "division": "3A",
+    } | overrides
+    return ";".join(values[f.value] for f in PIX_LEARNER_HEADERS)
+
+
+def roster_csv(*rows: str, header: str = HEADER) -> bytes:
+    return ("\n".join([header, *rows]) + "\n").encode()
+
+
+async def upload(svc, path: str, file_name: str, data: bytes, **params):
+    return await svc.http.post(path, files={"file": (file_name, data)}, params=params, timeout=120)
+
+
+async def upload_roster(svc, file_name: str, data: bytes, uai: str = UAI):
+    return await upload(svc, f"/schools/{uai}/rosters", file_name, data)
+
+
+async def outbox_events(svc, event_cls=None) -> list:
+    rows = await svc.pool.fetch("SELECT event_type, payload FROM outbox ORDER BY id")
+    events = [EVENT_TYPES[r["event_type"]].model_validate_json(r["payload"]) for r in rows]
+    return [e for e in events if event_cls is None or isinstance(e, event_cls)]
+
+
+async def stored_counts(svc) -> dict[str, int]:
+    tables = ("learners", "roster_imports", "campaign_imports", "assessments", "assessment_disagreements")
+    counts = {t: await svc.pool.fetchval(f"SELECT count(*) FROM {t}") for t in tables}
+    counts["outbox"] = await svc.pool.fetchval("SELECT count(*) FROM outbox")
+    return counts
+
+
+def rejected_errors(response, file_name: str) -> list[dict]:
+    """The errors of a 422, after checking each names its file, line, column and rule."""
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["details"]["file"] == file_name
+    errors = error["details"]["errors"]
+    assert errors
+    for e in errors:
+        assert set(e) == {"file", "line", "column", "rule", "message"}
+        assert e["file"] == file_name and e["message"]
+    return errors
+
+
+TODAY = date.today()
