@@ -1,0 +1,238 @@
+"""Rebuilding a school's files from the read model: livret JSON, class CSVs, attestations PDFs.
+
+One function does it for the handlers, the stale-school job, the forced rebuild and the
+benchmark, inside the caller's transaction:
+
+1. lock the school (two rebuilds of one school never interleave their writes);
+2. load its roster, enrolments and results, render every file asked for (in a worker thread);
+3. compare each digest with the last one in the ``exports`` log: an unchanged file is neither
+   rewritten nor announced (only re-written when it went missing from disk); a changed one is
+   written atomically under ``<output_dir>/<UAI>/``, logged, and announced with
+   ``LivretExportProduced`` / ``ClassResultsExported`` in the same transaction.
+
+File names carry the French date of the day the content was produced (Pix Orga's convention);
+an unchanged file keeps its name. Superseded files of earlier days are left in place as history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import structlog
+
+from services.export import store
+from services.export.domain.attestations import (
+    NoValidatedCertificate,
+    is_attestable,
+    render_attestations_pdf,
+)
+from services.export.domain.class_csv import paris_day
+from services.export.domain.files import sha256_hex, write_atomically
+from services.export.domain.naming import LivretLevel, attestations_file_name, safe_file_component
+from services.export.domain.selection import (
+    ExportIndex,
+    division_key,
+    normalise_uai,
+    select_class_results,
+)
+from services.export.domain.summaries import produce_class_results, produce_livret
+from shared.contracts.events import ClassResultsExported, LivretExportProduced
+from shared.outbox import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+LIVRET = "livret"
+CLASS_RESULTS = "class_results"
+ATTESTATIONS = "attestations"
+
+LEVEL_OF_SCHOOL: dict[str, LivretLevel] = {"college": "LSU", "lycee": "LSL"}
+
+
+def school_directory(output_dir: Path, uai: str) -> Path:
+    return output_dir / safe_file_component(normalise_uai(uai))
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One file as it should now be, and what to announce if it changed."""
+
+    kind: str
+    division: str
+    file_name: str
+    content: bytes
+    sha256: str
+    items: int
+    event_fields: dict | None = None
+    level: LivretLevel | None = None
+
+    @property
+    def key(self) -> str:
+        return "" if self.kind == LIVRET else division_key(self.division)
+
+
+@dataclass
+class RebuildReport:
+    """What a rebuild found: every file considered, which changed, and the events raised."""
+
+    uai: str
+    files: list[dict] = field(default_factory=list)
+    events: list[LivretExportProduced | ClassResultsExported] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return sum(1 for f in self.files if f["changed"])
+
+
+def _render(
+    index: ExportIndex,
+    uai: str,
+    level: LivretLevel | None,
+    divisions: list[str],
+    on: date,
+    attestations: bool,
+    previous: dict[tuple[str, str], store.ExportRecord],
+) -> tuple[list[Rendered], list[tuple[str, str]]]:
+    """Render the school's files (pure CPU work, run in a thread); also say which logged
+    attestations no longer have anything to attest."""
+    rendered: list[Rendered] = []
+    vanished: list[tuple[str, str]] = []
+    if level is not None:
+        livret = produce_livret(index, uai, level, on)
+        if livret.summary.certifications or (LIVRET, "") in previous:
+            rendered.append(
+                Rendered(
+                    LIVRET,
+                    "",
+                    livret.file_name,
+                    livret.content,
+                    livret.summary.sha256,
+                    livret.summary.certifications,
+                    livret.summary.event_fields(),
+                    level,
+                )
+            )
+    for division in divisions:
+        key = division_key(division)
+        csv = produce_class_results(index, uai, division, on)
+        if csv.summary.rows or (CLASS_RESULTS, key) in previous:
+            rendered.append(
+                Rendered(
+                    CLASS_RESULTS,
+                    division,
+                    csv.file_name,
+                    csv.content,
+                    csv.summary.sha256,
+                    csv.summary.rows,
+                    csv.summary.event_fields(),
+                )
+            )
+        if attestations:
+            rows = select_class_results(index, uai, division)
+            try:
+                pdf = render_attestations_pdf(rows, title=f"Attestations Pix {division}")
+            except NoValidatedCertificate:
+                if (ATTESTATIONS, key) in previous:
+                    vanished.append((ATTESTATIONS, key))
+                continue
+            pages = sum(1 for r in rows if is_attestable(r))
+            rendered.append(
+                Rendered(
+                    ATTESTATIONS, division, attestations_file_name(division, on), pdf, sha256_hex(pdf), pages
+                )
+            )
+    return rendered, vanished
+
+
+def _write(directory: Path, files: list[tuple[str, bytes]]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in files:
+        write_atomically(directory / name, content)
+
+
+async def rebuild_school(
+    uow: UnitOfWork,
+    uai: str,
+    *,
+    output_dir: Path,
+    now: datetime,
+    divisions: Collection[str] | None = None,
+    attestations: bool = True,
+) -> RebuildReport:
+    """Bring the school's files up to date with the read model; ``divisions=None`` means every
+    class (those with active learners and those exported before), otherwise only those classes
+    (the livret is always considered)."""
+    conn = uow.conn
+    uai = normalise_uai(uai)
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('certibus.export.school.' || $1))", uai)
+    snapshot = await store.load_school(conn, uai)
+    level = LEVEL_OF_SCHOOL.get(await store.school_level(conn, uai) or "")
+    previous = {(r.kind, r.division_key): r for r in await store.exports_of(conn, uai)}
+    index = ExportIndex(snapshot.learners, snapshot.candidates, snapshot.results)
+
+    spellings = {division_key(d): d for d in index.divisions(uai)}
+    if divisions is None:
+        for record in previous.values():
+            if record.kind != LIVRET:
+                spellings.setdefault(record.division_key, record.division)
+        wanted = sorted(spellings.values())
+    else:
+        wanted = sorted({spellings.get(division_key(d), d) for d in divisions})
+
+    if level is None and snapshot.results:
+        log.info("no session known for the school yet: livret level unknown, livret deferred", uai=uai)
+
+    on = paris_day(now)
+    rendered, vanished = await asyncio.to_thread(
+        _render, index, uai, level, wanted, on, attestations, previous
+    )
+
+    directory = school_directory(output_dir, uai)
+    report = RebuildReport(uai)
+    to_write: list[tuple[str, bytes]] = []
+    changed: list[Rendered] = []
+    for file in rendered:
+        before = previous.get((file.kind, file.key))
+        if before is not None and before.sha256 == file.sha256:
+            if not (directory / before.file_name).exists():
+                to_write.append((before.file_name, file.content))  # lost from disk: restore it
+            file_name, is_changed = before.file_name, False
+        else:
+            to_write.append((file.file_name, file.content))
+            changed.append(file)
+            file_name, is_changed = file.file_name, True
+        report.files.append(
+            {
+                "kind": file.kind,
+                "division": file.division or None,
+                "file_name": file_name,
+                "sha256": file.sha256,
+                "items": file.items,
+                "changed": is_changed,
+            }
+        )
+    if to_write:
+        await asyncio.to_thread(_write, directory, to_write)
+
+    for file in changed:
+        await store.record_export(
+            conn,
+            store.ExportRecord(
+                uai, file.kind, file.key, file.division, file.file_name, file.sha256, file.items, now
+            ),
+        )
+        if file.kind == LIVRET:
+            report.events.append(LivretExportProduced(**file.event_fields, produced_at=now))
+        elif file.kind == CLASS_RESULTS:
+            report.events.append(ClassResultsExported(**file.event_fields, exported_at=now))
+    for kind, key in vanished:
+        await store.forget_export(conn, uai, kind, key)
+        report.removed.append(previous[kind, key].file_name)
+    await uow.emit_all(report.events)
+    if changed:
+        log.info("exports rebuilt", uai=uai, changed=len(changed), considered=len(rendered))
+    return report

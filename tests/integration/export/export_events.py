@@ -1,0 +1,132 @@
+"""Upstream events the export service consumes, built with sensible defaults for its tests."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from shared.contracts.events import (
+    CandidatesEnrolled,
+    CertificationResult,
+    EnrolledCandidate,
+    LearnerRegistered,
+    ResultsProcessed,
+    SessionCreated,
+)
+
+TAKEN_AT = datetime(2025, 3, 17, 8, 30, tzinfo=UTC)
+PUBLISHED_AT = datetime(2025, 3, 28, 10, 0, tzinfo=UTC)
+
+
+def new_uai() -> str:
+    """A fresh UAI per test: topics are shared with every other test."""
+    return f"{uuid.uuid4().int % 10**7:07d}Z"
+
+
+def learner(uai: str, key: str, division: str = "3A", **overrides: Any) -> LearnerRegistered:
+    values: dict[str, Any] = {
+        "learner_id": f"{uai}-{key}",
+        "uai": uai,
+        "ine": f"{abs(hash(key)) % 10**9:09d}AB",
+        "first_name": f"Prénom{key}",
+        "last_name": f"Nom{key}",
+        "birthdate": date(2011, 4, 2),
+        "division": division,
+    }
+    values.update(overrides)
+    return LearnerRegistered(**values)
+
+
+def session(uai: str, number: int = 1, school_level: str = "college") -> SessionCreated:
+    return SessionCreated(
+        session_id=f"{uai}-S{number}",
+        session_number=number,
+        uai=uai,
+        certification_center="Collège Jean Moulin",
+        school_level=school_level,
+        address="Bâtiment A",
+        room="B12",
+        examiners=["M. Martin"],
+        date=date(2025, 3, 17),
+        time="09:00",
+        access_code="BCDF23",
+        invigilator_password_hash="pbkdf2_sha256$1$x$y",
+        created_at=datetime(2025, 1, 10, tzinfo=UTC),
+    )
+
+
+def candidate_id(session_event: SessionCreated, learner_event: LearnerRegistered) -> str:
+    return f"{session_event.session_id}-{learner_event.learner_id}"
+
+
+def enrolled(session_event: SessionCreated, *learners: LearnerRegistered) -> CandidatesEnrolled:
+    return CandidatesEnrolled(
+        session_id=session_event.session_id,
+        uai=session_event.uai,
+        candidates=[
+            EnrolledCandidate(
+                candidate_id=candidate_id(session_event, lr),
+                learner_id=lr.learner_id,
+                ine=lr.ine,
+                first_name=lr.first_name,
+                last_name=lr.last_name,
+                birthdate=lr.birthdate,
+                division=lr.division,
+            )
+            for lr in learners
+        ],
+        enrolled_at=datetime(2025, 2, 1, tzinfo=UTC),
+    )
+
+
+@dataclass
+class Outcome:
+    learner: LearnerRegistered
+    certification_id: int
+    status: str = "validated"
+    pix_score: int | None = 320
+    levels: dict[str, int | None] = field(default_factory=lambda: {"1.1": 3, "2.1": 2, "5.2": -1})
+    jury_comment: str | None = None
+    verification_code: str | None = None
+
+
+def results(session_event: SessionCreated, *outcomes: Outcome, **overrides: Any) -> ResultsProcessed:
+    values: dict[str, Any] = {
+        "session_id": session_event.session_id,
+        "session_number": session_event.session_number,
+        "uai": session_event.uai,
+        "certification_center": session_event.certification_center,
+        "source": "livret_json",
+        "results_sha256": "0" * 64,
+        "results": [
+            CertificationResult(
+                certification_id=o.certification_id,
+                candidate_id=candidate_id(session_event, o.learner),
+                learner_id=o.learner.learner_id,
+                ine=o.learner.ine,
+                first_name=o.learner.first_name,
+                last_name=o.learner.last_name,
+                birthdate=o.learner.birthdate,
+                status=o.status,
+                pix_score=o.pix_score,
+                competence_levels=o.levels,
+                verification_code=o.verification_code
+                or f"P-{o.certification_id % 10**8:08d}".replace("0", "A"),
+                taken_at=TAKEN_AT,
+                published_at=PUBLISHED_AT,
+                jury_comment=o.jury_comment,
+            )
+            for o in outcomes
+        ],
+        "processed_at": datetime(2025, 3, 28, 11, 0, tzinfo=UTC),
+    }
+    values.update(overrides)
+    return ResultsProcessed(**values)
+
+
+def certification_ids(count: int) -> list[int]:
+    """Certification ids unlikely to meet another test's (they are global keys)."""
+    base = uuid.uuid4().int % 10**9 * 100
+    return [base + i for i in range(count)]
