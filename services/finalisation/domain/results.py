@@ -95,6 +95,11 @@ def results_fingerprint(results: Iterable[CertificationResult]) -> str:
     of the data, so the same results read from the CSV and from the JSON differ (they carry
     different fields anyway).
     """
-    rows = sorted((r.to_payload() for r in results), key=lambda row: row["certification_id"])
+    return payloads_fingerprint(r.to_payload() for r in results)
+
+
+def payloads_fingerprint(payloads: Iterable[Mapping[str, Any]]) -> str:
+    """The same fingerprint from stored `to_payload()` dicts (a session's results as kept in storage)."""
+    rows = sorted(payloads, key=lambda row: row["certification_id"])
     canonical = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

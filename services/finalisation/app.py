@@ -1,0 +1,65 @@
+"""The finalisation service: invigilator space, session finalisation, Pix results intake.
+
+Consumes the scheduler's sessions and enrolments; raises SessionFinalised,
+SessionFinalisationOverdue and ResultsProcessed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from services.finalisation import handlers
+from services.finalisation.api import router
+from services.finalisation.jobs import overdue_job
+from shared.contracts.events import (
+    CandidatesEnrolled,
+    CandidateUnenrolled,
+    SessionCancelled,
+    SessionCreated,
+    SessionUpdated,
+)
+from shared.contracts.topics import SCHEDULER
+from shared.service import Runtime, ServiceDefinition
+from shared.settings import ServiceSettings
+
+
+class FinalisationSettings(ServiceSettings):
+    http_port: int = Field(default=8003)
+    invigilator_token_secret: str = Field(
+        default="certibus-dev-invigilator-secret",
+        min_length=16,
+        description="HMAC key of invigilator tokens; set a long random value in every real deployment",
+    )
+    invigilator_token_ttl_minutes: int = Field(
+        default=240, ge=1, description="lifetime of an invigilator token (a session lasts about 2 h)"
+    )
+    finalisation_overdue_days: int = Field(
+        default=2, ge=0, description="days after the session's start before it is reported overdue"
+    )
+    finalisation_overdue_check_seconds: float = Field(
+        default=300, gt=0, description="interval of the overdue check"
+    )
+    results_max_bytes: int = Field(default=20_000_000, ge=1, description="largest results file accepted")
+
+
+def wire(runtime: Runtime) -> None:
+    sessions = runtime.consumer("sessions", SCHEDULER)
+    sessions.on(SessionCreated, handlers.on_session_created)
+    sessions.on(SessionUpdated, handlers.on_session_updated)
+    sessions.on(SessionCancelled, handlers.on_session_cancelled)
+    sessions.on(CandidatesEnrolled, handlers.on_candidates_enrolled)
+    sessions.on(CandidateUnenrolled, handlers.on_candidate_unenrolled)
+
+
+definition = ServiceDefinition(
+    name="finalisation",
+    settings_class=FinalisationSettings,
+    migrations=Path(__file__).parent / "migrations",
+    wire=wire,
+    router=router,
+    jobs=[overdue_job],
+    read_model_tables=["sessions", "candidates"],
+    title="certibus finalisation",
+)
