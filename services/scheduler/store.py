@@ -124,13 +124,15 @@ async def upsert_learner(
     active: bool,
     at: datetime,
 ) -> None:
-    """The latest snapshot wins: applying the same snapshot twice leaves the same row."""
+    """The latest snapshot wins; the same snapshot again (a replay) leaves the row untouched."""
     await conn.execute(
         "INSERT INTO learners"
         " (learner_id, uai, ine, first_name, last_name, birthdate, division, active, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (learner_id) DO UPDATE SET uai = $2, ine = $3, first_name = $4, last_name = $5,"
-        " birthdate = $6, division = $7, active = $8, updated_at = $9",
+        " birthdate = $6, division = $7, active = $8, updated_at = $9"
+        " WHERE (learners.uai, learners.ine, learners.first_name, learners.last_name, learners.birthdate,"
+        " learners.division, learners.active) IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8)",
         learner_id,
         uai,
         ine,
@@ -145,7 +147,9 @@ async def upsert_learner(
 
 async def deactivate_learner(conn: asyncpg.Connection, learner_id: str, at: datetime) -> None:
     await conn.execute(
-        "UPDATE learners SET active = false, updated_at = $2 WHERE learner_id = $1", learner_id, at
+        "UPDATE learners SET active = false, updated_at = $2 WHERE learner_id = $1 AND active",
+        learner_id,
+        at,
     )
 
 

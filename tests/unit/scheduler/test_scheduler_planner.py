@@ -290,3 +290,15 @@ def test_a_student_in_two_classes_is_refused():
     with pytest.raises(PlanningError) as caught:
         plan_sessions(request)
     assert caught.value.code == "planner.duplicate_student"
+
+
+def test_half_days_already_taken_are_never_proposed():
+    request = PlanningRequest(
+        classes=(ClassGroup("3A", tuple(f"a{i}" for i in range(25))),),
+        rooms=(Room("B12", 30),),
+        staff=(StaffMember("Mme Dupré"), StaffMember("M. Martin")),
+        window=Window(MONDAY, MONDAY + timedelta(days=4)),
+        taken_half_days=frozenset({(MONDAY, HalfDay.MORNING), (MONDAY, HalfDay.AFTERNOON)}),
+    )
+    plan = plan_sessions(request)
+    assert [s.day for s in plan.sessions] == [MONDAY + timedelta(days=1)]

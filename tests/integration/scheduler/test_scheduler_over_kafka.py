@@ -1,0 +1,251 @@
+"""The scheduler on real Kafka and Postgres: learners arrive as eligibility events, a plan is confirmed,
+sessions and enrolments are published with Pix's formats and only a password hash; replays change
+nothing; SessionFinalised from finalisation locks a session."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, date, datetime
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.scheduler.app import definition
+from shared.clock import ManualClock
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import (
+    EVENT_TYPES,
+    CandidatesEnrolled,
+    CertifiabilityAssessed,
+    LearnerRegistered,
+    SessionCreated,
+    SessionFinalised,
+)
+from shared.contracts.topics import SCHEDULER
+from shared.outbox import unit_of_work
+from shared.password_hash import verify_password
+from shared.service import ServiceDefinition
+from tests.support import EventRecorder, wait_for
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2025, 10, 1, 7, 0, tzinfo=UTC)
+ACCESS_CODE = re.compile(r"^[BCDFGHJKMPQRTVWXY]{4}[2346789]{2}$")
+SCRYPT_HASH = re.compile(r"^scrypt\$n=16384,r=8,p=1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$")
+
+
+class RawRecorder(EventRecorder):
+    """Also keeps the bytes of every record, to prove what never travels."""
+
+    def __init__(self, kafka: str, topics: list[str]) -> None:
+        super().__init__(kafka, topics)
+        self.raw: list[tuple[bytes | None, bytes]] = []
+
+    async def _collect(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    self.raw.append((record.key, record.value))
+                    self._keep(record)
+
+    def _keep(self, record) -> None:
+        envelope = Envelope.from_headers(record.headers)
+        if envelope.type in EVENT_TYPES:
+            self.events.append((envelope, EVENT_TYPES[envelope.type].model_validate_json(record.value)))
+
+
+def new_uai() -> str:
+    return f"{uuid.uuid4().int % 10_000_000:07d}P"
+
+
+def learner_events(uai: str, division: str, count: int) -> list:
+    events = []
+    for i in range(count):
+        learner_id = f"it-{uuid.uuid4().hex[:12]}"
+        events.append(
+            LearnerRegistered(
+                learner_id=learner_id,
+                uai=uai,
+                ine=f"{i:09d}KA",
+                first_name="Inès",
+                last_name=f"Élève-{learner_id[-6:]}",
+                birthdate=date(2008, 1 + i % 12, 1 + i % 28),
+                division=division,
+            )
+        )
+        events.append(
+            CertifiabilityAssessed(
+                learner_id=learner_id,
+                uai=uai,
+                division=division,
+                status="certifiable",
+                certifiable_competences=6,
+                competences_needed=0,
+                source="campagne-collecte.csv",
+                assessed_at=NOW,
+            )
+        )
+    return events
+
+
+async def read_model(svc, uai: str) -> list[dict]:
+    rows = await svc.pool.fetch(
+        "SELECT l.*, c.status, c.assessed_at FROM learners l JOIN learner_certifiability c USING (learner_id)"
+        " WHERE l.uai = $1 ORDER BY learner_id",
+        uai,
+    )
+    return [dict(r) for r in rows]
+
+
+async def test_learners_to_confirmed_plan_to_published_sessions(start_service, kafka):
+    eligibility = await start_service(ServiceDefinition(name="eligibility"))
+    scheduler = await start_service(definition)
+    scheduler.runtime.clock = ManualClock(NOW)
+    uai = new_uai()
+    events = learner_events(uai, "TG1", 24) + learner_events(uai, "TG2", 22)
+
+    async with unit_of_work(eligibility.pool, "eligibility") as uow:
+        await uow.emit_all(events)
+
+    async def all_learners_known() -> bool:
+        return len(await read_model(scheduler, uai)) == 46
+
+    await wait_for(all_learners_known, what="the scheduler to build its learners read model")
+    built = await read_model(scheduler, uai)
+    assert {r["status"] for r in built} == {"certifiable"} and {r["division"] for r in built} == {
+        "TG1",
+        "TG2",
+    }
+
+    school = {
+        "name": "Lycée Camille Claudel",
+        "level": "lycee",
+        "city": "Caen",
+        "site": "Site principal",
+        "rooms": [{"name": "Info 1", "workstations": 26}, {"name": "Info 2", "workstations": 24}],
+        "staff": [{"name": "Mme Roux"}, {"name": "M. Petit"}, {"name": "Mme Haddad"}],
+    }
+    assert (await scheduler.http.put(f"/schools/{uai}", json=school)).status_code == 201
+
+    async with RawRecorder(kafka, [SCHEDULER]) as recorder:
+        plan = (await scheduler.http.post(f"/schools/{uai}/plans", json={"school_year": "2025-2026"})).json()
+        assert plan["status"] == "proposed" and plan["students"] == 46
+        confirmed = await scheduler.http.post(f"/plans/{plan['plan_id']}/confirm")
+        assert confirmed.status_code == 200, confirmed.text
+        session_ids = confirmed.json()["session_ids"]
+
+        created = await recorder.wait_for(SessionCreated, count=len(session_ids), uai=uai)
+        enrolled = await recorder.wait_for(CandidatesEnrolled, count=len(session_ids), uai=uai)
+        assert sorted(e.session_id for e in created) == sorted(session_ids)
+        assert sum(len(e.candidates) for e in enrolled) == 46
+        for event in created:
+            assert ACCESS_CODE.match(event.access_code)
+            assert SCRYPT_HASH.match(event.invigilator_password_hash)
+            assert event.certification_center == "Lycée Camille Claudel" and event.school_level == "lycee"
+            assert (event.duration_minutes, event.test_minutes) == (120, 105)
+            session = (await scheduler.http.get(f"/sessions/{event.session_id}")).json()
+            password = session["invigilator_password"]
+            assert re.fullmatch(r"C-\S{6}", password)
+            assert verify_password(password, event.invigilator_password_hash)
+            for key, value in recorder.raw:
+                if key == event.session_id.encode():
+                    assert password[2:].encode() not in value
+                    assert b'invigilator_password"' not in value
+                    if "access_code" in json.loads(value):
+                        assert (
+                            json.loads(value)["invigilator_password_hash"] == event.invigilator_password_hash
+                        )
+
+
+async def test_replayed_learner_events_change_nothing(start_service, kafka):
+    eligibility = await start_service(ServiceDefinition(name="eligibility"))
+    scheduler = await start_service(definition)
+    scheduler.runtime.clock = ManualClock(NOW)
+    uai = new_uai()
+    events = learner_events(uai, "2A", 5)
+    async with unit_of_work(eligibility.pool, "eligibility") as uow:
+        await uow.emit_all(events)
+
+    async def known() -> bool:
+        return len(await read_model(scheduler, uai)) == 5
+
+    await wait_for(known, what="the read model")
+    before = await read_model(scheduler, uai)
+
+    # 1) the very same records again (same event ids: a redelivery), straight onto the topic
+    rows = await eligibility.pool.fetch("SELECT topic, key, headers, payload FROM outbox ORDER BY id")
+    producer = AIOKafkaProducer(bootstrap_servers=kafka)
+    await producer.start()
+    try:
+        for row in rows:
+            headers = row["headers"] if isinstance(row["headers"], dict) else json.loads(row["headers"])
+            await producer.send_and_wait(
+                row["topic"],
+                bytes(row["payload"]),
+                key=row["key"].encode(),
+                headers=[(k, v.encode()) for k, v in headers.items()],
+            )
+    finally:
+        await producer.stop()
+    # 2) the same snapshots raised again by eligibility (new event ids), after them on each key
+    async with unit_of_work(eligibility.pool, "eligibility") as uow:
+        ids = [(await uow.emit(e)).id for e in events]
+
+    async def replays_handled() -> bool:
+        seen = await scheduler.pool.fetchval(
+            "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", [uuid.UUID(i) for i in ids]
+        )
+        return seen == len(ids)
+
+    await wait_for(replays_handled, what="the re-raised events to be handled")
+    learners_consumer = next(c for c in scheduler.runtime.consumers if c.name == "learners")
+    assert learners_consumer.duplicates >= len(rows)
+    assert await read_model(scheduler, uai) == before
+    assert await scheduler.pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_session_finalised_by_finalisation_locks_the_session(start_service):
+    finalisation = await start_service(ServiceDefinition(name="finalisation"))
+    scheduler = await start_service(definition)
+    scheduler.runtime.clock = ManualClock(NOW)
+    uai = new_uai()
+    school = {
+        "name": "Lycée Test",
+        "level": "lycee",
+        "rooms": [{"name": "A1", "workstations": 20}],
+        "staff": [{"name": "M. Jaurès"}],
+        "site": "Site",
+    }
+    await scheduler.http.put(f"/schools/{uai}", json=school)
+    session = (
+        await scheduler.http.post(
+            f"/schools/{uai}/sessions",
+            json={"room": "A1", "invigilators": ["M. Jaurès"], "date": "2025-11-14", "time": "08:00"},
+        )
+    ).json()
+    async with unit_of_work(finalisation.pool, "finalisation") as uow:
+        await uow.emit(
+            SessionFinalised(
+                session_id=session["session_id"],
+                session_number=session["session_number"],
+                uai=uai,
+                certification_center="Lycée Test",
+                session_date=date(2025, 11, 14),
+                session_time="08:00",
+                finalised_at=datetime(2025, 11, 14, 11, 0, tzinfo=UTC),
+                has_incident=False,
+                has_joining_issue=False,
+                is_publishable=True,
+                candidates=[],
+            )
+        )
+
+    async def locked() -> bool:
+        return (await scheduler.http.get(f"/sessions/{session['session_id']}")).json()["started"]
+
+    await wait_for(locked, what="SessionFinalised to lock the session")
+    refused = await scheduler.http.patch(f"/sessions/{session['session_id']}", json={"time": "09:00"})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "session.started"
