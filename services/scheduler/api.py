@@ -290,6 +290,20 @@ async def document(session_id: uuid.UUID, kind: str, runtime: Runtime = Depends(
 
 
 @router.get(
+    "/sessions/{session_id}/candidates/{candidate_id}/convocation.pdf",
+    tags=["documents"],
+    responses={200: {"content": {"application/pdf": {}}}, **ERRORS},
+    response_class=Response,
+)
+async def candidate_convocation(
+    session_id: uuid.UUID, candidate_id: uuid.UUID, runtime: Runtime = Depends(get_runtime)
+) -> Response:
+    """One student's convocation (the convocations document holds them all, one page each)."""
+    name, content = await commands.candidate_convocation(runtime, session_id, candidate_id)
+    return _file(content, name, "application/pdf")
+
+
+@router.get(
     "/sessions/{session_id}/bundle.zip",
     tags=["documents"],
     responses={200: {"content": {"application/zip": {}}}, **ERRORS},

@@ -893,6 +893,26 @@ async def render_document(runtime: Runtime, session_id: uuid.UUID, kind: str) ->
     return name, await asyncio.to_thread(render, *args)
 
 
+async def candidate_convocation(
+    runtime: Runtime, session_id: uuid.UUID, candidate_id: uuid.UUID
+) -> tuple[str, bytes]:
+    """One student's convocation, for a school that hands them out one by one."""
+    view = await session_view(runtime, session_id)
+    _live(view.row)
+    found = next((c for c in view.candidates if c.candidate_id == candidate_id), None)
+    if found is None:
+        raise ApiError(
+            404,
+            "candidate.unknown",
+            f"candidat inconnu dans cette session : {candidate_id}",
+            candidate_id=str(candidate_id),
+        )
+    content = await asyncio.to_thread(
+        documents.render_convocation, _school_doc(view.school), view.row.session, found.candidate
+    )
+    return f"convocation-session-{view.row.session.number}-{candidate_id}.pdf", content
+
+
 async def session_bundle(runtime: Runtime, session_id: uuid.UUID) -> tuple[str, bytes, SessionView]:
     view = await session_view(runtime, session_id)
     _live(view.row)

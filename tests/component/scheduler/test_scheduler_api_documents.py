@@ -91,6 +91,21 @@ async def test_one_convocation_per_student(svc):
     assert all("Salle info" in t and "Convocation" in t for t in texts)
 
 
+async def test_single_student_convocation(svc):
+    _, session = await session_with(svc, 2)
+    candidate = session["candidates"][1]
+    response = await svc.http.get(
+        f"/sessions/{session['session_id']}/candidates/{candidate['candidate_id']}/convocation.pdf"
+    )
+    [text] = pages(response.content)
+    assert candidate["last_name"].upper() in text and candidate["first_name"] in text
+    assert session["candidates"][0]["last_name"].upper() not in text
+    missing = await svc.http.get(
+        f"/sessions/{session['session_id']}/candidates/{uuid.uuid4()}/convocation.pdf"
+    )
+    assert (missing.status_code, error_code(missing)) == (404, "candidate.unknown")
+
+
 async def test_blank_incident_and_fraud_forms(svc):
     _, session = await session_with(svc, 0)
     incident = " ".join(await pdf(svc, session, "incident-report"))
