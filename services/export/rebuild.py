@@ -169,6 +169,8 @@ async def rebuild_school(
     conn = uow.conn
     uai = normalise_uai(uai)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('certibus.export.school.' || $1))", uai)
+    # small indexed reads: JIT compilation would cost more than the queries themselves
+    await conn.execute("SET LOCAL jit = off")
     snapshot = await store.load_school(conn, uai)
     level = LEVEL_OF_SCHOOL.get(await store.school_level(conn, uai) or "")
     previous = {(r.kind, r.division_key): r for r in await store.exports_of(conn, uai)}

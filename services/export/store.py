@@ -283,20 +283,19 @@ async def load_school(conn: asyncpg.Connection, uai: str) -> SchoolSnapshot:
         " division, active FROM learners WHERE uai = $1",
         uai,
     )
+    learner_ids = [r["learner_id"] for r in learner_rows]
+    # by id list rather than a join: index lookups, whatever the planner thinks of the school's size
     candidate_rows = await conn.fetch(
-        "SELECT c.candidate_id, c.learner_id, c.session_id FROM candidates c"
-        " JOIN learners l ON l.learner_id = c.learner_id"
-        " WHERE l.uai = $1 AND (c.unenrolled_at IS NULL"
-        "   OR EXISTS (SELECT 1 FROM results r WHERE r.candidate_id = c.candidate_id))",
-        uai,
+        "SELECT candidate_id, learner_id, session_id FROM candidates"
+        " WHERE learner_id = ANY($1::text[]) AND unenrolled_at IS NULL",
+        learner_ids,
     )
     result_rows = await conn.fetch(
-        f"SELECT {', '.join('r.' + c.strip() for c in RESULT_COLUMNS.split(','))} FROM results r"
-        " JOIN learners l ON l.learner_id = r.learner_id WHERE l.uai = $1",
-        uai,
+        f"SELECT {RESULT_COLUMNS} FROM results WHERE learner_id = ANY($1::text[])", learner_ids
     )
     candidates = [Candidate(r["candidate_id"], r["learner_id"], r["session_id"]) for r in candidate_rows]
-    # a result names its learner itself: attach it even if the enrolment was never seen
+    # a result names its learner itself: attach it even if the enrolment was never seen (or was
+    # withdrawn afterwards)
     known = {c.id for c in candidates}
     candidates += [
         Candidate(r["candidate_id"], r["learner_id"], r["session_id"])
