@@ -193,10 +193,8 @@ async def run(args: argparse.Namespace) -> int:
             f"unchanged rebuild:     {time.perf_counter() - t4:6.2f} s  {files} files compared, "
             f"{changed} rewritten, {events} events"
         )
-        size = sum(p.stat().st_size for p in output.rglob("*") if p.is_file())
-        print(
-            f"on disk: {sum(1 for p in output.rglob('*') if p.is_file())} files, {size / 1e6:.1f} MB in {output}"
-        )
+        count, size = disk_usage(output)
+        print(f"on disk: {count} files, {size / 1e6:.1f} MB in {output}")
         print(f"SECONDS {first:.2f}")
         return 0 if first < 60 else 1
     finally:
