@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from services.finalisation.handlers import on_session_cancelled
+from services.finalisation.handlers import on_session_cancelled, on_session_created
 from shared.contracts.events import SessionCancelled
 from shared.outbox import unit_of_work
 from tests.component.finalisation.finalisation_support import (
@@ -196,3 +196,24 @@ async def test_a_cancelled_session_cannot_be_opened(finalisation):
         await on_session_cancelled(uow, cancelled, fake_envelope(cancelled))
     response = await Invigilator(finalisation.http, session).log_in()
     assert response.status_code == 409 and error_code(response) == "session.cancelled"
+
+
+async def test_scheduler_events_applied_twice_or_late_change_nothing(finalisation):
+    session = await finalisation.seed(session_events())
+    await finalisation.seed(session)  # the same snapshots again (a producer raising them twice)
+    assert (
+        await finalisation.pool.fetchval(
+            "SELECT count(*) FROM candidates WHERE session_id = $1", session.session_id
+        )
+        == 3
+    )
+    newer = session.created.model_copy(update={"room": "Salle 14", "created_at": datetime.now(UTC)})
+    older = session.created.model_copy(
+        update={"room": "Salle 1", "created_at": datetime(2020, 1, 1, tzinfo=UTC)}
+    )
+    async with unit_of_work(finalisation.pool, "finalisation") as uow:
+        await on_session_created(uow, newer, fake_envelope(newer))
+        await on_session_created(uow, older, fake_envelope(older))
+    invigilator = Invigilator(finalisation.http, session)
+    await invigilator.log_in()
+    assert (await invigilator.room()).json()["room"] == "Salle 14"
