@@ -37,9 +37,8 @@ class StackConfig:
     #: prefix for schemas/roles and consumer groups, so a test stack never meets the real one
     namespace: str | None = None
     sandbox_delay_seconds: float = 1.0
-    export_clients: list[dict] = field(
-        default_factory=lambda: [{"client_id": "lsu-lsl", "secret": "local-secret", "uais": ["*"]}]
-    )
+    #: LSU/LSL API clients of the export service: [{"client_id", "secret", "uais"}]
+    export_clients: list[dict] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
@@ -79,8 +78,8 @@ def _service_env(config: StackConfig, service: str, dsn: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         "EXPORT_OUTPUT_DIR": str(config.output_dir),
         "EXPORT_API_CLIENTS": json.dumps(config.export_clients),
-        "EXPORT_TOKEN_SECRET": "local-export-token-secret",
-        "INVIGILATOR_TOKEN_SECRET": "local-invigilator-token-secret",
+        "EXPORT_TOKEN_SECRET": "local-export-token-secret-at-least-32-bytes",
+        "INVIGILATOR_TOKEN_SECRET": "local-invigilator-token-secret-at-least-32-bytes",
         **config.extra_env,
     }
     if config.namespace:
@@ -140,7 +139,7 @@ def start_stack(config: StackConfig, with_sandbox: bool = True) -> Stack:
                 "FINALISATION_URL": config.url("finalisation"),
                 "PIX_SANDBOX_DELAY_SECONDS": str(config.sandbox_delay_seconds),
                 "PYTHONUNBUFFERED": "1",
-                **({"PIX_SANDBOX_GROUP": f"{config.namespace}.pix-sandbox"} if config.namespace else {}),
+                **({"PIX_SANDBOX_GROUP_ID": f"{config.namespace}.pix-sandbox"} if config.namespace else {}),
             }
             stack.processes["pix_sandbox"] = subprocess.Popen(
                 [sys.executable, "-m", "deploy.pix_sandbox"],

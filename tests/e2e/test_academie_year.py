@@ -1,0 +1,120 @@
+"""The whole Phase 3 chain: the four services and the Pix sandbox as real processes on real Kafka and
+PostgreSQL, driven only through their public HTTP APIs and files, for a small school year."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import time
+import uuid
+
+import pytest
+
+from deploy.local.academie import Run, generate_schools, livret_client, provisional_calendar, run_academie
+from deploy.local.stack import StackConfig, start_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+#: pix-domain.md §7.1, exact header line of the Pix Orga class results CSV
+PIX_ORGA_HEADER = (
+    '"Numéro de certification";"Prénom";"Nom";"Date de naissance";"Lieu de naissance";"Identifiant Externe";'
+    '"Statut";"Nombre de Pix";"1.1";"1.2";"1.3";"2.1";"2.2";"2.3";"2.4";"3.1";"3.2";"3.3";"3.4";"4.1";"4.2";'
+    '"4.3";"5.1";"5.2";"Commentaire jury pour l’organisation";"Session";"Date de passage de la certification"'
+)
+
+
+@pytest.fixture
+def schools():
+    seed = random.Random(time.time_ns()).randrange(10**6)  # fresh UAIs: the topics keep earlier runs
+    return seed, generate_schools(seed, 2, 30)
+
+
+@pytest.fixture
+def stack(infrastructure, kafka, tmp_path, schools):
+    namespace = f"e2e{uuid.uuid4().hex[:6]}"
+    ports = {
+        s: p
+        for s, p in zip(("scheduler", "eligibility", "finalisation", "export"), _free_ports(4), strict=True)
+    }
+    config = StackConfig(
+        kafka_bootstrap_servers=kafka,
+        admin_database_url=infrastructure.admin_database_url,
+        log_dir=tmp_path / "logs",
+        output_dir=tmp_path / "exports",
+        ports=ports,
+        namespace=namespace,
+        sandbox_delay_seconds=0.5,
+        extra_env={"CALENDAR_FILE": str(provisional_calendar(tmp_path / "calendar.json"))},
+        export_clients=[livret_client(schools[1])],
+    )
+    with start_stack(config) as running:
+        yield running
+
+
+def _free_ports(n: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_path):
+    config = stack.config
+    seed, schools = schools
+    output = tmp_path / "out"
+    summary = run_academie(Run({s: config.url(s) for s in config.ports}, output, log=print), schools, seed)
+
+    for school in schools:
+        assert school.sessions, f"{school.uai}: no session planned"
+        folder = config.output_dir / school.uai
+        # the livret file on disk: exact certificationsResults shape, only this school's learners
+        [livret_path] = sorted(folder.glob("*livret*.json"))
+        livret = json.loads(livret_path.read_bytes())
+        assert livret["data"]["type"] == "certificationsResults"
+        certifications = livret["data"]["attributes"]["certifications"]
+        our_ines = {lrn.ine for lrn in school.learners}
+        assert certifications and {c["nationalStudentId"] for c in certifications} <= our_ines
+        assert len(certifications) == school.summary["started"]  # absent candidates have no certification
+        assert {c["status"] for c in certifications} <= {"validated", "rejected", "pending"}
+        for c in certifications:
+            if c["status"] == "validated":
+                assert c["pixScore"] > 0 and c["verificationCode"].startswith("P-")
+                assert [r["competenceId"] for r in c["competenceResults"]] == sorted(
+                    r["competenceId"] for r in c["competenceResults"]
+                )
+        assert {i["type"] for i in livret["included"]} == {"areas", "competences"}
+
+        # the class CSVs on disk: Pix Orga format, one row per learner with a result
+        class_files = sorted(folder.glob("*_resultats_*.csv"))
+        assert class_files
+        rows = 0
+        for path in class_files:
+            raw = path.read_bytes()
+            assert raw.startswith("\ufeff".encode())
+            text = raw.decode("utf-8-sig")
+            assert text.split("\n", 1)[0] == PIX_ORGA_HEADER
+            parsed = list(csv.reader(io.StringIO(text), delimiter=";"))
+            rows += len(parsed) - 1
+            assert {r[6] for r in parsed[1:]} <= {"Validée", "Rejetée", "Annulée", "En erreur", "Démarrée"}
+        assert rows == len(certifications)
+
+        # the same feed over the LSU/LSL API
+        assert school.summary["livret"]["validated"] + school.summary["livret"]["rejected"] == len(
+            certifications
+        )
+
+    for school in schools:
+        http_copy = json.loads((output / "http" / school.uai / "livret.json").read_text(encoding="utf-8"))
+        assert len(http_copy["data"]["attributes"]["certifications"]) == len(
+            json.loads(next((config.output_dir / school.uai).glob("*livret*.json")).read_bytes())["data"][
+                "attributes"
+            ]["certifications"]
+        )
+    assert summary["schools"] and all(s["sessions"] for s in summary["schools"])

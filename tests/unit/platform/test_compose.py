@@ -1,0 +1,68 @@
+"""docker-compose.yml stays consistent with the code: services, ports, variables, roles."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.contracts.topics import SERVICES
+from shared.db import role_for
+from shared.settings import KafkaSettings
+
+REPO = Path(__file__).resolve().parents[3]
+COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+PROCESS_ENV = {"PYTHONUNBUFFERED"}
+
+
+def settings_fields(service: str) -> set[str]:
+    definition = importlib.import_module(f"services.{service}.app").definition
+    return {name.upper() for name in definition.settings_class.model_fields}
+
+
+def test_compose_runs_every_service_and_nothing_else():
+    run = {
+        spec["command"][-1].removeprefix("services.")
+        for spec in COMPOSE.values()
+        if spec.get("command", [None])[-1] and str(spec["command"][-1]).startswith("services.")
+    }
+    assert run == set(SERVICES)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_entry_point_variables_and_port_exist_in_the_code(service):
+    spec = COMPOSE[service]
+    assert spec["command"] == ["python", "-m", f"services.{service}"]
+    assert (REPO / "services" / service / "__main__.py").exists()
+    unknown = set(spec["environment"]) - settings_fields(service) - PROCESS_ENV
+    assert not unknown, f"{service}: variables the code does not read: {sorted(unknown)}"
+    port = spec["environment"]["HTTP_PORT"]
+    assert f"{port}:{port}" in spec["ports"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_connects_as_its_own_provisioned_role(service):
+    url = COMPOSE[service]["environment"]["DATABASE_URL"]
+    user, password = re.match(r"postgresql://([^:]+):([^@]+)@", url).groups()
+    assert user == role_for(service)
+    assert COMPOSE["provision"]["environment"][f"CERTIBUS_DB_PASSWORD_{service.upper()}"] == password
+
+
+def test_one_shot_jobs_and_sandbox_use_real_modules_and_variables():
+    assert COMPOSE["provision"]["command"][-1] == "shared.provision"
+    assert "DATABASE_ADMIN_URL" in (REPO / "shared" / "provision.py").read_text()
+    assert COMPOSE["create-topics"]["command"][-2:] == ["shared.ops", "create-topics"]
+    kafka_fields = {n.upper() for n in KafkaSettings.model_fields}
+    assert set(COMPOSE["create-topics"]["environment"]) <= kafka_fields
+    from deploy.pix_sandbox.__main__ import SandboxSettings
+
+    sandbox_fields = {n.upper() for n in SandboxSettings.model_fields}
+    assert set(COMPOSE["pix-sandbox"]["environment"]) <= sandbox_fields
+    assert COMPOSE["pix-sandbox"]["command"][-1] == "deploy.pix_sandbox"
+
+
+def test_broker_never_creates_topics_by_itself():
+    assert COMPOSE["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
