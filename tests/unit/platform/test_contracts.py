@@ -162,3 +162,15 @@ def test_event_catalogue_page_is_generated_from_the_models():
     assert committed == render_catalogue(), (
         "docs/events/README.md is stale: run python -m shared.contracts.schemas"
     )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_committed_asyncapi_describes_the_current_code(service):
+    from shared.asyncapi import ASYNCAPI_DIR, definitions, render
+
+    [definition] = [d for d in definitions() if d.name == service]
+    committed = (ASYNCAPI_DIR / f"{service}.json").read_text(encoding="utf-8")
+    assert committed == render(definition), "docs/asyncapi is stale: run python -m shared.asyncapi"
+    spec = json.loads(committed)
+    published = {c["address"] for c in spec["channels"].values()}
+    assert f"certibus.{service}" in published or not any(cls.source_service == service for cls in CATALOGUE)
