@@ -290,6 +290,20 @@ class SessionFinalised(Event):
     )
 
 
+@_event("finalisation", FINALISATION, "session_started", "session_id")
+class SessionStarted(Event):
+    """The session's first test started: raised once per session, with that first start.
+
+    From then on the session may no longer be edited, deleted or have its enrolment changed.
+    """
+
+    session_id: str
+    uai: str
+    session_number: int
+    started_at: datetime = Field(description="when the first candidate's test started")
+    first_candidate_id: str | None = Field(default=None, description="the candidate who started first")
+
+
 @_event("finalisation", FINALISATION, "session_finalisation_overdue", "session_id")
 class SessionFinalisationOverdue(Event):
     session_id: str
@@ -377,6 +391,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     CandidatesEnrolled,
     CandidateUnenrolled,
     ConvocationsIssued,
+    SessionStarted,
     SessionFinalised,
     SessionFinalisationOverdue,
     ResultsProcessed,
