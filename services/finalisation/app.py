@@ -1,6 +1,6 @@
 """The finalisation service: invigilator space, session finalisation, Pix results intake.
 
-Consumes the scheduler's sessions and enrolments; raises SessionFinalised,
+Consumes the scheduler's sessions and enrolments; raises SessionStarted, SessionFinalised,
 SessionFinalisationOverdue and ResultsProcessed.
 """
 

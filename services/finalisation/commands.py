@@ -171,8 +171,31 @@ async def run_seat_command(
     now = runtime.clock.now()
     async with open_room(runtime, session_id) as opened:
         require_not_cancelled(opened.session)
+        already_started = opened.room.first_test_started_at is not None
         command(opened.room, candidate_id, now)
+        if not already_started and opened.room.first_test_started_at is not None:
+            await announce_first_start(opened, candidate_id)
         return seat_view(opened.room.seat(candidate_id), now)
+
+
+async def announce_first_start(opened: OpenRoom, candidate_id: str) -> None:
+    """Tell the scheduler the session's first test started, so it stops edits and deletion.
+
+    The room row is locked for the command and its first start is stored with it, so the event is
+    raised once per session: later starts find ``first_test_started_at`` already set.
+    """
+    started_at = opened.room.first_test_started_at
+    assert started_at is not None
+    await opened.uow.emit(
+        events.SessionStarted(
+            session_id=opened.room.session_id,
+            uai=opened.session["uai"],
+            session_number=opened.room.session_number,
+            started_at=started_at,
+            first_candidate_id=candidate_id,
+        )
+    )
+    log.info("session started", session_id=opened.room.session_id)
 
 
 async def record_incident(

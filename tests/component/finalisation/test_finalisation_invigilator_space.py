@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.finalisation.handlers import on_session_cancelled, on_session_created
-from shared.contracts.events import SessionCancelled
+from shared.contracts.events import SessionCancelled, SessionStarted
 from shared.outbox import unit_of_work
 from tests.component.finalisation.finalisation_support import (
     PASSWORD,
@@ -89,6 +89,37 @@ async def test_presence_start_and_completion_show_in_the_room(finalisation):
     finalisation.clock.advance(minutes=90)  # 140 min after the start
     room = (await invigilator.room()).json()
     assert {c["candidate_id"]: c["overtime"] for c in room["candidates"]}[session.candidate(1).candidate_id]
+
+
+async def test_the_first_start_of_a_session_announces_it_once(finalisation):
+    session = await finalisation.seed(session_events())
+    other = await finalisation.seed(session_events())
+    invigilator = Invigilator(finalisation.http, session)
+    await invigilator.log_in()
+    refused = await invigilator.act(0, "start")  # presence not confirmed: nothing started
+    assert refused.status_code == 409
+    assert await finalisation.raised(SessionStarted) == []
+
+    await invigilator.start(1)
+    finalisation.clock.advance(minutes=7)
+    await invigilator.start(0)
+    await invigilator.act(1, "resume")
+    await invigilator.act(1, "complete")
+
+    [started] = await finalisation.raised(SessionStarted)
+    assert started == SessionStarted(
+        session_id=session.session_id,
+        uai=session.uai,
+        session_number=session.session_number,
+        started_at=SESSION_START,
+        first_candidate_id=session.candidate(1).candidate_id,
+    )
+    other_invigilator = Invigilator(finalisation.http, other)
+    await other_invigilator.log_in()
+    await other_invigilator.start(2)
+    announced = await finalisation.raised(SessionStarted)
+    assert [e.session_id for e in announced] == [session.session_id, other.session_id]
+    assert announced[1].started_at == SESSION_START + timedelta(minutes=7)
 
 
 async def test_a_candidate_cannot_start_without_a_confirmed_presence(finalisation):
