@@ -23,7 +23,7 @@ from shared.contracts.events import EVENT_TYPES, SessionUpdated
 from shared.contracts.topics import TopicSpec, all_topics, dead_letter_topic
 from shared.db import create_pool, migrate, provision_service
 from shared.kafka_admin import ensure_topics, topic_partitions
-from shared.outbox import unit_of_work
+from shared.outbox import OutboxRelay, unit_of_work
 from shared.service import Runtime, ServiceDefinition, create_app
 from tests.integration.harness.processes import EFFECTS_DDL
 
@@ -165,24 +165,34 @@ class ServiceUnderTest:
     http: httpx.AsyncClient
     runtime: Runtime
     schema: str
+    _lifetime: AsyncExitStack
 
     @property
     def pool(self) -> asyncpg.Pool:
         return self.runtime.pool
 
+    async def stop(self) -> None:
+        """Stop the service now (a restart test then starts it again with ``schema=svc.schema``)."""
+        await self._lifetime.aclose()
+
 
 @pytest.fixture
 async def start_service(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitable[ServiceUnderTest]]]:
     """``svc = await start_service(definition, some_setting=…)``: the real service (migrations, consumers,
-    outbox relay, HTTP routes) on its own scratch schema/role and consumer groups, stopped at teardown."""
+    outbox relay, HTTP routes) on its own scratch schema/role and consumer groups, stopped at teardown.
+    ``start_service(definition, schema=svc.schema, …)`` starts it again on the same schema and groups."""
     stack = AsyncExitStack()
+    dsns: dict[str, str] = {}
 
-    async def start(definition: ServiceDefinition, **overrides) -> ServiceUnderTest:
-        schema = f"it_{definition.name[:6]}_{uuid.uuid4().hex[:8]}"
-        dsn = await provision_service(admin_dsn, schema, "scratch-pw")
+    async def start(
+        definition: ServiceDefinition, schema: str | None = None, **overrides
+    ) -> ServiceUnderTest:
+        if schema is None:
+            schema = f"it_{definition.name[:6]}_{uuid.uuid4().hex[:8]}"
+            dsns[schema] = await provision_service(admin_dsn, schema, "scratch-pw")
         settings = definition.settings_class(
             **{
-                "database_url": dsn,
+                "database_url": dsns[schema],
                 "database_schema": schema,
                 "kafka_bootstrap_servers": kafka,
                 "consumer_group_prefix": schema,
@@ -194,11 +204,13 @@ async def start_service(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitab
             }
         )
         app = create_app(definition, settings)
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        http = await stack.enter_async_context(
+        lifetime = AsyncExitStack()
+        await lifetime.enter_async_context(app.router.lifespan_context(app))
+        http = await lifetime.enter_async_context(
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service")
         )
-        return ServiceUnderTest(app, http, app.state.runtime, schema)
+        stack.push_async_callback(lifetime.aclose)
+        return ServiceUnderTest(app, http, app.state.runtime, schema, lifetime)
 
     async with stack:
         yield start
@@ -263,3 +275,22 @@ def record_events(kafka):
         return EventRecorder(kafka, topics)
 
     return make
+
+
+@pytest.fixture
+async def publish(scratch, kafka) -> AsyncIterator[Callable[..., Awaitable[list[str]]]]:
+    """``await publish(event, …)``: each event raised from a scratch transaction of its owning service
+    (as eligibility, scheduler or finalisation would) and published by a real outbox relay."""
+    relay = OutboxRelay(dsn=scratch.dsn, schema=scratch.name, bootstrap_servers=kafka, poll_seconds=0.2)
+    task = asyncio.create_task(relay.run())
+
+    async def emit_as_owner(*events) -> list[str]:
+        ids = []
+        for event in events:
+            async with unit_of_work(scratch.pool, event.source_service) as uow:
+                ids.append((await uow.emit(event)).id)
+        return ids
+
+    yield emit_as_owner
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

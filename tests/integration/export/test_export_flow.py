@@ -7,16 +7,14 @@ import asyncio
 import io
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from pypdf import PdfReader
 
 from services.export.app import definition
 from services.export.domain.files import sha256_hex
-from shared.contracts.events import ClassResultsExported, Event, LivretExportProduced
+from shared.contracts.events import ClassResultsExported, LivretExportProduced
 from shared.contracts.topics import EXPORT
-from shared.outbox import OutboxRelay, unit_of_work
 from tests.integration.export.export_events import (
     Outcome,
     certification_ids,
@@ -36,27 +34,6 @@ HEADER = (
     '"3.1";"3.2";"3.3";"3.4";"4.1";"4.2";"4.3";"5.1";"5.2";"Commentaire jury pour l’organisation";'
     '"Session";"Date de passage de la certification"'
 )
-
-Publish = Callable[..., Awaitable[list[str]]]
-
-
-@pytest.fixture
-async def publish(scratch, kafka) -> AsyncIterator[Publish]:
-    """``await publish(event, …)``: each event raised from a scratch transaction of its owning
-    service (as eligibility, scheduler or finalisation would), published by a real outbox relay."""
-    relay = OutboxRelay(dsn=scratch.dsn, schema=scratch.name, bootstrap_servers=kafka, poll_seconds=0.2)
-    task = asyncio.create_task(relay.run())
-
-    async def emit(*events: Event) -> list[str]:
-        ids = []
-        for event in events:
-            async with unit_of_work(scratch.pool, event.source_service) as uow:
-                ids.append((await uow.emit(event)).id)
-        return ids
-
-    yield emit
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 async def handled(svc, event_id: str) -> bool:
