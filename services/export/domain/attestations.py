@@ -15,7 +15,6 @@ global level (Pix PR #11885).
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Iterable
 
 from reportlab.lib.pagesizes import A4
@@ -24,6 +23,7 @@ from reportlab.pdfgen.canvas import Canvas
 from services.export.domain.class_csv import french_date, paris_day
 from services.export.domain.records import CertificationResult, ResultStatus
 from shared.contracts.referential import AREAS, COMPETENCES, v3_global_level
+from shared.pdf_text import pdf_safe_text
 
 GLOBAL_LEVEL_LABELS: dict[str, str] = {
     "LEVEL_BEGINNER_1": "Novice 1",
@@ -38,29 +38,9 @@ GLOBAL_LEVEL_LABELS: dict[str, str] = {
 NO_GLOBAL_LEVEL = "Pas de niveau global (moins de 64 pix)"
 MIN_SCORE_FOR_GLOBAL_LEVEL = 64
 
-_TRANSLITERATIONS = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i"})
-
 
 class NoValidatedCertificate(ValueError):
     """The class has no validated, published certificate: there is nothing to attest."""
-
-
-def printable(text: str) -> str:
-    """``text`` restricted to what the built-in PDF fonts can encode (cp1252)."""
-    try:
-        text.encode("cp1252")
-        return text
-    except UnicodeEncodeError:
-        pass
-    out = []
-    for char in text.translate(_TRANSLITERATIONS):
-        try:
-            char.encode("cp1252")
-            out.append(char)
-        except UnicodeEncodeError:
-            base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-            out.append(base if base and base.isascii() else "?")
-    return "".join(out)
 
 
 def global_level_label(pix_score: int) -> str:
@@ -90,7 +70,7 @@ def _draw_certificate(canvas: Canvas, result: CertificationResult) -> None:
     def line(text: str, size: float = 11, bold: bool = False, gap: float = 18) -> None:
         nonlocal y
         canvas.setFont("Helvetica-Bold" if bold else "Helvetica", size)
-        canvas.drawString(left, y, printable(text))
+        canvas.drawString(left, y, pdf_safe_text(text))
         y -= gap
 
     line("Attestation de certification Pix", size=20, bold=True, gap=36)
@@ -128,7 +108,7 @@ def render_attestations_pdf(
         raise NoValidatedCertificate("no validated, published certificate to attest")
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1)
-    canvas.setTitle(printable(title))
+    canvas.setTitle(pdf_safe_text(title))
     canvas.setAuthor("certibus")
     for result in certificates:
         _draw_certificate(canvas, result)

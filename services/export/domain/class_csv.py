@@ -26,36 +26,13 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from services.export.domain.records import CertificationResult, ResultStatus
+from shared.contracts.pix_formats import CLASS_RESULTS_COLUMNS, CLASS_RESULTS_STATUS_LABELS
+from shared.contracts.referential import COMPETENCE_IDS
 
-COMPETENCE_COLUMNS: tuple[str, ...] = (
-    "1.1", "1.2", "1.3",
-    "2.1", "2.2", "2.3", "2.4",
-    "3.1", "3.2", "3.3", "3.4",
-    "4.1", "4.2", "4.3",
-    "5.1", "5.2",
-)  # fmt: skip
-
-HEADER: tuple[str, ...] = (
-    "Numéro de certification",
-    "Prénom",
-    "Nom",
-    "Date de naissance",
-    "Lieu de naissance",
-    "Identifiant Externe",
-    "Statut",
-    "Nombre de Pix",
-    *COMPETENCE_COLUMNS,
-    "Commentaire jury pour l’organisation",
-    "Session",
-    "Date de passage de la certification",
-)
-
+COMPETENCE_COLUMNS = COMPETENCE_IDS
+HEADER = CLASS_RESULTS_COLUMNS
 STATUS_LABELS: dict[ResultStatus, str] = {
-    ResultStatus.VALIDATED: "Validée",
-    ResultStatus.REJECTED: "Rejetée",
-    ResultStatus.CANCELLED: "Annulée",
-    ResultStatus.ERROR: "En erreur",
-    ResultStatus.STARTED: "Démarrée",
+    ResultStatus(status): label for status, label in CLASS_RESULTS_STATUS_LABELS.items()
 }
 
 REJECTED_AUTOMATICALLY_COMMENT = (

@@ -21,34 +21,18 @@ from zoneinfo import ZoneInfo
 
 from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.results import CertificationResult, ResultSource, ResultStatus
+from shared.contracts.pix_formats import (
+    CLASS_RESULTS_COLUMNS,
+    CLASS_RESULTS_HEADER_LINE,
+    CLASS_RESULTS_STATUS_LABELS,
+)
 from shared.contracts.referential import COMPETENCE_IDS, MAX_COMPETENCE_LEVEL, MAX_V3_SCORE
 
 BOM = "\ufeff"
 PARIS = ZoneInfo("Europe/Paris")
 
-#: Exact header of Pix Orga's division results CSV (DivisionCertificationResultsCsvBuilder, lang=fr).
-CLASS_RESULTS_COLUMNS: tuple[str, ...] = (
-    "Numéro de certification",
-    "Prénom",
-    "Nom",
-    "Date de naissance",
-    "Lieu de naissance",
-    "Identifiant Externe",
-    "Statut",
-    "Nombre de Pix",
-    *COMPETENCE_IDS,
-    "Commentaire jury pour l’organisation",
-    "Session",
-    "Date de passage de la certification",
-)
-CLASS_RESULTS_HEADER_LINE = ";".join(f'"{name}"' for name in CLASS_RESULTS_COLUMNS)
-
 CSV_STATUSES: dict[str, ResultStatus] = {
-    "Validée": ResultStatus.VALIDATED,
-    "Rejetée": ResultStatus.REJECTED,
-    "Annulée": ResultStatus.CANCELLED,
-    "En erreur": ResultStatus.ERROR,
-    "Démarrée": ResultStatus.STARTED,
+    label: ResultStatus(status) for status, label in CLASS_RESULTS_STATUS_LABELS.items()
 }
 LIVRET_STATUSES: dict[str, ResultStatus] = {
     "validated": ResultStatus.VALIDATED,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import math
-import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from reportlab.pdfgen.canvas import Canvas
 from services.scheduler.domain.enrolment import Candidate
 from services.scheduler.domain.planner import TEST_MINUTES
 from services.scheduler.domain.sessions import Session
+from shared.pdf_text import pdf_safe_text
 
 ROWS_PER_ATTENDANCE_PAGE = 20
 ATTENDANCE_COLUMNS: tuple[tuple[str, float], ...] = (
@@ -76,7 +76,6 @@ _MONTHS = (
     "novembre",
     "décembre",
 )
-_TRANSLITERATE = str.maketrans({"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ı": "i"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,15 +321,15 @@ class _Pdf:
 
     def line(self, text: str, *, font: str = _FONT, size: float = 10, x: float = _MARGIN) -> None:
         self.canvas.setFont(font, size)
-        self.canvas.drawString(x, self.y, _safe(text))
+        self.canvas.drawString(x, self.y, pdf_safe_text(text))
         self.y -= size * 1.45
 
     def field(self, label: str, value: str, *, size: float = 10) -> None:
         self.canvas.setFont(_FONT, size)
-        label_text = _safe(f"{label} : ")
+        label_text = pdf_safe_text(f"{label} : ")
         self.canvas.drawString(_MARGIN, self.y, label_text)
         self.canvas.setFont(_BOLD, size)
-        self.canvas.drawString(_MARGIN + stringWidth(label_text, _FONT, size), self.y, _safe(value))
+        self.canvas.drawString(_MARGIN + stringWidth(label_text, _FONT, size), self.y, pdf_safe_text(value))
         self.y -= size * 1.45
 
     def paragraph(self, text: str, *, size: float = 10) -> None:
@@ -338,7 +337,7 @@ class _Pdf:
         current = ""
         for word in text.split():
             attempt = f"{current} {word}".strip()
-            if current and stringWidth(_safe(attempt), _FONT, size) > width:
+            if current and stringWidth(pdf_safe_text(attempt), _FONT, size) > width:
                 self.line(current, size=size)
                 current = word
             else:
@@ -351,13 +350,13 @@ class _Pdf:
 
     def footer(self, text: str) -> None:
         self.canvas.setFont(_FONT, 8)
-        self.canvas.drawRightString(_WIDTH - _MARGIN, _MARGIN / 2, _safe(text))
+        self.canvas.drawRightString(_WIDTH - _MARGIN, _MARGIN / 2, pdf_safe_text(text))
 
 
 def _render(title: str, draw: Callable[[_Pdf], None]) -> bytes:
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1)
-    canvas.setTitle(_safe(title))
+    canvas.setTitle(pdf_safe_text(title))
     canvas.setAuthor("certibus")
     pdf = _Pdf(canvas)
     draw(pdf)  # every drawer ends its pages with showPage()
@@ -447,7 +446,7 @@ def _table(
     for title, column_width in columns:
         size = _fit(title, _BOLD, 9, column_width - 6)
         canvas.setFont(_BOLD, size)
-        canvas.drawString(x + 3, top - 14, _safe(title))
+        canvas.drawString(x + 3, top - 14, pdf_safe_text(title))
         if x > _MARGIN:
             canvas.line(x, top, x, bottom)
         x += column_width
@@ -467,13 +466,13 @@ def _table(
 
 
 def _fit(text: str, font: str, size: float, width: float) -> float:
-    while size > 5 and stringWidth(_safe(text), font, size) > width:
+    while size > 5 and stringWidth(pdf_safe_text(text), font, size) > width:
         size -= 0.5
     return size
 
 
 def _truncate(text: str, font: str, size: float, width: float) -> str:
-    text = _safe(text)
+    text = pdf_safe_text(text)
     if stringWidth(text, font, size) <= width:
         return text
     while text and stringWidth(text + "…", font, size) > width:
@@ -483,24 +482,6 @@ def _truncate(text: str, font: str, size: float, width: float) -> str:
 
 def _sorted(candidates: Iterable[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (c.last_name.casefold(), c.first_name.casefold(), c.birthdate))
-
-
-def _safe(text: str) -> str:
-    """Keep what Helvetica/WinAnsi can print; transliterate the rest (ł → l, ă → a), else "?"."""
-    try:
-        text.encode("cp1252")
-        return text
-    except UnicodeEncodeError:
-        pass
-    out = []
-    for ch in text.translate(_TRANSLITERATE):
-        try:
-            ch.encode("cp1252")
-            out.append(ch)
-        except UnicodeEncodeError:
-            base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-            out.append(base if base and base.isascii() else "?")
-    return "".join(out)
 
 
 __all__ = [
