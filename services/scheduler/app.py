@@ -16,6 +16,7 @@ from shared.contracts.events import (
     LearnerRegistered,
     LearnerUpdated,
     SessionFinalised,
+    SessionStarted,
 )
 from shared.contracts.topics import ELIGIBILITY, FINALISATION
 from shared.service import Runtime, ServiceDefinition
@@ -49,7 +50,9 @@ def wire(runtime: Runtime) -> None:
     learners.on(LearnerUpdated, handlers.on_learner_updated)
     learners.on(LearnerDeactivated, handlers.on_learner_deactivated)
     learners.on(CertifiabilityAssessed, handlers.on_certifiability_assessed)
-    runtime.consumer("finalisation", FINALISATION).on(SessionFinalised, handlers.on_session_finalised)
+    finalisation = runtime.consumer("finalisation", FINALISATION)
+    finalisation.on(SessionStarted, handlers.on_session_started)
+    finalisation.on(SessionFinalised, handlers.on_session_finalised)
 
 
 definition = ServiceDefinition(

@@ -2,8 +2,9 @@
 
 Eligibility events feed the learners read model (who is in which class, who is certifiable) that
 planning and enrolment read; every handler is an upsert of the latest snapshot, so a replayed or
-re-sent event changes nothing. SessionFinalised locks a session: Pix publishes no "test started"
-event, so a finalised session counts as started (and closed) from the earliest candidate start.
+re-sent event changes nothing. SessionStarted (raised by finalisation with the first test start)
+locks a session against edits, deletion and enrolment changes; SessionFinalised locks it too, from
+its earliest candidate start, so either order of arrival ends with the same earliest start.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from shared.contracts.events import (
     LearnerRegistered,
     LearnerUpdated,
     SessionFinalised,
+    SessionStarted,
 )
 from shared.outbox import UnitOfWork
 
@@ -66,6 +68,16 @@ async def on_certifiability_assessed(
         certifiable_competences=event.certifiable_competences,
         assessed_at=event.assessed_at,
     )
+
+
+async def on_session_started(uow: UnitOfWork, event: SessionStarted, envelope: Envelope) -> None:
+    """Lock the session: a test has started, so no more edit, deletion or enrolment change."""
+    try:
+        session_id = uuid.UUID(event.session_id)
+    except ValueError:
+        return  # not one of ours (another organiser's session id on the shared topic)
+    if not await store.mark_started(uow.conn, session_id, event.started_at):
+        log.info("started session unknown to this scheduler; ignored")
 
 
 async def on_session_finalised(uow: UnitOfWork, event: SessionFinalised, envelope: Envelope) -> None:

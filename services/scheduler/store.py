@@ -397,6 +397,20 @@ async def cancel_session(conn: asyncpg.Connection, session_id: uuid.UUID, now: d
     )
 
 
+async def mark_started(conn: asyncpg.Connection, session_id: uuid.UUID, started_at: datetime) -> bool:
+    """Record that a test started; keeps the earliest start whatever the order of arrival.
+
+    False when the session is unknown.
+    """
+    result = await conn.execute(
+        "UPDATE sessions SET first_test_started_at = least(coalesce(first_test_started_at, $2), $2)"
+        " WHERE session_id = $1",
+        session_id,
+        started_at,
+    )
+    return result != "UPDATE 0"
+
+
 async def mark_finalised(
     conn: asyncpg.Connection, session_id: uuid.UUID, *, started_at: datetime, finalised_at: datetime
 ) -> bool:

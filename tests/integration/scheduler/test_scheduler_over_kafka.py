@@ -1,13 +1,13 @@
 """The scheduler on real Kafka and Postgres: learners arrive as eligibility events, a plan is confirmed,
 sessions and enrolments are published with Pix's formats and only a password hash; replays change
-nothing; SessionFinalised from finalisation locks a session."""
+nothing; SessionStarted and SessionFinalised from finalisation lock a session."""
 
 from __future__ import annotations
 
 import json
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -22,6 +22,7 @@ from shared.contracts.events import (
     LearnerRegistered,
     SessionCreated,
     SessionFinalised,
+    SessionStarted,
 )
 from shared.contracts.topics import SCHEDULER
 from shared.outbox import unit_of_work
@@ -248,4 +249,132 @@ async def test_session_finalised_by_finalisation_locks_the_session(start_service
 
     await wait_for(locked, what="SessionFinalised to lock the session")
     refused = await scheduler.http.patch(f"/sessions/{session['session_id']}", json={"time": "09:00"})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "session.started"
+
+
+SESSION_DAY_START = datetime(2025, 11, 14, 7, 0, tzinfo=UTC)  # 08:00 in Paris
+
+
+async def scheduled_session_with_a_class(scheduler, eligibility, uai: str) -> dict:
+    """A school, one session on 14 November 2025 at 08:00 and a class of three enrolled in it."""
+    async with unit_of_work(eligibility.pool, "eligibility") as uow:
+        await uow.emit_all(learner_events(uai, "TG1", 3))
+
+    async def learners_known() -> bool:
+        return len(await read_model(scheduler, uai)) == 3
+
+    await wait_for(learners_known, what="the learners read model")
+    school = {
+        "name": "Lycée Test",
+        "level": "lycee",
+        "rooms": [{"name": "A1", "workstations": 20}],
+        "staff": [{"name": "M. Jaurès"}, {"name": "Mme Curie"}],
+        "site": "Site",
+    }
+    assert (await scheduler.http.put(f"/schools/{uai}", json=school)).status_code == 201
+    created = await scheduler.http.post(
+        f"/schools/{uai}/sessions",
+        json={"room": "A1", "invigilators": ["M. Jaurès"], "date": "2025-11-14", "time": "08:00"},
+    )
+    assert created.status_code == 201, created.text
+    session = created.json()
+    enrolled = await scheduler.http.post(
+        f"/sessions/{session['session_id']}/enrolments", json={"division": "TG1"}
+    )
+    assert enrolled.status_code == 201 and len(enrolled.json()["enrolled"]) == 3, enrolled.text
+    return (await scheduler.http.get(f"/sessions/{session['session_id']}")).json()
+
+
+def session_started(session: dict, uai: str, at: datetime, **fields) -> SessionStarted:
+    return SessionStarted(
+        session_id=session["session_id"],
+        uai=uai,
+        session_number=session["session_number"],
+        started_at=at,
+        first_candidate_id=session["candidates"][0]["candidate_id"],
+        **fields,
+    )
+
+
+async def test_session_started_by_finalisation_refuses_edit_deletion_and_enrolment(start_service):
+    eligibility = await start_service(ServiceDefinition(name="eligibility"))
+    finalisation = await start_service(ServiceDefinition(name="finalisation"))
+    scheduler = await start_service(definition)
+    scheduler.runtime.clock = ManualClock(NOW)
+    uai = new_uai()
+    session = await scheduled_session_with_a_class(scheduler, eligibility, uai)
+    assert session["started"] is False
+    sid = session["session_id"]
+    published_before = await scheduler.pool.fetchval("SELECT count(*) FROM outbox")
+
+    unknown = session_started(
+        {**session, "session_id": str(uuid.uuid4())}, uai, SESSION_DAY_START
+    )  # a session this scheduler never planned: ignored, the partition moves on
+    async with unit_of_work(finalisation.pool, "finalisation") as uow:
+        await uow.emit(unknown)
+        await uow.emit(session_started(session, uai, SESSION_DAY_START))
+
+    async def started() -> bool:
+        return (await scheduler.http.get(f"/sessions/{sid}")).json()["started"]
+
+    await wait_for(started, what="SessionStarted to lock the session")
+    scheduler.runtime.clock = ManualClock(SESSION_DAY_START + timedelta(minutes=20))
+
+    patched = await scheduler.http.patch(f"/sessions/{sid}", json={"time": "10:00", "room": "A1"})
+    assert patched.status_code == 409 and patched.json()["error"]["code"] == "session.started"
+    deleted = await scheduler.http.delete(f"/sessions/{sid}")
+    assert deleted.status_code == 409 and deleted.json()["error"]["code"] == "session.started"
+    enrol = await scheduler.http.post(f"/sessions/{sid}/enrolments", json={"division": "TG1"})
+    assert enrol.status_code == 409 and enrol.json()["error"]["code"] == "session.started"
+    candidate_id = session["candidates"][0]["candidate_id"]
+    unenrol = await scheduler.http.delete(f"/sessions/{sid}/candidates/{candidate_id}")
+    assert unenrol.status_code == 409 and unenrol.json()["error"]["code"] == "session.started"
+
+    after = (await scheduler.http.get(f"/sessions/{sid}")).json()
+    assert after == {**session, "started": True}
+    assert after["status"] == "scheduled" and len(after["candidates"]) == 3
+    assert await scheduler.pool.fetchval("SELECT count(*) FROM outbox") == published_before
+    consumer = next(c for c in scheduler.runtime.consumers if c.name == "finalisation")
+    assert consumer.dead_lettered == 0
+
+
+async def test_session_started_and_finalised_in_any_order_keep_the_earliest_start(start_service):
+    eligibility = await start_service(ServiceDefinition(name="eligibility"))
+    finalisation = await start_service(ServiceDefinition(name="finalisation"))
+    scheduler = await start_service(definition)
+    scheduler.runtime.clock = ManualClock(NOW)
+    uai = new_uai()
+    session = await scheduled_session_with_a_class(scheduler, eligibility, uai)
+    sid = session["session_id"]
+    first_start = SESSION_DAY_START + timedelta(minutes=3)
+    finalised = SessionFinalised(
+        session_id=sid,
+        session_number=session["session_number"],
+        uai=uai,
+        certification_center="Lycée Test",
+        session_date=date(2025, 11, 14),
+        session_time="08:00",
+        finalised_at=SESSION_DAY_START + timedelta(hours=3),
+        has_incident=False,
+        has_joining_issue=False,
+        is_publishable=True,
+        candidates=[],  # no per-candidate starts: the scheduler can only guess the finalisation time
+    )
+    started = session_started(session, uai, first_start)
+    async with unit_of_work(finalisation.pool, "finalisation") as uow:
+        ids = [(await uow.emit(e)).id for e in (finalised, started, started)]  # started raised twice
+
+    async def all_handled() -> bool:
+        seen = await scheduler.pool.fetchval(
+            "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", [uuid.UUID(i) for i in ids]
+        )
+        return seen == len(ids)
+
+    await wait_for(all_handled, what="SessionFinalised then SessionStarted to be handled")
+    row = await scheduler.pool.fetchrow(
+        "SELECT first_test_started_at, finalised_at FROM sessions WHERE session_id = $1", uuid.UUID(sid)
+    )
+    assert row["first_test_started_at"] == first_start
+    assert row["finalised_at"] == finalised.finalised_at
+    refused = await scheduler.http.patch(f"/sessions/{sid}", json={"time": "09:00"})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "session.started"
