@@ -7,14 +7,15 @@ import logging
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from shared.consumer import EventConsumer
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import SessionUpdated
 from shared.contracts.topics import SCHEDULER, dead_letter_topic
-from shared.kafka_admin import group_lag, topic_partitions
+from shared.kafka_admin import group_lag
+from shared.ops import read_topic
 from shared.outbox import OutboxRelay
 from tests.integration.harness.processes import record_effect
 from tests.support import emit, session_update, wait_for
@@ -47,21 +48,7 @@ async def unpublished(scratch) -> int:
 
 async def records_with_id(kafka: str, topic: str, event_id: str) -> list:
     """Every record of ``topic`` whose ce_id is ``event_id`` (scans the topic from the start)."""
-    partitions = await topic_partitions(kafka, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            batch = await consumer.getmany(timeout_ms=1000)
-            for records in batch.values():
-                found += [r for r in records if dict(r.headers).get("ce_id") == event_id.encode()]
-        return found
-    finally:
-        await consumer.stop()
+    return [r for r in await read_topic(kafka, topic) if dict(r.headers).get("ce_id") == event_id.encode()]
 
 
 async def test_event_reaches_another_service_exactly_once_when_consumer_dies_before_offset_commit(
