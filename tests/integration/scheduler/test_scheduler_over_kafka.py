@@ -109,7 +109,7 @@ async def test_learners_to_confirmed_plan_to_published_sessions(start_service, k
     events = learner_events(uai, "TG1", 24) + learner_events(uai, "TG2", 22)
 
     async with unit_of_work(eligibility.pool, "eligibility") as uow:
-        await uow.emit_all(events)
+        await uow.emit_many(events)
 
     async def all_learners_known() -> bool:
         return len(await read_model(scheduler, uai)) == 46
@@ -168,7 +168,7 @@ async def test_replayed_learner_events_change_nothing(start_service, kafka):
     uai = new_uai()
     events = learner_events(uai, "2A", 5)
     async with unit_of_work(eligibility.pool, "eligibility") as uow:
-        await uow.emit_all(events)
+        await uow.emit_many(events)
 
     async def known() -> bool:
         return len(await read_model(scheduler, uai)) == 5
@@ -258,7 +258,7 @@ SESSION_DAY_START = datetime(2025, 11, 14, 7, 0, tzinfo=UTC)  # 08:00 in Paris
 async def scheduled_session_with_a_class(scheduler, eligibility, uai: str) -> dict:
     """A school, one session on 14 November 2025 at 08:00 and a class of three enrolled in it."""
     async with unit_of_work(eligibility.pool, "eligibility") as uow:
-        await uow.emit_all(learner_events(uai, "TG1", 3))
+        await uow.emit_many(learner_events(uai, "TG1", 3))
 
     async def learners_known() -> bool:
         return len(await read_model(scheduler, uai)) == 3
