@@ -101,6 +101,9 @@ async def propose_plan(
 ) -> PlanOut:
     """Propose sessions for the school's certifiable learners not yet enrolled.
 
+    ``divisions`` limits the plan to the classes being certified (3e, terminales, CAP, BTS…); a class
+    the school does not have is refused with ``class.unknown`` and nothing is stored.
+
     When no plan exists, the proposal has status ``impossible`` and ``error`` says exactly why.
     """
     return _plan_out(await commands.propose_plan(runtime, uai, body or PlanIn()))

@@ -20,13 +20,13 @@ from services.scheduler.domain.calendar import CertificationCalendar, SchoolLeve
 from services.scheduler.domain.enrolment import Candidate, enrol_learners
 from services.scheduler.domain.errors import DomainError, PlanningError
 from services.scheduler.domain.planner import (
-    ClassGroup,
     HalfDay,
     PlanningRequest,
     Room,
     SchoolHours,
     StaffMember,
     TimeRange,
+    classes_to_plan,
     plan_sessions,
 )
 from services.scheduler.domain.sessions import (
@@ -278,13 +278,19 @@ def _staff_members(school: store.SchoolRow) -> tuple[StaffMember, ...]:
 
 
 async def propose_plan(runtime: Runtime, uai: str, body: PlanIn) -> store.PlanRow:
-    """Plan every certifiable learner not yet enrolled; the proposal (or why none exists) is stored."""
+    """Plan the certifiable learners not yet enrolled (of the given classes, if any); the proposal
+    (or why none exists) is stored. An unknown class is refused before anything is stored."""
     uai = normalise_uai(uai)
     today = local_now(runtime).date()
     async with runtime.unit_of_work() as uow:
         school = await _school(uow, uai)
-        classes = await store.plannable_learners(uow.conn, uai)
+        plannable = await store.plannable_learners(uow.conn, uai)
+        school_divisions = await store.divisions(uow.conn, uai) if body.divisions is not None else []
         existing = await store.live_sessions(uow.conn, uai)
+    try:
+        classes = classes_to_plan(plannable, divisions=body.divisions, school_divisions=school_divisions)
+    except DomainError as error:
+        raise api_error(error) from None
     school_year = body.school_year or school_year_of(today)
     try:
         track = calendar_of(runtime).for_level(school_year, SchoolLevel(school.level))
@@ -294,7 +300,7 @@ async def propose_plan(runtime: Runtime, uai: str, body: PlanIn) -> store.PlanRo
     not_before = max(today + timedelta(days=1), body.not_before or today)
     taken = frozenset(hd for row in existing for hd in _half_days_of(row.session, hours))
     request = PlanningRequest(
-        classes=tuple(ClassGroup(name, tuple(ids)) for name, ids in classes.items()),
+        classes=classes,
         rooms=school.rooms,
         staff=_staff_members(school),
         window=track.window,
@@ -302,10 +308,11 @@ async def propose_plan(runtime: Runtime, uai: str, body: PlanIn) -> store.PlanRo
         not_before=not_before,
         taken_half_days=taken,
     )
-    students = sum(len(ids) for ids in classes.values())
+    students = sum(len(group.student_ids) for group in classes)
     proposal: dict[str, Any] = {
         "window": {"start": track.window.start.isoformat(), "end": track.window.end.isoformat()},
         "students": students,
+        "divisions": None if body.divisions is None else list(dict.fromkeys(body.divisions)),
         "sessions": [],
         "half_days": [],
         "notes": [],

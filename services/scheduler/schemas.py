@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -100,6 +100,12 @@ class PlanIn(_In):
     not_before: dt.date | None = Field(
         default=None, description="first day to plan; at the earliest tomorrow"
     )
+    divisions: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None,
+        min_length=1,
+        description="plan only these classes (SIECLE labels, e.g. 3A, TG2); default: every class",
+        examples=[["3A", "3B"]],
+    )
 
 
 class PlannedClassOut(BaseModel):
@@ -131,6 +137,9 @@ class PlanOut(BaseModel):
     status: Literal["proposed", "impossible", "confirmed"]
     window: dict[str, dt.date]
     students: int
+    divisions: list[str] | None = Field(
+        default=None, description="the classes asked for; None: every class of the school"
+    )
     sessions: list[PlannedSessionOut]
     half_days: list[dict[str, Any]]
     notes: list[str]

@@ -36,7 +36,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 from services.scheduler.domain.calendar import Window, fr_date
-from services.scheduler.domain.errors import PlanningError
+from services.scheduler.domain.errors import DomainError, PlanningError
 
 SLOT_MINUTES = 120
 TEST_MINUTES = 105
@@ -116,6 +116,35 @@ class ClassGroup:
 
     name: str
     student_ids: tuple[str, ...]
+
+
+def classes_to_plan(
+    plannable: Mapping[str, Sequence[str]],
+    *,
+    divisions: Sequence[str] | None,
+    school_divisions: Iterable[str],
+) -> tuple[ClassGroup, ...]:
+    """The classes a plan covers: every class with students to plan, or only the named divisions.
+
+    A roster holds the whole school while only some classes certify (3e in collèges, terminales,
+    CAP, BTS in lycées), so the school names them. A name the school does not have is refused
+    (``class.unknown``) rather than silently planning nobody. A named class with no one left to plan
+    is not an error: its students may all be enrolled already.
+    """
+    if divisions is None:
+        return tuple(ClassGroup(name, tuple(ids)) for name, ids in plannable.items())
+    wanted = list(dict.fromkeys(divisions))
+    known = set(school_divisions)
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise DomainError(
+            "class.unknown",
+            f"classe(s) inconnue(s) dans l'établissement : {', '.join(unknown)}",
+            divisions=unknown,
+            known=sorted(known),
+        )
+    chosen = set(wanted)
+    return tuple(ClassGroup(name, tuple(ids)) for name, ids in plannable.items() if name in chosen and ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,3 +174,55 @@ async def test_plan_overtaken_by_a_new_session_is_refused_whole(svc):
 async def test_unknown_plan_is_404(svc):
     response = await svc.http.post(f"/plans/{uuid.uuid4()}/confirm")
     assert (response.status_code, error_code(response)) == (404, "plan.unknown")
+
+
+async def test_plan_covers_only_the_divisions_asked_for(svc):
+    uai, classes = await lycée(svc)
+    await add_class(svc, uai, "2NDE4", 30)  # on the roster, not certified this year
+    response = await svc.http.post(
+        f"/schools/{uai}/plans", json={"school_year": "2025-2026", "divisions": ["T3", "T1", "T3"]}
+    )
+    assert response.status_code == 201, response.text
+    plan = response.json()
+    assert plan["status"] == "proposed" and plan["students"] == 37
+    assert plan["divisions"] == ["T3", "T1"]
+    assert_valid_plan(plan, {"Salle 101": 30, "CDI": 18}, {"T1": classes["T1"], "T3": classes["T3"]})
+    assert (await svc.http.get(f"/plans/{plan['plan_id']}")).json()["divisions"] == ["T3", "T1"]
+
+    assert (await svc.http.post(f"/plans/{plan['plan_id']}/confirm")).status_code == 200
+    enrolled = await outbox_events(svc, "candidates_enrolled")
+    assert {c["division"] for e in enrolled for c in e["candidates"]} == {"T1", "T3"}
+
+    rest = (await svc.http.post(f"/schools/{uai}/plans", json={"school_year": "2025-2026"})).json()
+    assert rest["divisions"] is None and rest["students"] == 28 + 30
+    assert {c["division"] for s in rest["sessions"] for c in s["classes"]} == {"T2", "2NDE4"}
+
+
+async def test_plan_naming_a_class_the_school_does_not_have_is_refused(svc):
+    uai, _ = await lycée(svc)
+    before = await snapshot(svc)
+    response = await svc.http.post(
+        f"/schools/{uai}/plans", json={"school_year": "2025-2026", "divisions": ["T1", "TG9"]}
+    )
+    assert (response.status_code, error_code(response)) == (422, "class.unknown")
+    details = response.json()["error"]["details"]
+    assert details["divisions"] == ["TG9"] and details["known"] == ["T1", "T2", "T3"]
+    assert "TG9" in response.json()["error"]["message"]
+    assert await snapshot(svc) == before
+
+    empty = await svc.http.post(f"/schools/{uai}/plans", json={"school_year": "2025-2026", "divisions": []})
+    assert (empty.status_code, error_code(empty)) == (422, "request.invalid")
+    assert await snapshot(svc) == before
+
+
+async def test_a_named_class_with_nobody_left_to_plan_plans_nothing(svc):
+    uai, _ = await lycée(svc)
+    first = (
+        await svc.http.post(f"/schools/{uai}/plans", json={"school_year": "2025-2026", "divisions": ["T2"]})
+    ).json()
+    assert (await svc.http.post(f"/plans/{first['plan_id']}/confirm")).status_code == 200
+    again = await svc.http.post(
+        f"/schools/{uai}/plans", json={"school_year": "2025-2026", "divisions": ["T2"]}
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()["students"] == 0 and again.json()["sessions"] == []

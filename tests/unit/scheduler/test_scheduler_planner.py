@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.scheduler.domain.calendar import Window
-from services.scheduler.domain.errors import PlanningError
+from services.scheduler.domain.errors import DomainError, PlanningError
 from services.scheduler.domain.planner import (
     SLOT_MINUTES,
     ClassGroup,
@@ -17,6 +17,7 @@ from services.scheduler.domain.planner import (
     SchoolHours,
     StaffMember,
     TimeRange,
+    classes_to_plan,
     plan_sessions,
 )
 
@@ -302,3 +303,30 @@ def test_half_days_already_taken_are_never_proposed():
     )
     plan = plan_sessions(request)
     assert [s.day for s in plan.sessions] == [MONDAY + timedelta(days=1)]
+
+
+# ---- which classes a plan covers ----------------------------------------------------------------
+
+
+PLANNABLE = {"2A": ["2A-1", "2A-2"], "3A": ["3A-1", "3A-2", "3A-3"], "3B": ["3B-1"], "4C": ["4C-1"]}
+SCHOOL = ["2A", "3A", "3B", "3C", "4C"]  # 3C: everyone in it is already enrolled
+
+
+def test_without_divisions_every_class_with_students_to_plan_is_planned():
+    groups = classes_to_plan(PLANNABLE, divisions=None, school_divisions=SCHOOL)
+    assert [g.name for g in groups] == ["2A", "3A", "3B", "4C"]
+    assert groups[1] == ClassGroup("3A", ("3A-1", "3A-2", "3A-3"))
+
+
+def test_only_the_named_divisions_are_planned_in_the_school_order():
+    groups = classes_to_plan(PLANNABLE, divisions=["3B", "3A", "3B", "3C"], school_divisions=SCHOOL)
+    assert [(g.name, g.student_ids) for g in groups] == [("3A", ("3A-1", "3A-2", "3A-3")), ("3B", ("3B-1",))]
+
+
+def test_a_named_division_unknown_to_the_school_is_refused_by_name():
+    with pytest.raises(DomainError) as refused:
+        classes_to_plan(PLANNABLE, divisions=["3A", "3Z", "TG1"], school_divisions=SCHOOL)
+    assert refused.value.code == "class.unknown"
+    assert refused.value.details["divisions"] == ["3Z", "TG1"]
+    assert refused.value.details["known"] == SCHOOL
+    assert "3Z" in refused.value.message and "TG1" in refused.value.message
