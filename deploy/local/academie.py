@@ -180,18 +180,20 @@ class Run:
         self.call("scheduler", "PUT", f"/schools/{school.uai}", json=school_body(school))
         certifiable = school.summary["certifiability"]
         expected = _count(certifiable, "certifiable")
-        self.wait(
-            f"{school.uai}: the scheduler to learn its certifiable learners",
-            lambda: (
-                sum(
-                    c["certifiable"]
-                    for c in self.call("scheduler", "GET", f"/schools/{school.uai}").json()["classes"]
-                )
-                >= expected
-            ),
-        )
+        # a real SIECLE roster holds the whole school: name the certifying classes (3e / terminales)
+        certifying = sorted({learner.division for learner in school.learners})
+
+        def classes_known() -> bool:
+            classes = self.call("scheduler", "GET", f"/schools/{school.uai}").json()["classes"]
+            known = {c["division"] for c in classes}
+            return known >= set(certifying) and sum(c["certifiable"] for c in classes) >= expected
+
+        self.wait(f"{school.uai}: the scheduler to learn its classes and certifiable learners", classes_known)
         plan = self.call(
-            "scheduler", "POST", f"/schools/{school.uai}/plans", json={"school_year": "2026-2027"}
+            "scheduler",
+            "POST",
+            f"/schools/{school.uai}/plans",
+            json={"school_year": "2026-2027", "divisions": certifying},
         ).json()
         if plan["status"] != "proposed":
             raise RuntimeError(f"{school.uai}: no plan: {plan['error']}")
@@ -205,7 +207,8 @@ class Run:
             (documents / f"session-{detail['session_number']}.zip").write_bytes(bundle.content)
             school.sessions.append(detail)
         self.log(
-            f"  {school.uai}: plan of {len(plan['sessions'])} sessions over {len(plan['half_days'])} half-day(s) confirmed; "
+            f"  {school.uai}: plan of {len(plan['sessions'])} sessions over {len(plan['half_days'])} half-day(s)"
+            f" for {', '.join(certifying)} confirmed; "
             f"{sum(len(s['candidates']) for s in school.sessions)} candidates convoked"
         )
 
@@ -248,6 +251,8 @@ class Run:
                     continue
                 self.call("finalisation", "POST", f"{base}/{cid}/complete", headers=headers)
                 reports.append({"candidate_id": cid, "present": True})
+            if any(r["present"] for r in reports):
+                self.expect_session_locked(session)
             self.call(
                 "finalisation",
                 "PUT",
@@ -260,6 +265,18 @@ class Run:
                 },
             )
         self.log(f"  {school.uai}: {len(school.sessions)} session(s) supervised and finalised")
+
+    def expect_session_locked(self, session: dict) -> None:
+        """A test started (SessionStarted): the scheduler must refuse to move the session, before
+        any finalisation."""
+        path = f"/sessions/{session['session_id']}"
+        self.wait(
+            f"the scheduler to learn that session {session['session_number']} started",
+            lambda: self.call("scheduler", "GET", path).json()["started"],
+        )
+        refused = self.call("scheduler", "PATCH", path, expect=(409,), json={"time": session["time"]})
+        if refused.json()["error"]["code"] != "session.started":
+            raise RuntimeError(f"session {session['session_number']}: unexpected refusal {refused.text}")
 
     def _try_login(self, session: dict) -> dict | None:
         reply = self.http["finalisation"].post(
