@@ -18,7 +18,8 @@ from typing import Any
 
 import asyncpg
 import structlog
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -65,12 +66,19 @@ class EventConsumer:
     retry_backoff_ms: int = 200
     retry_backoff_max_ms: int = 5000
     after_commit: AfterCommit | None = None
+    #: offsets are committed after this many handled records, or this often, whichever comes first
+    commit_every: int = 100
+    commit_interval_ms: int = 200
     group_prefix: str = "certibus"
     topics: tuple[str, ...] = ()
     handlers: dict[str, Handler] = field(default_factory=dict)
     processed: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    _pending: dict[TopicPartition, int] = field(default_factory=dict, repr=False)
+    _handled_since_commit: int = field(default=0, repr=False)
+    _kafka_consumer: Any = field(default=None, repr=False)
+    _flusher: asyncio.Task | None = field(default=None, repr=False)
 
     @property
     def group_id(self) -> str:
@@ -99,10 +107,42 @@ class EventConsumer:
 
     async def _on_record(self, body: Any, msg: KafkaMessage) -> None:
         record: ConsumerRecord = msg.raw_message  # type: ignore[assignment]
+        await self.handle_record(record)  # raises only if even dead-lettering failed: no commit then
+        self._kafka_consumer = msg.consumer
+        self._pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        self._handled_since_commit += 1
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_periodically(), name=f"commit-{self.group_id}")
+        if self._handled_since_commit >= self.commit_every:
+            await self.commit_handled()
+
+    async def commit_handled(self) -> None:
+        """Commit the offsets of records already handled (never of one still in flight).
+
+        Committing explicit offsets, batched, instead of the consumer's position after every record:
+        a crash between two commits only redelivers handled records, which the inbox drops.
+        """
+        if not self._pending or self._kafka_consumer is None:
+            return
+        offsets, self._pending = self._pending, {}
+        self._handled_since_commit = 0
         try:
-            await self.handle_record(record)
-        finally:
-            await msg.ack()
+            await self._kafka_consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
+        except Exception as exc:  # a rebalance took the partition: its new owner resumes, inbox dedups
+            log.warning("offset commit failed; records will be redelivered", error=_describe(exc))
+
+    async def close(self) -> None:
+        """Stop the periodic commit and commit what was handled (before the broker stops)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None
+        await self.commit_handled()
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.commit_interval_ms / 1000)
+            await self.commit_handled()
 
     async def handle_record(self, record: ConsumerRecord) -> None:
         """Everything but the offset commit, so it can be exercised on a record directly."""

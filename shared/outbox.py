@@ -37,28 +37,8 @@ class UnitOfWork:
     service: str
 
     async def emit(self, event: Event) -> Envelope:
-        if event.source_service != self.service:
-            raise ValueError(
-                f"{self.service} cannot raise {event.event_type}: {event.source_service} owns it"
-            )
-        envelope = Envelope.new(
-            source=event_source(self.service), type=event.event_type, subject=event.subject()
-        )
-        await self.conn.execute(
-            "INSERT INTO outbox (event_id, topic, key, event_type, headers, payload)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            envelope.id,
-            event.topic,
-            envelope.subject,
-            envelope.type,
-            envelope.to_headers(),
-            event.model_dump_json().encode(),
-        )
+        [envelope] = await self.emit_many([event])
         return envelope
-
-    async def emit_all(self, events: list[Event]) -> None:
-        for event in events:
-            await self.emit(event)
 
     async def emit_many(self, events: Sequence[Event]) -> list[Envelope]:
         """Like ``emit`` for a batch, in one INSERT (bulk imports raise tens of thousands of events).

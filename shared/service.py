@@ -68,6 +68,8 @@ class Runtime:
             retry_backoff_ms=s.retry_backoff_ms,
             retry_backoff_max_ms=s.retry_backoff_max_ms,
             group_prefix=s.consumer_group_prefix,
+            commit_every=s.consumer_commit_every,
+            commit_interval_ms=s.consumer_commit_interval_ms,
             topics=topics,
         )
         self.consumers.append(consumer)
@@ -126,6 +128,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             settings.kafka_bootstrap_servers,
             client_id=f"certibus-{definition.name}",
             logger=logging.getLogger("faststream"),
+            log_level=logging.DEBUG,  # "Received"/"Processed" per message: our handler logs one line
         )
         relay = OutboxRelay(
             dsn=settings.database_url,
@@ -152,6 +155,8 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for consumer in runtime.consumers:
+                await consumer.close()
             await broker.stop()
             await pool.close()
             log.info("service stopped")

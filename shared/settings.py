@@ -39,6 +39,10 @@ class DeliverySettings(BaseSettings):
     retry_max_attempts: int = Field(default=5, ge=1, description="handler attempts before dead-lettering")
     retry_backoff_ms: int = Field(default=200, ge=0, description="first retry delay, doubled each attempt")
     retry_backoff_max_ms: int = Field(default=5000, ge=0)
+    consumer_commit_every: int = Field(
+        default=100, ge=1, description="commit consumer offsets after this many handled records…"
+    )
+    consumer_commit_interval_ms: int = Field(default=200, ge=10, description="…or this often")
     consumer_group_prefix: str = Field(
         default="certibus", description="consumer groups are <prefix>.<service>.<consumer>"
     )

@@ -306,7 +306,13 @@ class Run:
             json.dumps(livret, ensure_ascii=False, indent=1), encoding="utf-8"
         )
         for division in divisions:
-            csv = self.call("export", "GET", f"/schools/{school.uai}/classes/{division}/results.csv")
+            # the export is eventually consistent: a class appears once its roster and results both arrived
+            csv = self.wait(
+                f"{school.uai}: the class results CSV of {division}",
+                lambda d=division: _ok(
+                    self.http["export"].get(f"/schools/{school.uai}/classes/{d}/results.csv")
+                ),
+            )
             (target / f"resultats_{division}.csv").write_bytes(csv.content)
             pdf = self.http["export"].get(f"/schools/{school.uai}/classes/{division}/attestations.pdf")
             if pdf.status_code == 200:
@@ -343,6 +349,10 @@ class Run:
             headers={"Authorization": f"Bearer {token}"},
         ).json()
         return len(feed["data"]["attributes"]["certifications"])
+
+
+def _ok(reply: httpx.Response) -> httpx.Response | None:
+    return reply if reply.status_code == 200 else None
 
 
 def livret_client(schools: list[School]) -> dict[str, Any]:

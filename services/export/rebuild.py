@@ -234,7 +234,7 @@ async def rebuild_school(
     for kind, key in vanished:
         await store.forget_export(conn, uai, kind, key)
         report.removed.append(previous[kind, key].file_name)
-    await uow.emit_all(report.events)
+    await uow.emit_many(report.events)
     if changed:
         log.info("exports rebuilt", uai=uai, changed=len(changed), considered=len(rendered))
     return report
