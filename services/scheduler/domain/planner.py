@@ -83,6 +83,14 @@ class SchoolHours:
     #: holidays, bank holidays, exam days… (inclusive ranges; a single day is start == end).
     closures: tuple[Window, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Slots of the two half-days must never overlap: the planner books them independently.
+        if self.afternoon.start < self.morning.end:
+            raise ValueError(
+                f"l'après-midi ({_hhmm(self.afternoon.start)}) commence avant la fin de la matinée"
+                f" ({_hhmm(self.morning.end)})"
+            )
+
     def hours(self, half_day: HalfDay) -> TimeRange:
         return self.morning if half_day is HalfDay.MORNING else self.afternoon
 

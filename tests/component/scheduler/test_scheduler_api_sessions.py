@@ -64,6 +64,17 @@ async def test_school_upsert_is_idempotent_and_readable(svc):
             "school.invalid_hours",
         ),
         (None, school_body(hours={"morning": {"start": "8h", "end": "12:00"}}), 422, "school.invalid_hours"),
+        (
+            None,
+            school_body(
+                hours={
+                    "morning": {"start": "08:00", "end": "12:30"},
+                    "afternoon": {"start": "11:00", "end": "17:00"},
+                }
+            ),
+            422,
+            "school.invalid_hours",
+        ),
         (None, school_body(level="université"), 422, "request.invalid"),
     ],
 )

@@ -330,3 +330,12 @@ def test_a_named_division_unknown_to_the_school_is_refused_by_name():
     assert refused.value.details["divisions"] == ["3Z", "TG1"]
     assert refused.value.details["known"] == SCHOOL
     assert "3Z" in refused.value.message and "TG1" in refused.value.message
+
+
+def test_overlapping_half_days_are_refused_so_no_slot_is_booked_twice():
+    # morning slot 10:00–12:00 and afternoon slot 11:00–13:00 would share room and staff
+    with pytest.raises(ValueError, match="commence avant la fin de la matinée"):
+        SchoolHours(morning=TimeRange(time(8), time(12, 30)), afternoon=TimeRange(time(11), time(17)))
+    SchoolHours(
+        morning=TimeRange(time(8), time(12)), afternoon=TimeRange(time(12), time(16))
+    )  # touching is fine
