@@ -39,6 +39,8 @@ HEADER_DIVISION = "Classe"
 HEADER_STUDENT_NUMBER = "Numéro Étudiant"
 HEADER_SHARED = "Envoi (O/N)"
 HEADER_SHARED_AT = "Date de l'envoi"
+#: The same column as Pix names it since the share time is exported ("DD/MM/YYYY HH:mm", Paris time).
+HEADER_SHARED_AT_WITH_TIME = "Date et heure de l'envoi (Europe/Paris)"
 HEADER_TOTAL_PIX = "Nombre de pix total"
 HEADER_CERTIFIABLE = "Certifiable (O/N)"
 HEADER_CERTIFIABLE_COUNT = "Nombre de compétences certifiables"
@@ -54,6 +56,8 @@ _REQUIRED = (
 )
 _KNOWN_IGNORED = (HEADER_ORGANISATION, HEADER_CAMPAIGN_ID, HEADER_CODE, HEADER_CAMPAIGN_NAME, HEADER_GROUP)
 _KNOWN_IGNORED += (HEADER_STUDENT_NUMBER,)
+#: Other names of a column, as different Pix versions wrote it → the name used here.
+_HEADER_ALIASES = {HEADER_SHARED_AT_WITH_TIME: HEADER_SHARED_AT}
 #: Labels organisations give the external id column when it holds the INE.
 DEFAULT_EXTERNAL_ID_LABELS = (
     "INE",
@@ -136,7 +140,7 @@ def _competence_column(key: str) -> tuple[str, str] | None:
 
 
 def _score_header(cells: list[str]) -> int:
-    known = {normalise_header(h) for h in (*_REQUIRED, *_KNOWN_IGNORED, HEADER_DIVISION)}
+    known = {normalise_header(h) for h in (*_REQUIRED, *_KNOWN_IGNORED, *_HEADER_ALIASES, HEADER_DIVISION)}
     return sum(
         normalise_header(c) in known or _competence_column(normalise_header(c)) is not None for c in cells
     )
@@ -207,6 +211,7 @@ def _map_columns(
     level_columns: dict[str, int] = {}
     pix_columns: dict[str, int] = {}
     known = {normalise_header(h): h for h in (*_REQUIRED, HEADER_DIVISION)}
+    known |= {normalise_header(alias): h for alias, h in _HEADER_ALIASES.items()}
     ignorable = {normalise_header(h) for h in _KNOWN_IGNORED}
     external_keys = (
         {normalise_header(external_id_column)}
@@ -282,6 +287,14 @@ def _map_columns(
     return layout, [n for n in ignored if normalise_header(n) not in ignorable]
 
 
+def _text(cell: str) -> str:
+    """A text cell without Pix's formula escape: Pix writes "'=Bono" for a value starting = + - @."""
+    value = cell.strip()
+    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@":
+        return value[1:]
+    return value
+
+
 class _RowReader:
     """Turns one record into a CampaignRow, recording every bad cell."""
 
@@ -306,14 +319,14 @@ class _RowReader:
         if len(self._issues.issues) != before:
             return None
         lay = self._layout
-        last_name, first_name = cells[lay.last_name].strip(), cells[lay.first_name].strip()
+        last_name, first_name = _text(cells[lay.last_name]), _text(cells[lay.first_name])
         for index, value in ((lay.last_name, last_name), (lay.first_name, first_name)):
             if not value:
                 self._bad(line, index, Rule.CELL_REQUIRED, "Valeur obligatoire manquante.")
-        division = (cells[lay.division].strip() or None) if lay.division is not None else None
+        division = (_text(cells[lay.division]) or None) if lay.division is not None else None
         external_id = None
         if lay.external_id is not None:
-            external_id = normalise_identifier(cells[lay.external_id]) or None
+            external_id = normalise_identifier(_text(cells[lay.external_id])) or None
         shared = self._yes_no(line, lay.shared, cells[lay.shared], allow_na=False)
         if shared is None:
             return None

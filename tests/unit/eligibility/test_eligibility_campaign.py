@@ -13,7 +13,7 @@ from services.eligibility.domain.samples import (
     generate_learners,
     generate_participations,
 )
-from shared.contracts.referential import COMPETENCE_IDS
+from shared.contracts.referential import COMPETENCE_IDS, COMPETENCES
 
 LEARNERS = generate_learners(21, 40)
 PARTICIPATIONS = generate_participations(22, LEARNERS)
@@ -168,3 +168,35 @@ def test_header_only_export():
 def test_row_with_missing_cells():
     data = campaign_csv_bytes([replace(PARTICIPATIONS[0])]).rstrip(b"\n").rsplit(b";", 3)[0] + b"\n"
     assert [i.rule for i in parse(data).issues] == [Rule.ROW_COLUMN_COUNT]
+
+
+def test_current_pix_export_bytes_are_read():
+    """The layout Pix writes today: "Date et heure de l'envoi (Europe/Paris)" as DD/MM/YYYY HH:mm, the
+    campaign id and numbers unquoted, and text starting with = + - @ escaped with a leading '."""
+    header = [
+        "Nom de l'organisation",
+        "ID Campagne",
+        "Code",
+        "Nom de la campagne",
+        "Nom du Participant",
+        "Prénom du Participant",
+        "Classe",
+        "Envoi (O/N)",
+        "Date et heure de l'envoi (Europe/Paris)",
+        "Nombre de pix total",
+        "Certifiable (O/N)",
+        "Nombre de compétences certifiables",
+    ]
+    for c in COMPETENCES:
+        header += [f"Niveau pour la compétence {c.name}", f"Nombre de pix pour la compétence {c.name}"]
+    start = '"Collège Jean Moulin";4242;"QWERTY456";"\'@Collecte 3e";"\'=Bono";"\'@Jean";"3A";'
+    shared_line = start + '"Oui";"05/11/2025 14:30";52;"Non";2;' + ";".join(["1;12", "1;8", *["0;2"] * 14])
+    unshared_line = start + '"Non";' + ";".join(['"NA"'] * (4 + 2 * len(COMPETENCES)))
+    text = ";".join(f'"{h}"' for h in header) + "\n" + shared_line + "\n" + unshared_line + "\n"
+    result = parse(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert result.accepted, result.issues
+    first, second = result.rows
+    assert (first.last_name, first.first_name, first.division) == ("=Bono", "@Jean", "3A")
+    assert first.shared and first.shared_at == date(2025, 11, 5) and first.total_pix == 52
+    assert first.file_certifiable is False and first.file_certifiable_count == 2
+    assert not second.shared and second.levels is None
