@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from services.scheduler import store
 from services.scheduler.domain import documents
 from services.scheduler.domain.calendar import CertificationCalendar, SchoolLevel, Window, school_year_of
-from services.scheduler.domain.enrolment import Candidate, enrol_learners
+from services.scheduler.domain.enrolment import Candidate, check_invigilators, enrol_learners
 from services.scheduler.domain.errors import DomainError, PlanningError
 from services.scheduler.domain.planner import (
     HalfDay,
@@ -58,6 +58,7 @@ CONFLICTS = {
     "session.started",
     "session.cancelled",
     "room.capacity_exceeded",
+    "session.invigilators_short",
     "room.in_use",
     "plan.already_confirmed",
     "plan.impossible",
@@ -451,6 +452,7 @@ async def confirm_plan(runtime: Runtime, plan_id: uuid.UUID) -> tuple[store.Plan
                     room_capacity=capacity.get(session.room, 0),
                     learners=[learners[lid].learner for lid in entry["learner_ids"]],
                     existing=[],
+                    invigilators=len(session.invigilators),
                 )
             except DomainError as error:
                 raise ApiError(
@@ -642,8 +644,13 @@ async def patch_session(runtime: Runtime, session_id: uuid.UUID, body: SessionPa
         ]
         if not fields:
             return
+        enrolled = len(await store.candidates(uow.conn, session_id))
+        if "examiners" in fields:
+            try:
+                check_invigilators(enrolled, len(changed.invigilators))
+            except DomainError as error:
+                raise api_error(error) from None
         if "room" in fields:
-            enrolled = len(await store.candidates(uow.conn, session_id))
             capacity = next(r.workstations for r in school.rooms if r.name == changed.room)
             if enrolled > capacity:
                 raise ApiError(
@@ -744,6 +751,7 @@ async def enrol(runtime: Runtime, session_id: uuid.UUID, body: EnrolmentIn) -> E
                 existing=[c.candidate for c in current],
                 overrides=body.overrides,
                 extra_time=body.extra_time,
+                invigilators=len(row.session.invigilators),
             )
         except DomainError as error:
             raise api_error(error) from None

@@ -2,7 +2,8 @@
 
 Rules: only learners of the session's school; one person once per session (normalised names +
 birth date, like Pix's duplicate rule); a learner who is not certifiable is refused unless the
-school overrides with a reason, which is kept; the room's workstations are never exceeded.
+school overrides with a reason, which is kept; the room's workstations are never exceeded, nor one
+invigilator for 20 candidates.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from services.scheduler.domain.errors import DomainError
+from services.scheduler.domain.planner import CANDIDATES_PER_INVIGILATOR, invigilators_needed
 
 #: Pix stores extra time as a ratio 0 ≤ x < 10; files and screens carry a whole percentage.
 MAX_EXTRA_TIME_PERCENTAGE = 999
@@ -141,6 +143,7 @@ def enrol_learners(
     existing: Sequence[Candidate],
     overrides: Mapping[str, str] | None = None,
     extra_time: Mapping[str, int] | None = None,
+    invigilators: int | None = None,
 ) -> EnrolmentResult:
     """Enrol `learners` into the session whose candidates are `existing`.
 
@@ -150,7 +153,8 @@ def enrol_learners(
     - a learner already enrolled (same normalised names and birth date) is skipped;
     - a non-certifiable learner without override is refused alone (`candidate.not_certifiable`);
     - if the accepted learners do not fit the room, the whole request is refused
-      (`room.capacity_exceeded`) so a class is never half-enrolled.
+      (`room.capacity_exceeded`) so a class is never half-enrolled; likewise when the session's
+      `invigilators` (if given) are fewer than one per 20 candidates (`session.invigilators_short`).
     """
     overrides = overrides or {}
     extra_time = extra_time or {}
@@ -215,7 +219,23 @@ def enrol_learners(
             enrolled=len(existing),
             requested=len(enrolled),
         )
+    if invigilators is not None:
+        check_invigilators(len(existing) + len(enrolled), invigilators)
     return EnrolmentResult(tuple(enrolled), tuple(already), tuple(refused))
+
+
+def check_invigilators(candidates: int, invigilators: int) -> None:
+    """A session needs at least ceil(candidates / 20) invigilators."""
+    needed = invigilators_needed(candidates)
+    if invigilators < needed:
+        raise DomainError(
+            "session.invigilators_short",
+            f"{candidates} candidat(s) demandent au moins {needed} surveillant(s)"
+            f" (un pour {CANDIDATES_PER_INVIGILATOR}) : la session en compte {invigilators}",
+            candidates=candidates,
+            needed=needed,
+            invigilators=invigilators,
+        )
 
 
 def set_extra_time(candidate: Candidate, percentage: int) -> Candidate:

@@ -59,7 +59,7 @@ async def pdf(svc, session: dict, kind: str) -> list[str]:
 
 
 async def test_attendance_sheet_has_pix_columns_and_20_candidates_a_page(svc):
-    _, session = await session_with(svc, 45)
+    _, session = await session_with(svc, 45, invigilators=["Mme Dupré", "M. Martin", "Mme Cœur"])
     texts = await pdf(svc, session, "attendance-sheet")
     assert len(texts) == 3
     for text in texts:

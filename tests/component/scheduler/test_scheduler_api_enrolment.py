@@ -177,3 +177,21 @@ async def test_unenrol_emits_candidate_unenrolled(svc):
     missing = await svc.http.delete(f"/sessions/{sid}/candidates/{uuid.uuid4()}")
     assert (missing.status_code, error_code(missing)) == (404, "candidate.unknown")
     assert await snapshot(svc) == before
+
+
+async def test_one_invigilator_for_twenty_candidates_is_kept_by_enrolment_and_edits(svc):
+    uai, sid = await school_with_session(svc)  # Salle 101: 30 workstations, one invigilator
+    await add_class(svc, uai, "T10", 21)
+    before = await snapshot(svc)
+    response = await svc.http.post(f"/sessions/{sid}/enrolments", json={"division": "T10"})
+    assert (response.status_code, error_code(response)) == (409, "session.invigilators_short")
+    assert response.json()["error"]["details"] == {"candidates": 21, "needed": 2, "invigilators": 1}
+    assert await snapshot(svc) == before
+
+    two = {"invigilators": ["Mme Dupré", "M. Martin"]}
+    assert (await svc.http.patch(f"/sessions/{sid}", json=two)).status_code == 200
+    assert (await svc.http.post(f"/sessions/{sid}/enrolments", json={"division": "T10"})).status_code == 201
+    before = await snapshot(svc)
+    fewer = await svc.http.patch(f"/sessions/{sid}", json={"invigilators": ["M. Martin"]})
+    assert (fewer.status_code, error_code(fewer)) == (409, "session.invigilators_short")
+    assert await snapshot(svc) == before

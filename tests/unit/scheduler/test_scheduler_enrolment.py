@@ -103,3 +103,14 @@ def test_room_capacity_is_respected_atomically():
     assert caught.value.code == "room.capacity_exceeded"
     assert caught.value.message == "la salle compte 30 postes : 25 inscrit(s) + 6 demandé(s)"
     assert len(enrol([learner(i) for i in range(5)], existing=existing).enrolled) == 5
+
+
+def test_enrolment_keeps_one_invigilator_per_twenty_candidates():
+    from services.scheduler.domain.enrolment import check_invigilators
+
+    check_invigilators(20, 1)
+    check_invigilators(0, 0)
+    with pytest.raises(DomainError) as refused:
+        check_invigilators(21, 1)
+    assert refused.value.code == "session.invigilators_short"
+    assert refused.value.details == {"candidates": 21, "needed": 2, "invigilators": 1}
