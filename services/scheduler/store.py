@@ -306,6 +306,14 @@ async def next_session_number(conn: asyncpg.Connection) -> int:
 
 
 async def live_access_codes(conn: asyncpg.Connection) -> set[str]:
+    """Access codes of every live session, read under a lock held until the transaction ends.
+
+    Codes are unique across the académie while schools are locked one by one: without this lock two
+    schools creating sessions at once could draw the same code and the second insert would fail.
+    """
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('certibus.scheduler.access_codes.' || current_schema()))"
+    )
     rows = await conn.fetch("SELECT access_code FROM sessions WHERE status = 'scheduled'")
     return {r["access_code"] for r in rows}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -268,3 +269,20 @@ async def test_openapi_is_served(svc):
     assert "/plans/{plan_id}/confirm" in spec["paths"]
     assert "/sessions/{session_id}/documents/{kind}.pdf" in spec["paths"]
     assert (await svc.http.get("/docs")).status_code == 200
+
+
+async def test_two_schools_creating_sessions_at_once_never_share_an_access_code(svc, monkeypatch):
+    from services.scheduler.domain import sessions as domain_sessions
+
+    def first_free(taken, rng=None):  # the same draw for everyone: only the taken set tells them apart
+        return next(code for code in ("BCDF23", "BCDF24", "BCDF26") if code not in taken)
+
+    monkeypatch.setattr(domain_sessions, "generate_access_code", first_free)
+    schools = [new_uai(), new_uai()]
+    for uai in schools:
+        await put_school(svc, uai)
+    responses = await asyncio.gather(
+        *(svc.http.post(f"/schools/{uai}/sessions", json=session_body()) for uai in schools)
+    )
+    assert [r.status_code for r in responses] == [201, 201], [r.text for r in responses]
+    assert {r.json()["access_code"] for r in responses} == {"BCDF23", "BCDF24"}
