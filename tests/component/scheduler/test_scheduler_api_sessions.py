@@ -286,3 +286,36 @@ async def test_two_schools_creating_sessions_at_once_never_share_an_access_code(
     )
     assert [r.status_code for r in responses] == [201, 201], [r.text for r in responses]
     assert {r.json()["access_code"] for r in responses} == {"BCDF23", "BCDF24"}
+
+
+async def test_the_plain_invigilator_password_is_never_logged_even_at_debug(svc):
+    import logging
+
+    root = logging.getLogger()
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    keep = Keep(level=logging.DEBUG)
+    keep.setFormatter(root.handlers[0].formatter if root.handlers else logging.Formatter())
+    level = root.level
+    root.addHandler(keep)
+    root.setLevel(logging.DEBUG)
+    try:
+        uai = new_uai()
+        await put_school(svc, uai)
+        session = (await svc.http.post(f"/schools/{uai}/sessions", json=session_body())).json()
+        sid = session["session_id"]
+        await svc.http.patch(f"/sessions/{sid}", json={"observations": "salle du fond"})
+        await svc.http.get(f"/sessions/{sid}")
+        await svc.http.get(f"/sessions/{sid}/documents/invigilator-kit.pdf")
+        await svc.http.get(f"/sessions/{sid}/bundle.zip")
+        await svc.http.delete(f"/sessions/{sid}")
+    finally:
+        root.removeHandler(keep)
+        root.setLevel(level)
+    bare = session["invigilator_password"][2:]
+    assert lines, "nothing was logged: the capture is broken"
+    assert not [line for line in lines if bare in line]

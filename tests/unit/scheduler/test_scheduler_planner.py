@@ -76,7 +76,9 @@ def schools(draw):
     afternoon = draw(st.sampled_from([TimeRange(time(13, 30), time(17, 30)), TimeRange(time(14), time(16))]))
     closures = tuple(Window(d, d) for d in draw(st.lists(st.sampled_from(days), max_size=4)))
     hours = SchoolHours(morning=morning, afternoon=afternoon, closures=closures)
-    return PlanningRequest(classes(*sizes), rooms, tuple(members), window, hours)
+    # half-days already holding sessions of the school (their rooms and staff are booked)
+    taken = frozenset(draw(st.lists(st.sampled_from(half_days), max_size=6)))
+    return PlanningRequest(classes(*sizes), rooms, tuple(members), window, hours, taken_half_days=taken)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -100,7 +102,9 @@ def test_a_returned_plan_respects_every_rule(request: PlanningRequest):
             sum(m.is_available(d, hd) for m in request.staff)
             for d in days
             for hd in HalfDay
-            if request.hours.is_open(d, hd) and request.hours.hours(hd).minutes >= SLOT_MINUTES
+            if request.hours.is_open(d, hd)
+            and (d, hd) not in request.taken_half_days
+            and request.hours.hours(hd).minutes >= SLOT_MINUTES
         ),
         default=0,
     )
@@ -112,7 +116,8 @@ def test_a_returned_plan_respects_every_rule(request: PlanningRequest):
         assert 0 < len(session.student_ids) <= rooms[session.room].workstations
         assert len(session.invigilators) >= math.ceil(len(session.student_ids) / 20)
         assert len(set(session.invigilators)) == len(session.invigilators)
-        # inside the window, on an open half-day, within its hours
+        # never against existing sessions, inside the window, on an open half-day, within its hours
+        assert (session.day, session.half_day) not in request.taken_half_days
         assert request.window.contains(session.day)
         assert request.hours.is_open(session.day, session.half_day)
         hours = request.hours.hours(session.half_day)
