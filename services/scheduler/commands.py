@@ -119,6 +119,17 @@ async def _session(uow: UnitOfWork, session_id: uuid.UUID, *, lock: bool = False
     return row
 
 
+async def _live_session_locked(
+    uow: UnitOfWork, session_id: uuid.UUID
+) -> tuple[store.SessionRow, store.SchoolRow]:
+    """The live session and its school, both locked (school first, like every school command)."""
+    row = await _session(uow, session_id)
+    school = await _school(uow, row.uai, lock=True)
+    row = await _session(uow, session_id, lock=True)
+    _live(row)
+    return row, school
+
+
 def _live(row: store.SessionRow) -> None:
     if not row.is_live:
         raise ApiError(
@@ -612,10 +623,7 @@ _FIELD_NAMES = {
 async def patch_session(runtime: Runtime, session_id: uuid.UUID, body: SessionPatch) -> None:
     now, local = runtime.clock.now(), local_now(runtime)
     async with runtime.unit_of_work() as uow:
-        row = await _session(uow, session_id)
-        school = await _school(uow, row.uai, lock=True)
-        row = await _session(uow, session_id, lock=True)
-        _live(row)
+        row, school = await _live_session_locked(uow, session_id)
         _not_started(row, "modification")
         existing = [r.session for r in await store.live_sessions(uow.conn, row.uai)]
         try:
@@ -673,10 +681,7 @@ async def patch_session(runtime: Runtime, session_id: uuid.UUID, body: SessionPa
 async def delete_session(runtime: Runtime, session_id: uuid.UUID, reason: str | None) -> None:
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
-        row = await _session(uow, session_id)
-        await _school(uow, row.uai, lock=True)
-        row = await _session(uow, session_id, lock=True)
-        _live(row)
+        row, _ = await _live_session_locked(uow, session_id)
         try:
             ensure_deletable(row.session)
         except DomainError as error:
@@ -703,10 +708,7 @@ async def enrol(runtime: Runtime, session_id: uuid.UUID, body: EnrolmentIn) -> E
         raise ApiError(422, "enrolment.nothing_selected", "indiquez une classe (division) ou des élèves")
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
-        row = await _session(uow, session_id)
-        school = await _school(uow, row.uai, lock=True)
-        row = await _session(uow, session_id, lock=True)
-        _live(row)
+        row, school = await _live_session_locked(uow, session_id)
         _not_started(row, "inscription")
         selected = await _selected_learners(uow, school, body)
         chosen = {lr.learner.id for lr in selected}
@@ -821,10 +823,7 @@ async def _selected_learners(
 async def unenrol(runtime: Runtime, session_id: uuid.UUID, candidate_id: uuid.UUID) -> None:
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
-        row = await _session(uow, session_id)
-        await _school(uow, row.uai, lock=True)
-        row = await _session(uow, session_id, lock=True)
-        _live(row)
+        row, _ = await _live_session_locked(uow, session_id)
         _not_started(row, "désinscription")
         learner_id = await store.delete_candidate(uow.conn, session_id, candidate_id)
         if learner_id is None:
@@ -964,10 +963,7 @@ async def issue_convocations(runtime: Runtime, session_id: uuid.UUID) -> dict[st
     """Render the session's bundle, record its fingerprint and tell the others (ConvocationsIssued)."""
     now = runtime.clock.now()
     async with runtime.unit_of_work() as uow:
-        row = await _session(uow, session_id)
-        school = await _school(uow, row.uai, lock=True)
-        row = await _session(uow, session_id, lock=True)
-        _live(row)
+        row, school = await _live_session_locked(uow, session_id)
         cands = await store.candidates(uow.conn, session_id)
         if not cands:
             raise ApiError(
