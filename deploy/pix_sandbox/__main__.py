@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.pix_sandbox.generator import generate_livret_results
@@ -36,6 +36,9 @@ class SandboxSettings(BaseSettings):
 
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:19092")
     finalisation_url: str = Field(default="http://127.0.0.1:8003", description="the intake's base URL")
+    finalisation_api_token: SecretStr | None = Field(
+        default=None, description="the intake's FINALISATION_API_TOKEN, sent as a Bearer token"
+    )
     pix_sandbox_delay_seconds: float = Field(
         default=2.0, ge=0, description="Pix's processing time, counted from the finalisation"
     )
@@ -78,12 +81,17 @@ class Sandbox:
         return max(0.0, min(delay, delay - elapsed))
 
     async def deliver(self, session_id: str, body: bytes, event_id: str) -> None:
-        """POST until the intake answers; 4xx is an answer (logged), 5xx and network errors retry."""
+        """POST until the intake answers; 4xx is an answer (logged), 5xx and network errors retry.
+
+        401 and 403 are not answers about the results but a token the two sides disagree on:
+        skipping would lose the session's results for good, so they are retried until fixed."""
         url = f"{self.settings.finalisation_url.rstrip('/')}/sessions/{session_id}/results"
         headers = {
             "Content-Type": "application/json",
             "X-File-Name": f"pix_sandbox_{session_id}.json",
         }
+        if self.settings.finalisation_api_token is not None:
+            headers["Authorization"] = f"Bearer {self.settings.finalisation_api_token.get_secret_value()}"
         wait = 0.5
         while True:
             try:
@@ -103,7 +111,15 @@ class Sandbox:
                         unchanged=report.get("unchanged"),
                     )
                     return
-                if response.status_code < 500:
+                if response.status_code in (401, 403):
+                    log.error(
+                        "intake refused the sandbox's token (FINALISATION_API_TOKEN); retrying",
+                        session_id=session_id,
+                        status=response.status_code,
+                        code=_error_code(response),
+                        wait=wait,
+                    )
+                elif response.status_code < 500:
                     code = _error_code(response)
                     log.warning(
                         "results refused by the intake",
@@ -113,9 +129,13 @@ class Sandbox:
                         code=code,
                     )
                     return
-                log.warning(
-                    "intake failed; retrying", session_id=session_id, status=response.status_code, wait=wait
-                )
+                else:
+                    log.warning(
+                        "intake failed; retrying",
+                        session_id=session_id,
+                        status=response.status_code,
+                        wait=wait,
+                    )
             await asyncio.sleep(wait)
             wait = min(wait * 2, self.settings.pix_sandbox_retry_max_seconds)
 

@@ -7,6 +7,7 @@ the class results CSV or the livret scolaire JSON, as a raw body or a multipart 
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -130,6 +131,28 @@ async def record_incident(session_id: Invigilated, body: IncidentIn, runtime: Ru
     return await commands.record_incident(runtime, session_id, body.candidate_id, report)
 
 
+# ---- school and Pix side: finalisation, results intake -----------------------------------------
+
+
+def api_caller(runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Finalisation and results intake act for a school or for Pix, not for an invigilator.
+
+    With ``FINALISATION_API_TOKEN`` set they need ``Authorization: Bearer <that token>`` (the
+    académie's portal or gateway, the Pix sandbox); unset, they are open, for local runs only.
+    """
+    secret = runtime.settings.finalisation_api_token
+    if secret is None:
+        return
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise ApiError(401, "auth.missing_token", "this endpoint needs Authorization: Bearer <API token>")
+    if not hmac.compare_digest(given.strip().encode(), secret.get_secret_value().encode()):
+        raise ApiError(401, "auth.invalid_token", "the API token is not valid")
+
+
+ApiCaller = Depends(api_caller)
+
+
 # ---- finalisation -----------------------------------------------------------------------------
 
 
@@ -151,7 +174,7 @@ class FinalisationIn(BaseModel):
     candidate_reports: list[CandidateReportIn] = Field(default_factory=list)
 
 
-@router.put("/sessions/{session_id}/finalisation", tags=["finalisation"])
+@router.put("/sessions/{session_id}/finalisation", tags=["finalisation"], dependencies=[ApiCaller])
 async def finalise(session_id: str, body: FinalisationIn, runtime: RuntimeDep) -> dict[str, Any]:
     """Finalise the session; raises SessionFinalised (returned as the response body)."""
     try:
@@ -203,7 +226,7 @@ async def _results_file(request: Request, max_bytes: int) -> tuple[bytes, str, s
     return data, file_name or "results", content_type
 
 
-@router.post("/sessions/{session_id}/results", tags=["results"])
+@router.post("/sessions/{session_id}/results", tags=["results"], dependencies=[ApiCaller])
 async def session_results(session_id: str, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     """A class results CSV or livret JSON for one finalised session (rows of others are unmatched)."""
     data, file_name, content_type = await _results_file(request, runtime.settings.results_max_bytes)
@@ -212,7 +235,7 @@ async def session_results(session_id: str, request: Request, runtime: RuntimeDep
     )
 
 
-@router.post("/results", tags=["results"])
+@router.post("/results", tags=["results"], dependencies=[ApiCaller])
 async def results(
     request: Request,
     runtime: RuntimeDep,

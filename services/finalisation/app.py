@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.finalisation import handlers
 from services.finalisation.api import router
@@ -42,6 +42,11 @@ class FinalisationSettings(ServiceSettings):
         default=300, gt=0, description="interval of the overdue check"
     )
     results_max_bytes: int = Field(default=20_000_000, ge=1, description="largest results file accepted")
+    finalisation_api_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Bearer token required by finalisation and results intake; unset, they are open",
+    )
 
 
 def wire(runtime: Runtime) -> None:

@@ -54,3 +54,24 @@ async def test_a_refusal_is_an_answer_not_retried():
 
     await sandbox(handler).deliver("s-1", b"{}", "event-1")
     assert len(calls) == 1
+
+
+async def test_the_api_token_is_sent_and_a_token_refusal_is_retried_not_skipped():
+    answers = iter(
+        [httpx.Response(401, json={"error": {"code": "auth.invalid_token"}}), httpx.Response(200, json={})]
+    )
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(answers)
+
+    settings = SandboxSettings(
+        finalisation_url="http://intake",
+        finalisation_api_token="academie-portal-token-0123456789",
+        pix_sandbox_retry_max_seconds=0.01,
+    )
+    s = Sandbox(settings, httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    await s.deliver("s-1", b"{}", "event-1")
+    assert len(seen) == 2  # a 401 would have lost the results for good had it been skipped
+    assert seen[-1].headers["authorization"] == "Bearer academie-portal-token-0123456789"

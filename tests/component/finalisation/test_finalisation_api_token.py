@@ -1,0 +1,74 @@
+"""FINALISATION_API_TOKEN: finalisation and results intake closed to callers without it, state unchanged."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from services.finalisation.app import definition
+from shared.contracts.events import ResultsProcessed, SessionFinalised
+from tests.component.finalisation.conftest import Finalisation
+from tests.component.finalisation.finalisation_support import (
+    Invigilator,
+    finalisation_body,
+    livret_entry,
+    livret_json,
+    session_events,
+)
+
+TOKEN = "academie-portal-token-0123456789"
+
+
+def error(response) -> tuple[int, str]:
+    return response.status_code, response.json()["error"]["code"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_finalisation_and_intake_need_the_api_token_when_it_is_set(start_service):
+    finalisation = Finalisation(await start_service(definition, finalisation_api_token=TOKEN))
+    session = await finalisation.seed(session_events(2))
+    invigilator = Invigilator(finalisation.http, session)
+    assert (await invigilator.log_in()).status_code == 200  # the invigilator space keeps its own login
+    await invigilator.take_test(0)
+    body = finalisation_body(session, {0: None})
+    url = f"/sessions/{session.session_id}/finalisation"
+
+    refusals = [
+        (await finalisation.http.put(url, json=body), "auth.missing_token"),
+        (await finalisation.http.put(url, json=body, headers=bearer("not-the-token")), "auth.invalid_token"),
+        # an invigilator token opens the room, not the referent's finalisation
+        (await finalisation.http.put(url, json=body, headers=invigilator.headers), "auth.invalid_token"),
+        (await finalisation.http.put(url, json={"bad": "body"}), "auth.missing_token"),
+    ]
+    for response, code in refusals:
+        assert error(response) == (401, code), response.text
+    assert await finalisation.count("finalisations") == 0
+    assert await finalisation.raised(SessionFinalised) == []
+
+    assert (await finalisation.http.put(url, json=body, headers=bearer(TOKEN))).status_code == 200
+
+    data = livret_json(livret_entry(9001, session.candidate(0)))
+    for path in (f"/sessions/{session.session_id}/results", "/results"):
+        for headers in ({}, bearer("not-the-token")):
+            response = await finalisation.http.post(
+                path, content=data, headers={"Content-Type": "application/json", **headers}
+            )
+            assert response.status_code == 401, response.text
+    assert await finalisation.count("session_results") == 0
+    assert await finalisation.raised(ResultsProcessed) == []
+
+    accepted = await finalisation.http.post(
+        f"/sessions/{session.session_id}/results",
+        content=data,
+        headers={"Content-Type": "application/json", **bearer(TOKEN)},
+    )
+    assert accepted.status_code == 200, accepted.text
+    assert len(await finalisation.raised(ResultsProcessed)) == 1
+
+
+def test_a_short_api_token_is_refused_at_start():
+    with pytest.raises(ValidationError):
+        definition.settings_class(finalisation_api_token="short")
