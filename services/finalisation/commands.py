@@ -152,13 +152,19 @@ def room_view(session: asyncpg.Record, room: SessionRoom, now: datetime) -> dict
 
 
 async def show_room(runtime: Runtime, session_id: str) -> dict[str, Any]:
-    async with open_room(runtime, session_id) as opened:
-        if opened.room.is_finalised:
-            raise ApiError(
-                409, "session.finalised", "the session is finalised: the invigilator space is closed"
-            )
-        require_not_cancelled(opened.session)
-        return room_view(opened.session, opened.room, runtime.clock.now())
+    """The room as the invigilator's page polls it (every few seconds): read only, no row lock."""
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        session = await store.session(conn, session_id)
+        if session is None:
+            raise ApiError(404, "session.unknown", f"no session {session_id}", session_id=session_id)
+        room = await store.load_room(conn, session)
+    try:
+        room.require_open(now)
+    except DomainError as error:
+        raise to_api_error(error) from None
+    require_not_cancelled(session)
+    return room_view(session, room, now)
 
 
 SeatCommand = Callable[[SessionRoom, str, datetime], list]

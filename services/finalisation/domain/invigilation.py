@@ -376,8 +376,10 @@ class SessionRoom:
         return [TestCompleted(self.session_id, candidate_id, now)]
 
     def end_test(self, candidate_id: str, now: datetime) -> list[RoomEvent]:
-        """ "Terminer le test": the invigilator stops a running test. No-op on a test already over."""
-        self._require_not_finalised()
+        """ "Terminer le test": the invigilator stops a running test. No-op on a test already over.
+
+        Closed with the space once the session expired: finalisation ends what still runs."""
+        self._require_open(now)
         seat = self.seat(candidate_id)
         if seat.test_state in (TestState.COMPLETED, TestState.ENDED_BY_INVIGILATOR):
             return []
@@ -390,8 +392,10 @@ class SessionRoom:
     def record_incident(
         self, report: IssueReport, now: datetime, candidate_id: str | None = None
     ) -> list[RoomEvent]:
-        """Write an incident down as it happens (the digital PV d'incident); None = the whole room."""
-        self._require_not_finalised()
+        """Write an incident down as it happens (the digital PV d'incident); None = the whole room.
+
+        Only while the space is open; afterwards the referent reports issues at finalisation."""
+        self._require_open(now)
         if candidate_id is not None:
             self.seat(candidate_id)
         self.incidents.append(RecordedIncident(candidate_id, report, now))
@@ -406,6 +410,10 @@ class SessionRoom:
     def _require_not_finalised(self) -> None:
         if self.is_finalised:
             raise DomainError("session.finalised", f"session {self.session_number} is already finalised")
+
+    def require_open(self, now: datetime) -> None:
+        """The invigilator space is open: not finalised, not expired (24 h after the first start)."""
+        self._require_open(now)
 
     def _require_open(self, now: datetime) -> None:
         self._require_not_finalised()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from services.finalisation.handlers import on_session_cancelled, on_session_created
@@ -184,8 +185,29 @@ async def test_the_session_expires_24_hours_after_its_first_start(finalisation):
     assert login.status_code == 409 and error_code(login) == "session.expired"
     confirm = await invigilator.act(1, "presence")
     assert confirm.status_code == 409 and error_code(confirm) == "session.expired"
-    # a test that was running may still end
+    # the space is closed: no room to show, no test to end, no incident to write down
+    for response in (
+        await invigilator.room(),
+        await invigilator.act(0, "end"),
+        await invigilator.incident(code="C6"),
+    ):
+        assert response.status_code == 409 and error_code(response) == "session.expired", response.text
+    # the candidate's own test that was running may still end
     assert (await invigilator.act(0, "complete")).json()["test_state"] == "completed"
+
+
+async def test_showing_the_room_is_a_read_that_never_waits_for_a_command(finalisation):
+    """The invigilator page polls the room every few seconds: it must not lock (or rewrite) it."""
+    session = await finalisation.seed(session_events())
+    invigilator = Invigilator(finalisation.http, session)
+    await invigilator.log_in()
+    await invigilator.start(0)
+    async with finalisation.pool.acquire() as conn, conn.transaction():
+        # a command holding the session (as every invigilator click does while it runs)
+        await conn.execute("SELECT 1 FROM sessions WHERE session_id = $1 FOR UPDATE", session.session_id)
+        room = await asyncio.wait_for(invigilator.room(), timeout=5)
+    assert room.status_code == 200
+    assert [c["test_state"] for c in room.json()["candidates"]].count("started") == 1
 
 
 async def test_incidents_are_recorded_with_the_pix_categories(finalisation):

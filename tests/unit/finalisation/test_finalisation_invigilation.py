@@ -172,6 +172,18 @@ def test_a_running_test_may_complete_after_session_expiry(logged_in_room):
     assert logged_in_room.complete_test("c1", T0 + timedelta(hours=25))
 
 
+def test_the_space_closes_at_expiry_for_the_invigilator(logged_in_room):
+    start(logged_in_room, "c1")
+    expired = T0 + timedelta(hours=24)
+    assert code_of(lambda: logged_in_room.end_test("c1", expired)) == "session.expired"
+    assert (
+        code_of(lambda: logged_in_room.record_incident(issue_report_from_code("C6"), expired))
+        == "session.expired"
+    )
+    assert code_of(lambda: logged_in_room.require_open(expired)) == "session.expired"
+    logged_in_room.require_open(expired - timedelta(seconds=1))
+
+
 @pytest.mark.parametrize(
     "action",
     ["confirm_presence", "cancel_presence", "start_test", "authorise_resume", "complete_test", "end_test"],
