@@ -247,28 +247,23 @@ def _map_columns(
     if external_id_column and external_id is None:
         missing.append(external_id_column)
     missing_competences = [
-        c.id + " " + c.name for c in COMPETENCES if c.id not in level_columns and c.id not in pix_columns
+        LEVEL_PREFIX + c.name for c in COMPETENCES if c.id not in level_columns and c.id not in pix_columns
     ]
-    if missing:
+    for name in missing:
+        issues.add(1, name, Rule.FILE_MISSING_COLUMNS, f"Colonne obligatoire absente : « {name} ».")
+    for name in unknown_competences:
         issues.add(
-            1, None, Rule.FILE_MISSING_COLUMNS, "Colonnes obligatoires absentes : " + ", ".join(missing)
+            1, name, Rule.CAMPAIGN_UNKNOWN_COMPETENCE, f"« {name} » : compétence inconnue du référentiel Pix."
         )
-    if unknown_competences:
+    for name in missing_competences:
         issues.add(
             1,
-            None,
-            Rule.CAMPAIGN_UNKNOWN_COMPETENCE,
-            "Compétences inconnues du référentiel Pix : " + " | ".join(unknown_competences),
-        )
-    if missing_competences:
-        issues.add(
-            1,
-            None,
+            name,
             Rule.CAMPAIGN_MISSING_COMPETENCE,
-            "Compétences absentes de l'export : " + " | ".join(missing_competences),
+            f"Compétence absente de l'export (ni niveau ni nombre de pix) : « {name} ».",
         )
-    if duplicated:
-        issues.add(1, None, Rule.FILE_DUPLICATE_COLUMNS, "Colonnes en double : " + " | ".join(duplicated))
+    for name in duplicated:
+        issues.add(1, name, Rule.FILE_DUPLICATE_COLUMNS, f"Colonne « {name} » en double.")
     if issues:
         return None
     layout = _Layout(

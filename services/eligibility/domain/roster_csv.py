@@ -113,7 +113,7 @@ def parse_learner_csv(
 def _map_columns(header: list[str], issues: IssueCollector) -> dict[LearnerField, int] | None:
     """Field → column index; missing, unknown and duplicated columns are file-level errors."""
     columns: dict[LearnerField, int] = {}
-    unknown: list[str] = []
+    unknown: list[tuple[int, str]] = []
     duplicated: list[str] = []
     for index, name in enumerate(header):
         key = normalise_header(name)
@@ -121,7 +121,7 @@ def _map_columns(header: list[str], issues: IssueCollector) -> dict[LearnerField
             continue  # trailing separator at the end of the header line
         learner_field = _HEADER_ALIASES.get(key)
         if learner_field is None:
-            unknown.append(name)
+            unknown.append((index, name))
         elif learner_field in columns:
             duplicated.append(name)
         else:
@@ -129,17 +129,15 @@ def _map_columns(header: list[str], issues: IssueCollector) -> dict[LearnerField
     missing = [
         PIX_LEARNER_HEADERS[f] for f in PIX_LEARNER_HEADERS if f not in columns and f not in OPTIONAL_COLUMNS
     ]
-    if missing:
-        issues.add(
-            1, None, Rule.FILE_MISSING_COLUMNS, "Colonnes obligatoires absentes : " + ", ".join(missing)
-        )
-    if unknown:
+    for name in missing:
+        issues.add(1, name, Rule.FILE_MISSING_COLUMNS, f"Colonne obligatoire absente : « {name} ».")
+    for index, name in unknown:
         issues.add(
             1,
-            None,
+            name or f"#{index + 1}",
             Rule.FILE_UNKNOWN_COLUMNS,
-            "Colonnes inconnues : " + ", ".join(f"« {n} »" for n in unknown) + " (vérifiez le séparateur).",
+            f"Colonne inconnue « {name} » (colonne {index + 1} ; vérifiez le séparateur).",
         )
-    if duplicated:
-        issues.add(1, None, Rule.FILE_DUPLICATE_COLUMNS, "Colonnes en double : " + ", ".join(duplicated))
+    for name in duplicated:
+        issues.add(1, name, Rule.FILE_DUPLICATE_COLUMNS, f"Colonne « {name} » en double.")
     return None if (missing or unknown or duplicated) else columns

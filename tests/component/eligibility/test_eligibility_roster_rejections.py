@@ -53,14 +53,14 @@ async def test_missing_required_column_is_named(eligibility):
     header = HEADER.replace(";Division*", "")
     row = learner_row().rsplit(";", 1)[0]
     [error] = await refused(eligibility, "eleves.csv", roster_csv(row, header=header))
-    assert error["rule"] == "file.missing_columns" and error["line"] == 1
+    assert (error["line"], error["column"], error["rule"]) == (1, "Division*", "file.missing_columns")
     assert "Division*" in error["message"]
 
 
 async def test_extra_columns_are_refused_not_ignored(eligibility):
     data = roster_csv(learner_row() + ";bonus", header=HEADER + ";Téléphone")
     [error] = await refused(eligibility, "eleves.csv", data)
-    assert error["rule"] == "file.unknown_columns" and error["line"] == 1
+    assert (error["line"], error["column"], error["rule"]) == (1, "Téléphone", "file.unknown_columns")
     assert "Téléphone" in error["message"]
 
 

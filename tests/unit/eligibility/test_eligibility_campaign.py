@@ -66,7 +66,9 @@ def test_custom_external_id_label_must_be_named():
     assert parse(data).ignored_columns == ("Numéro élève",)
     assert parse(data, external_id_column="Numéro élève").rows[0].external_id == PARTICIPATIONS[0].ine
     missing = parse(campaign_csv_bytes(PARTICIPATIONS), external_id_column="Numéro élève")
-    assert [i.rule for i in missing.issues] == [Rule.FILE_MISSING_COLUMNS]
+    assert [(i.line, i.column, i.rule) for i in missing.issues] == [
+        (1, "Numéro élève", Rule.FILE_MISSING_COLUMNS)
+    ]
 
 
 def test_competence_aliases_and_apostrophes_are_matched():
@@ -85,6 +87,11 @@ def test_unknown_competence_fails_loudly():
     rules = [i.rule for i in result.issues]
     assert Rule.CAMPAIGN_UNKNOWN_COMPETENCE in rules and Rule.CAMPAIGN_MISSING_COMPETENCE in rules
     assert "Coder en Python" in result.issues[0].message and result.rows == ()
+    assert [(i.line, i.column, i.rule) for i in result.issues] == [
+        (1, "Niveau pour la compétence Coder en Python", Rule.CAMPAIGN_UNKNOWN_COMPETENCE),
+        (1, "Nombre de pix pour la compétence Coder en Python", Rule.CAMPAIGN_UNKNOWN_COMPETENCE),
+        (1, "Niveau pour la compétence Programmer", Rule.CAMPAIGN_MISSING_COMPETENCE),
+    ]
 
 
 def test_comma_separated_and_cp1252_resave_from_excel():

@@ -154,20 +154,26 @@ def test_header_only_is_rejected_rather_than_deactivating_everybody():
 
 def test_missing_required_columns_are_named():
     header = HEADER.replace("Code MEF*;", "").replace(";Division*", "")
-    issue = only_issue(parse(header + "\n" + "x"))
-    assert issue.rule is Rule.FILE_MISSING_COLUMNS and issue.line == 1
-    assert "Code MEF*" in issue.message and "Division*" in issue.message
+    issues = parse(header + "\n" + "x").issues
+    assert [(i.line, i.column, i.rule) for i in issues] == [
+        (1, "Code MEF*", Rule.FILE_MISSING_COLUMNS),
+        (1, "Division*", Rule.FILE_MISSING_COLUMNS),
+    ]
+    assert "Code MEF*" in issues[0].message
 
 
 def test_unknown_extra_columns_are_rejected_by_name():
-    issue = only_issue(parse(HEADER + ";Régime;Option\n" + row() + ";DP;Latin"))
-    assert issue.rule is Rule.FILE_UNKNOWN_COLUMNS
-    assert "« Régime »" in issue.message and "« Option »" in issue.message
+    issues = parse(HEADER + ";Régime;Option\n" + row() + ";DP;Latin").issues
+    assert [(i.line, i.column, i.rule) for i in issues] == [
+        (1, "Régime", Rule.FILE_UNKNOWN_COLUMNS),
+        (1, "Option", Rule.FILE_UNKNOWN_COLUMNS),
+    ]
+    assert "« Régime »" in issues[0].message
 
 
 def test_duplicated_column():
     issue = only_issue(parse(HEADER + ";Division\n" + row() + ";3B"))
-    assert issue.rule is Rule.FILE_DUPLICATE_COLUMNS
+    assert (issue.line, issue.column, issue.rule) == (1, "Division", Rule.FILE_DUPLICATE_COLUMNS)
 
 
 def test_tab_separated_file_is_reported_as_missing_and_unknown_columns():
