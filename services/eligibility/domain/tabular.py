@@ -10,6 +10,7 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from services.eligibility.domain.issues import IssueCollector, Rule
 
@@ -66,11 +67,13 @@ def decode(data: bytes, issues: IssueCollector) -> DecodedText | None:
         try:
             text, encoding = data[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
+            line, column = _position(data, exc.start + 3, b"\n")
             issues.add(
-                None,
+                line,
                 None,
                 Rule.FILE_ENCODING,
-                f"Le fichier annonce UTF-8 (BOM) mais l'octet {exc.start + 3} n'est pas de l'UTF-8 valide.",
+                f"Le fichier annonce UTF-8 (BOM) mais l'octet {column} de la ligne {line} "
+                "n'est pas de l'UTF-8 valide.",
             )
             return None
     else:
@@ -79,24 +82,34 @@ def decode(data: bytes, issues: IssueCollector) -> DecodedText | None:
         except UnicodeDecodeError:
             try:
                 text, encoding = data.decode("cp1252"), "cp1252"
-            except UnicodeDecodeError:
+            except UnicodeDecodeError as exc:
+                line, column = _position(data, exc.start, b"\n")
                 issues.add(
-                    None,
+                    line,
                     None,
                     Rule.FILE_ENCODING,
-                    "Encodage non reconnu : ni UTF-8 ni Windows-1252. Enregistrez le fichier en CSV UTF-8.",
+                    f"Encodage non reconnu (octet {column} de la ligne {line}) : ni UTF-8 ni Windows-1252. "
+                    "Enregistrez le fichier en CSV UTF-8.",
                 )
                 return None
     bad = _CONTROL_CHARS.search(text)
     if bad:
+        line, column = _position(text, bad.start(), "\n")
         issues.add(
-            None,
+            line,
             None,
             Rule.FILE_ENCODING,
-            f"Caractère de contrôle U+{ord(bad.group()):04X} : le fichier n'est pas un texte CSV.",
+            f"Caractère de contrôle U+{ord(bad.group()):04X} (caractère {column} de la ligne {line}) : "
+            "le fichier n'est pas un texte CSV.",
         )
         return None
     return DecodedText(text, encoding)
+
+
+def _position(content: Any, offset: int, newline: Any) -> tuple[int, int]:
+    """1-based (line, position in the line) of `offset`."""
+    line_start = content.rfind(newline, 0, offset) + 1
+    return content.count(newline, 0, offset) + 1, offset - line_start + 1
 
 
 def sniff_delimiter(text: str, score_header: Callable[[list[str]], int]) -> str:

@@ -123,20 +123,35 @@ def test_headers_without_asterisks_and_without_optional_columns():
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "line"),
     [
-        "Identifiant unique*".encode("utf-16"),  # UTF-16 with BOM
-        "Identifiant unique*;Premier prénom*".encode("utf-16-le"),  # UTF-16 without BOM: NUL bytes
-        bytes(range(256)) * 4,  # binary
-        b"PK\x03\x04" + b"\x14\x00" * 50,  # a .xlsx (zip)
-        b"\xef\xbb\xbfIdentifiant \xe9",  # BOM announces UTF-8, then Latin-1
-        b"Identifiant\x81\x8d\x8f unique",  # undefined in cp1252
-        b"Identifiant\x07 unique;\x1bx",  # control characters: not text
+        ("Identifiant unique*".encode("utf-16"), None),  # UTF-16 with BOM
+        ("Identifiant unique*;Premier prénom*".encode("utf-16-le"), None),  # UTF-16 without BOM: NUL bytes
+        (bytes(range(256)) * 4, None),  # binary
+        (b"PK\x03\x04" + b"\x14\x00" * 50, None),  # a .xlsx (zip)
+        (b"\xef\xbb\xbfIdentifiant \xe9", 1),  # BOM announces UTF-8, then Latin-1
+        (b"Identifiant\x81\x8d\x8f unique", 1),  # undefined in cp1252
+        (b"Identifiant\x07 unique;\x1bx", 1),  # control characters: not text
     ],
 )
-def test_wrong_encoding_is_a_clear_file_error(data):
+def test_wrong_encoding_is_a_clear_file_error(data, line):
     issue = only_issue(parse_learner_csv(data, file_name="bad.csv", uai=UAI, reference_date=TODAY))
-    assert issue.rule is Rule.FILE_ENCODING and issue.line is None and issue.message
+    assert issue.rule is Rule.FILE_ENCODING and issue.line == line and issue.message
+
+
+@pytest.mark.parametrize(
+    ("bom", "bad", "where"),
+    [
+        (b"\xef\xbb\xbf", b"\xe9", "octet 5 de la ligne 3"),  # UTF-8 file, one Latin-1 byte
+        (b"", b"\x81", "octet 5 de la ligne 3"),  # no BOM: read as cp1252, where 0x81 is undefined
+        (b"", b"\x0c", "caractère 5 de la ligne 3"),  # a form feed
+    ],
+)
+def test_encoding_error_inside_the_file_names_its_line(bom, bad, where):
+    data = bom + f"{HEADER}\r\n{row()}\r\n".encode() + b"1234" + bad + row(ine=BEA)[4:].encode()
+    issue = only_issue(parse_learner_csv(data, file_name="bad.csv", uai=UAI, reference_date=TODAY))
+    assert (issue.line, issue.rule) == (3, Rule.FILE_ENCODING)
+    assert where in issue.message
 
 
 # --- file-level structure ------------------------------------------------------------------------
