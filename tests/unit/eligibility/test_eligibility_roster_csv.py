@@ -361,9 +361,9 @@ def test_a_20_mb_file_parses_in_a_few_seconds():
         size += len(parts[-1])
     data = b"".join(parts)
     assert len(data) >= 20 * 1024 * 1024
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other processes on the machine do not make it flaky
     result = parse_learner_csv(data, file_name="big.csv", uai=UAI, reference_date=TODAY)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert result.accepted, result.issues[:3]
     assert len(result.learners) > 200_000
     assert elapsed < 10, elapsed
