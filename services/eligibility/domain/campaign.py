@@ -16,6 +16,7 @@ from services.eligibility.domain.identifiers import normalise_identifier
 from services.eligibility.domain.issues import ImportIssue, IssueCollector, Rule
 from services.eligibility.domain.tabular import (
     MAX_FILE_BYTES,
+    check_row_width,
     check_size,
     decode,
     read_table,
@@ -178,13 +179,7 @@ def parse_campaign_export(
     rows: list[CampaignRow] = []
     reader = _RowReader(header, layout, issues)
     for line, cells in table.rows:
-        if len(cells) != len(header):
-            issues.add(
-                line,
-                None,
-                Rule.ROW_COLUMN_COUNT,
-                f"{len(cells)} cellules au lieu de {len(header)} (séparateur ?).",
-            )
+        if not check_row_width(issues, line, cells, header):
             continue
         row = reader.read(line, cells)
         if row is not None:

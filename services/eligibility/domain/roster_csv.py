@@ -16,6 +16,7 @@ from services.eligibility.domain.roster import (
 )
 from services.eligibility.domain.tabular import (
     MAX_FILE_BYTES,
+    check_row_width,
     check_size,
     decode,
     read_table,
@@ -90,14 +91,10 @@ def parse_learner_csv(
     validator = LearnerRecordValidator(
         issues, {f: table.header[i] for f, i in columns.items()}, reference_date or date.today()
     )
-    width = len(table.header)
     positions = list(columns.items())
     learners: list[RosterLearner] = []
     for line, cells in table.rows:
-        if len(cells) != width:
-            issues.add(
-                line, None, Rule.ROW_COLUMN_COUNT, f"{len(cells)} cellules au lieu de {width} (séparateur ?)."
-            )
+        if not check_row_width(issues, line, cells, table.header):
             continue
         learner = validator.validate(line, {f: cells[i] for f, i in positions})
         if learner is not None:

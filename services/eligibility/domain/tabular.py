@@ -149,3 +149,17 @@ def read_table(text: str, delimiter: str) -> Table:
             yield line, cells
 
     return Table(header, rows(), delimiter)
+
+
+def check_row_width(issues: IssueCollector, line: int, cells: list[str], header: list[str]) -> bool:
+    """A record with as many cells as the header; else one issue naming the first missing or extra column."""
+    if len(cells) == len(header):
+        return True
+    column = header[len(cells)] if len(cells) < len(header) else f"#{len(header) + 1}"
+    issues.add(
+        line,
+        column or f"#{len(cells) + 1}",
+        Rule.ROW_COLUMN_COUNT,
+        f"{len(cells)} cellules au lieu de {len(header)} (séparateur ?).",
+    )
+    return False

@@ -174,7 +174,9 @@ def test_header_only_export():
 
 def test_row_with_missing_cells():
     data = campaign_csv_bytes([replace(PARTICIPATIONS[0])]).rstrip(b"\n").rsplit(b";", 3)[0] + b"\n"
-    assert [i.rule for i in parse(data).issues] == [Rule.ROW_COLUMN_COUNT]
+    assert [(i.rule, i.line, i.column) for i in parse(data).issues] == [
+        (Rule.ROW_COLUMN_COUNT, 2, "Nombre de pix pour la compétence Résoudre des problèmes techniques")
+    ]
 
 
 def test_current_pix_export_bytes_are_read():

@@ -199,7 +199,9 @@ def test_tab_separated_file_is_reported_as_missing_and_unknown_columns():
 def test_row_with_wrong_cell_count():
     result = parse("\n".join([HEADER, row(), row(ine=BEA) + ";extra"]))
     issue = only_issue(result)
-    assert (issue.rule, issue.line) == (Rule.ROW_COLUMN_COUNT, 3)
+    assert (issue.rule, issue.line, issue.column) == (Rule.ROW_COLUMN_COUNT, 3, "#16")
+    short = only_issue(parse("\n".join([HEADER, row().rsplit(";", 1)[0]])))
+    assert (short.rule, short.line, short.column) == (Rule.ROW_COLUMN_COUNT, 2, "Division*")
 
 
 def test_size_limit_is_enforced_before_reading():
