@@ -40,7 +40,7 @@ from services.export.domain.auth import (
     token_response,
     verify_token,
 )
-from services.export.domain.livret import render_livret_json
+from services.export.domain.livret import build_livret_document, render_livret_json, serialise
 from services.export.domain.readiness import class_readiness
 from services.export.domain.selection import ExportIndex, normalise_uai
 from services.export.rebuild import ATTESTATIONS, CLASS_RESULTS, LIVRET, rebuild_school, school_directory
@@ -58,6 +58,7 @@ _AUTH_CODES = {
 }
 _TITLES = {401: "Unauthorized", 403: "Forbidden"}
 TOKEN_FIELDS = ("grant_type", "client_id", "client_secret", "scope")
+EMPTY_LIVRET = serialise(build_livret_document([]))
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -112,6 +113,15 @@ def output_dir(runtime: Runtime) -> Path:
     return Path(runtime.settings.export_output_dir)
 
 
+async def read_recorded(runtime: Runtime, record: store.ExportRecord) -> bytes | None:
+    """The bytes of a produced file as they are on disk (None when the file is gone)."""
+    path = school_directory(output_dir(runtime), record.uai) / record.file_name
+    try:
+        return await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError:
+        return None
+
+
 async def recorded_file(
     runtime: Runtime, uai: str, kind: str, division: str = ""
 ) -> tuple[str, bytes] | None:
@@ -119,19 +129,21 @@ async def recorded_file(
     record = await store.export_of(runtime.pool, uai, kind, division)
     if record is None:
         return None
-    path = school_directory(output_dir(runtime), uai) / record.file_name
-    try:
-        return record.file_name, await asyncio.to_thread(path.read_bytes)
-    except FileNotFoundError:
-        return None
+    content = await read_recorded(runtime, record)
+    return None if content is None else (record.file_name, content)
 
 
 async def livret_bytes(runtime: Runtime, uai: str) -> tuple[str | None, bytes]:
-    """The school's livret file; rendered from the read model when none was produced yet (an
-    unknown UAI gets an empty list and the referential, as Pix answers)."""
-    found = await recorded_file(runtime, uai, LIVRET)
-    if found is not None:
-        return found
+    """The school's livret file as last produced. Before the first one, an empty list and the
+    referential (what Pix answers for a school without certification): never results that the
+    class files do not show yet (the same rebuild produces both). A produced file missing from
+    disk is rendered from the read model until a rebuild restores it."""
+    record = await store.export_of(runtime.pool, uai, LIVRET)
+    if record is None:
+        return None, EMPTY_LIVRET
+    content = await read_recorded(runtime, record)
+    if content is not None:
+        return record.file_name, content
     async with runtime.pool.acquire() as conn:
         snapshot = await store.load_school(conn, uai)
     index = ExportIndex(snapshot.learners, snapshot.candidates, snapshot.results)

@@ -7,9 +7,10 @@
   of rebuilding keeps a 1 000-learner roster import from rebuilding a school 1 000 times, and
   covers events read in any order across topics.
 * ``ResultsProcessed`` stores the results (published, by decision: Pix publishes a session before
-  a school can export it) and rebuilds at once the school's livret and the CSV and attestations
-  of the classes those learners are in. A duplicate (same results, new event id) renders the same
-  bytes, so nothing is rewritten or announced.
+  a school can export it) and rebuilds at once the school's livret and every class CSV (so no
+  class file lags the livret, even for learners whose roster entry came after their results),
+  and the attestations of the classes those learners are in or whose CSV changed. A duplicate
+  (same results, new event id) renders the same bytes, so nothing is rewritten or announced.
 """
 
 from __future__ import annotations
@@ -89,9 +90,7 @@ class ExportHandlers:
         classes.setdefault(store.normalise_uai(event.uai), set())
         now = self.runtime.clock.now()
         for uai in sorted(classes):  # one order everywhere: school locks never deadlock
-            report = await rebuild_school(
-                uow, uai, output_dir=self.output_dir, now=now, divisions=classes[uai]
-            )
+            report = await rebuild_school(uow, uai, output_dir=self.output_dir, now=now, touched=classes[uai])
             log.info(
                 "results exported",
                 uai=uai,

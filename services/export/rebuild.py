@@ -4,11 +4,16 @@ One function does it for the handlers, the stale-school job, the forced rebuild 
 benchmark, inside the caller's transaction:
 
 1. lock the school (two rebuilds of one school never interleave their writes);
-2. load its roster, enrolments and results, render every file asked for (in a worker thread);
+2. load its roster, enrolments and results, render the livret and **every** class CSV (in a
+   worker thread), so a class file is never behind the livret: a learner whose roster entry
+   arrived after their results is in the livret and in their class CSV from the same rebuild.
+   Attestation PDFs (the costly part) are rendered for every class too, or, after results
+   (``touched``), only for the classes the results touched and those whose CSV changed;
 3. compare each digest with the last one in the ``exports`` log: an unchanged file is neither
    rewritten nor announced (only re-written when it went missing from disk); a changed one is
-   written atomically under ``<output_dir>/<UAI>/``, logged, and announced with
-   ``LivretExportProduced`` / ``ClassResultsExported`` in the same transaction.
+   written atomically under ``<output_dir>/<UAI>/`` (class files first, the livret last),
+   logged, and announced with ``LivretExportProduced`` / ``ClassResultsExported`` in the same
+   transaction.
 
 File names carry the French date of the day the content was produced (Pix Orga's convention);
 an unchanged file keeps its name. Superseded files of earlier days are left in place as history.
@@ -96,9 +101,11 @@ def _render(
     on: date,
     attestations: bool,
     previous: dict[tuple[str, str], store.ExportRecord],
+    touched: frozenset[str] | None = None,
 ) -> tuple[list[Rendered], list[tuple[str, str]]]:
     """Render the school's files (pure CPU work, run in a thread); also say which logged
-    attestations no longer have anything to attest."""
+    attestations no longer have anything to attest. ``touched`` (division keys): render the
+    attestations of these classes and of those whose CSV changed only; None: of every class."""
     rendered: list[Rendered] = []
     vanished: list[tuple[str, str]] = []
     if level is not None:
@@ -119,7 +126,9 @@ def _render(
     for division in divisions:
         key = division_key(division)
         csv = produce_class_results(index, uai, division, on)
-        if csv.summary.rows or (CLASS_RESULTS, key) in previous:
+        csv_before = previous.get((CLASS_RESULTS, key))
+        csv_changed = csv_before is None or csv_before.sha256 != csv.summary.sha256
+        if csv.summary.rows or csv_before is not None:
             rendered.append(
                 Rendered(
                     CLASS_RESULTS,
@@ -131,7 +140,7 @@ def _render(
                     csv.summary.event_fields(),
                 )
             )
-        if attestations:
+        if attestations and (touched is None or key in touched or csv_changed):
             rows = select_class_results(index, uai, division)
             try:
                 pdf = render_attestations_pdf(rows, title=f"Attestations Pix {division}")
@@ -160,12 +169,13 @@ async def rebuild_school(
     *,
     output_dir: Path,
     now: datetime,
-    divisions: Collection[str] | None = None,
+    touched: Collection[str] | None = None,
     attestations: bool = True,
 ) -> RebuildReport:
-    """Bring the school's files up to date with the read model; ``divisions=None`` means every
-    class (those with active learners and those exported before), otherwise only those classes
-    (the livret is always considered)."""
+    """Bring the school's files up to date with the read model: the livret and every class
+    (those with active learners and those exported before). ``touched``: the classes new results
+    reached; only their attestations, and those of classes whose CSV changed, are re-rendered
+    (None: every class's)."""
     conn = uow.conn
     uai = normalise_uai(uai)
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('certibus.export.school.' || $1))", uai)
@@ -177,26 +187,28 @@ async def rebuild_school(
     index = ExportIndex(snapshot.learners, snapshot.candidates, snapshot.results)
 
     spellings = {division_key(d): d for d in index.divisions(uai)}
-    if divisions is None:
-        for record in previous.values():
-            if record.kind != LIVRET:
-                spellings.setdefault(record.division_key, record.division)
-        wanted = sorted(spellings.values())
-    else:
-        wanted = sorted({spellings.get(division_key(d), d) for d in divisions})
+    for record in previous.values():
+        if record.kind != LIVRET:
+            spellings.setdefault(record.division_key, record.division)
+    touched_keys = None if touched is None else frozenset(division_key(d) for d in touched)
+    for division in touched or ():
+        spellings.setdefault(division_key(division), division)
+    wanted = sorted(spellings.values())
 
     if level is None and snapshot.results:
         log.info("no session known for the school yet: livret level unknown, livret deferred", uai=uai)
 
     on = paris_day(now)
     rendered, vanished = await asyncio.to_thread(
-        _render, index, uai, level, wanted, on, attestations, previous
+        _render, index, uai, level, wanted, on, attestations, previous, touched_keys
     )
 
     directory = school_directory(output_dir, uai)
     report = RebuildReport(uai)
     to_write: list[tuple[str, bytes]] = []
     changed: list[Rendered] = []
+    # class files first, the livret last: whoever sees the new livret finds the class files
+    rendered.sort(key=lambda file: file.kind == LIVRET)
     for file in rendered:
         before = previous.get((file.kind, file.key))
         if before is not None and before.sha256 == file.sha256:

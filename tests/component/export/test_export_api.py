@@ -6,13 +6,16 @@ consumers do for each event); the flow over Kafka is in tests/integration/export
 
 from __future__ import annotations
 
+import io
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from pypdf import PdfReader
 
 from services.export.app import definition
 from services.export.domain.auth import LIVRET_SCOPE, hash_secret
-from services.export.handlers import ExportHandlers
+from services.export.handlers import ExportHandlers, rebuild_stale_schools
 from shared.clock import ManualClock
 from shared.contracts.events import LearnerDeactivated
 from tests.integration.export.export_events import (
@@ -40,7 +43,7 @@ def schools() -> tuple[str, str]:
 async def svc(start_service, tmp_path, schools):
     allowed, _ = schools
     service = await start_service(
-        definition,
+        replace(definition, jobs=[]),  # the tests run the stale-school job themselves
         export_output_dir=tmp_path,
         export_token_secret=TOKEN_SECRET,
         export_api_clients=[
@@ -321,3 +324,75 @@ async def test_exports_log_lists_the_files(svc, schools):
         ("livret", None, 2),
     ]
     assert all(len(f["sha256"]) == 64 for f in files)
+
+
+# -- class files never lag the livret ------------------------------------------------------------
+
+
+async def livret_ids(svc, uai: str) -> set[int]:
+    answer = await svc.http.get(f"/schools/{uai}/livret.json")
+    assert answer.status_code == 200
+    return {c["id"] for c in answer.json()["data"]["attributes"]["certifications"]}
+
+
+async def class_csv_ids(svc, uai: str, division: str) -> set[int]:
+    answer = await svc.http.get(f"/schools/{uai}/classes/{division}/results.csv")
+    if answer.status_code == 404:
+        return set()
+    assert answer.status_code == 200
+    return {int(line.split(";")[0]) for line in answer.content.decode("utf-8-sig").split("\n")[1:]}
+
+
+async def assert_class_files_cover_the_livret(svc, uai: str, *divisions: str) -> set[int]:
+    in_livret = await livret_ids(svc, uai)
+    in_classes = set()
+    for division in divisions:
+        in_classes |= await class_csv_ids(svc, uai, division)
+    assert in_livret <= in_classes, f"in the livret but in no class CSV: {in_livret - in_classes}"
+    return in_livret
+
+
+async def test_results_read_before_the_roster_show_in_the_livret_no_sooner_than_in_the_class_csv(
+    svc, schools
+):
+    """The end-to-end race: the results consumer ran ahead of the roster consumer. Once the
+    roster arrived, the livret listed every certification while the class CSV answered 404
+    export.no_results until the stale-school job ran."""
+    uai, _ = schools
+    anna = learner(uai, "anna", last_name="Abel")
+    bob = learner(uai, "bob", last_name="Bernard")
+    s1 = session(uai)
+    first, second = certification_ids(2)
+    await deliver(svc, s1, enrolled(s1, anna, bob), results(s1, Outcome(anna, first), Outcome(bob, second)))
+    await deliver(svc, anna, bob)  # the roster arrives: the school is stale, not yet rebuilt
+
+    assert await assert_class_files_cover_the_livret(svc, uai, "3A") == set()
+    while await rebuild_stale_schools(svc.runtime):
+        pass
+    assert await assert_class_files_cover_the_livret(svc, uai, "3A") == {first, second}
+    assert await class_csv_ids(svc, uai, "3A") == {first, second}
+
+
+async def test_results_of_another_class_bring_every_class_csv_up_to_the_livret(svc, schools, tmp_path):
+    """A late roster entry (Carl, 3A, whose results came first) enters the livret with the next
+    results of the school (3B): the 3A CSV and attestations must take him in the same rebuild."""
+    uai, _ = schools
+    anna = learner(uai, "anna", last_name="Abel")
+    carl = learner(uai, "carl", last_name="Carré")
+    dan = learner(uai, "dan", last_name="Dupont", division="3B")
+    s1, s2, s3 = session(uai, 1), session(uai, 2), session(uai, 3)
+    first, second, third = certification_ids(3)
+    await deliver(svc, anna, s1, enrolled(s1, anna), results(s1, Outcome(anna, first)))
+    await deliver(svc, s2, results(s2, Outcome(carl, second)))  # Carl not on the roster yet
+    await deliver(svc, carl)  # now he is: the school is stale, not yet rebuilt
+    await deliver(svc, dan, s3, results(s3, Outcome(dan, third)))
+
+    assert await assert_class_files_cover_the_livret(svc, uai, "3A", "3B") == {first, second, third}
+    assert await class_csv_ids(svc, uai, "3A") == {first, second}
+    pdf = await svc.http.get(f"/schools/{uai}/classes/3A/attestations.pdf")
+    assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 2
+    # the job has nothing left to change or announce
+    announced = await svc.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", uai)
+    while await rebuild_stale_schools(svc.runtime):
+        pass
+    assert await svc.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", uai) == announced

@@ -35,6 +35,9 @@ HEADER = (
     '"Session";"Date de passage de la certification"'
 )
 
+#: the school's own files: the service also exports the schools other tests publish on the topics
+DIGESTS = "SELECT kind, division_key, sha256 FROM exports WHERE uai = $1 ORDER BY 1, 2"
+
 
 async def handled(svc, event_id: str) -> bool:
     return bool(await svc.pool.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1::uuid", event_id))
@@ -125,7 +128,7 @@ async def test_results_become_files_on_disk_announced_once(start_service, publis
 
         # -- Pix re-sends the same results: new event id, same payload
         files_before = {p.name: p.read_bytes() for p in directory.iterdir()}
-        digests_before = await svc.pool.fetch("SELECT kind, division_key, sha256 FROM exports ORDER BY 1, 2")
+        digests_before = await svc.pool.fetch(DIGESTS, uai)
         announced = len(recorder.of(LivretExportProduced, uai=uai)) + len(
             recorder.of(ClassResultsExported, uai=uai)
         )
@@ -137,9 +140,7 @@ async def test_results_become_files_on_disk_announced_once(start_service, publis
             recorder.of(ClassResultsExported, uai=uai)
         ) == (announced)
         assert {p.name: p.read_bytes() for p in directory.iterdir()} == files_before
-        assert (
-            await svc.pool.fetch("SELECT kind, division_key, sha256 FROM exports ORDER BY 1, 2")
-        ) == digests_before
+        assert (await svc.pool.fetch(DIGESTS, uai)) == digests_before
 
         # -- more results for the school: the livret is rewritten in place, the new class exported
         s2 = session(uai, number=4712)
