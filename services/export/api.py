@@ -221,7 +221,7 @@ async def livret_certifications(
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError(401, INVALID_TOKEN)
         claims = verify_token(token.strip(), key=key, now=runtime.clock.now())
-        authorize_uai(claims, uai)
+        authorize_uai(claims, uai, await api_clients(runtime))
     except AuthError as error:
         return refusal(error)
     _, content = await livret_bytes(runtime, normalise_uai(uai))

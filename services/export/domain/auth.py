@@ -4,7 +4,8 @@ Mirrors Pix's livret scolaire API (pix-domain.md §7.2): the Ministry's client e
 secret for a 4-hour token with the scope ``organizations-certifications-result``; wrong credentials
 give 401 "The client ID and/or secret are invalid.", a wrong scope 403 "The scope is not allowed.".
 Unlike Pix, which leaves per-school filtering to the Ministry gateway, each client here carries the
-UAIs it may read, and the token carries them too.
+UAIs it may read, and the token carries them too; a request is checked against both the token and
+the client's current configuration, so removing a client or a UAI takes effect at once.
 
 Secrets are stored as PBKDF2-HMAC-SHA256 hashes (``pbkdf2_sha256$iterations$salt$hash``).
 Tokens are compact JWS (JWT, HS256): ``base64url(header).base64url(claims).base64url(signature)``,
@@ -21,7 +22,7 @@ import hashlib
 import hmac
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -204,12 +205,12 @@ def verify_token(token: str, *, key: bytes, now: datetime, required_scope: str =
     )
 
 
-def authorize_uai(claims: TokenClaims, uai: str) -> None:
-    """A client sees only its own schools: AuthError 403 for any other UAI."""
-    if not claims.allows(uai):
+def authorize_uai(claims: TokenClaims, uai: str, clients: Mapping[str, ClientCredentials]) -> None:
+    """A client sees only its own schools, as configured *now*: the token of a client since
+    removed from the configuration (or no longer granted the scope) is refused with 401, a UAI
+    outside the token's or the client's current list with 403 — a token outlives no revocation."""
+    client = clients.get(claims.client_id)
+    if client is None or claims.scope not in client.scopes:
+        raise AuthError(401, INVALID_TOKEN)
+    if not claims.allows(uai) or uai.strip().upper() not in client.uais:
         raise AuthError(403, UAI_NOT_ALLOWED)
-
-
-def visible_uais(claims: TokenClaims, uais: Iterable[str]) -> list[str]:
-    """The subset of ``uais`` this client may read, sorted."""
-    return sorted(u for u in uais if claims.allows(u))

@@ -1,13 +1,16 @@
 import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.export.domain.auth import (
     INVALID_CREDENTIALS,
+    INVALID_TOKEN,
     LIVRET_SCOPE,
     SCOPE_NOT_ALLOWED,
+    UAI_NOT_ALLOWED,
     AuthError,
     ClientCredentials,
     authenticate_client,
@@ -17,7 +20,6 @@ from services.export.domain.auth import (
     token_response,
     verify_secret,
     verify_token,
-    visible_uais,
 )
 
 KEY = b"k" * 32
@@ -135,8 +137,16 @@ def test_short_signing_key_is_refused(clients):
 
 def test_a_client_sees_only_its_uais(clients):
     claims = verify_token(issue_token(clients["osmose"], LIVRET_SCOPE, key=KEY, now=NOW), key=KEY, now=NOW)
-    authorize_uai(claims, "0751234a")
-    with pytest.raises(AuthError) as caught:
-        authorize_uai(claims, "0130001B")
-    assert caught.value.status == 403
-    assert visible_uais(claims, ["0130001B", "0759999Z", "0751234A"]) == ["0751234A", "0759999Z"]
+    authorize_uai(claims, "0751234a", clients)
+    refused(403, UAI_NOT_ALLOWED, authorize_uai, claims, "0130001B", clients)
+
+
+def test_a_token_outlives_no_revocation(clients):
+    """The configuration changed after the token was issued (a restart within its 4 hours)."""
+    claims = verify_token(issue_token(clients["osmose"], LIVRET_SCOPE, key=KEY, now=NOW), key=KEY, now=NOW)
+    refused(401, INVALID_TOKEN, authorize_uai, claims, "0751234A", {})
+    narrowed = {"osmose": replace(clients["osmose"], uais=frozenset({"0759999Z"}))}
+    refused(403, UAI_NOT_ALLOWED, authorize_uai, claims, "0751234A", narrowed)
+    authorize_uai(claims, "0759999z", narrowed)
+    no_scope = {"osmose": replace(clients["osmose"], scopes=frozenset({"something-else"}))}
+    refused(401, INVALID_TOKEN, authorize_uai, claims, "0759999Z", no_scope)
