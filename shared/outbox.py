@@ -153,43 +153,76 @@ class OutboxRelay:
             await conn.add_listener(f"certibus_outbox_{self.schema}", lambda *_: self._wake.set())
             await producer.start()
             while True:
+                self._wake.clear()  # before reading: a NOTIFY that arrives during the batch is kept
                 sent = await self.publish_batch(conn, producer)
                 if sent < self.batch_size:
-                    self._wake.clear()
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                    await self._sleep_until_woken()
         finally:
             self.active = False
             await producer.stop()
             await conn.close()
 
+    async def _sleep_until_woken(self) -> None:
+        """Until a NOTIFY or ``poll_seconds``. ``asyncio.timeout``, not ``wait_for``: on Python 3.11
+        ``wait_for`` swallows a cancellation that arrives as the event is set, and the relay would
+        then never stop."""
+        with suppress(TimeoutError):
+            async with asyncio.timeout(self.poll_seconds):
+                await self._wake.wait()
+
     async def publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
-        """Publish the oldest unsent rows, in id order, then mark them sent; return how many."""
+        """Publish the oldest unsent rows, in id order, then mark them sent; return how many.
+
+        When a row cannot be published, the rows before it that were delivered are marked sent and
+        the error is raised: the relay restarts from that row, so it neither republishes the whole
+        batch forever nor lets later rows overtake it.
+        """
         rows = await conn.fetch(
-            "SELECT id, topic, key, headers, payload FROM outbox WHERE published_at IS NULL"
+            "SELECT id, topic, key, event_type, headers, payload FROM outbox WHERE published_at IS NULL"
             " ORDER BY id LIMIT $1",
             self.batch_size,
         )
         if not rows:
             return 0
         deliveries = []
+        failure: BaseException | None = None
         for row in rows:
             headers = row["headers"]
             if isinstance(headers, str):
                 headers = json.loads(headers)
-            deliveries.append(
-                await producer.send(
-                    row["topic"],
-                    value=bytes(row["payload"]),
-                    key=row["key"].encode(),
-                    headers=[(k, v.encode()) for k, v in headers.items()],
+            try:
+                deliveries.append(
+                    await producer.send(
+                        row["topic"],
+                        value=bytes(row["payload"]),
+                        key=row["key"].encode(),
+                        headers=[(k, v.encode()) for k, v in headers.items()],
+                    )
                 )
+            except Exception as exc:  # refused before sending (too large, unknown topic): stop here
+                failure = exc
+                break
+        delivered = 0
+        for outcome in await asyncio.gather(*deliveries, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                failure = outcome
+                break
+            delivered += 1
+        ids = [row["id"] for row in rows[:delivered]]
+        if ids:
+            if self.after_publish is not None:
+                await self.after_publish(ids)
+            await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
+            self.published += len(ids)
+            log.debug("outbox rows published", schema=self.schema, count=len(ids))
+        if failure is not None:
+            stuck = rows[delivered]
+            log.error(
+                "outbox row not published; later rows wait for it",
+                schema=self.schema,
+                outbox_id=stuck["id"],
+                event_type=stuck["event_type"],
+                error=f"{type(failure).__name__}: {failure}",
             )
-        await asyncio.gather(*deliveries)
-        ids = [row["id"] for row in rows]
-        if self.after_publish is not None:
-            await self.after_publish(ids)
-        await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
-        self.published += len(ids)
-        log.debug("outbox rows published", schema=self.schema, count=len(ids))
+            raise failure
         return len(ids)
