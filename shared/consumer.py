@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 import structlog
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -69,6 +69,8 @@ class EventConsumer:
     #: offsets are committed after this many handled records, or this often, whichever comes first
     commit_every: int = 100
     commit_interval_ms: int = 200
+    #: at shutdown, how long ``close`` lets a record in flight finish before the broker cancels it
+    shutdown_grace_seconds: float = 10.0
     group_prefix: str = "certibus"
     topics: tuple[str, ...] = ()
     handlers: dict[str, Handler] = field(default_factory=dict)
@@ -79,6 +81,12 @@ class EventConsumer:
     _handled_since_commit: int = field(default=0, repr=False)
     _kafka_consumer: Any = field(default=None, repr=False)
     _flusher: asyncio.Task | None = field(default=None, repr=False)
+    _subscriber: Any = field(default=None, repr=False)
+    _closing: bool = field(default=False, repr=False)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def __post_init__(self) -> None:
+        self._idle.set()
 
     @property
     def group_id(self) -> str:
@@ -94,45 +102,80 @@ class EventConsumer:
     def subscribe(self, *topics: str) -> None:
         """Register the FastStream subscriber; offsets are committed by us, after the transaction."""
         self.topics = topics
-        subscriber = self.broker.subscriber(
+        self._subscriber = subscriber = self.broker.subscriber(
             *topics,
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
             decoder=_raw_body,
+            listener=_CommitOnRevoke(self),
             title=f"{self.group_id}:{','.join(topics)}",
             description="Handles " + ", ".join(sorted(self.handlers)) + " (CloudEvents binary mode).",
         )
         subscriber(self._on_record)
 
     async def _on_record(self, body: Any, msg: KafkaMessage) -> None:
+        if self._closing:
+            return  # shutting down: not handled, not committed, redelivered after the restart
         record: ConsumerRecord = msg.raw_message  # type: ignore[assignment]
-        await self.handle_record(record)  # raises only if even dead-lettering failed: no commit then
+        self._idle.clear()
+        try:
+            await self.handle_record(record)  # raises only on cancellation (shutdown): no commit then
+        finally:
+            self._idle.set()
         self._kafka_consumer = msg.consumer
         self._pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
         self._handled_since_commit += 1
-        if self._flusher is None:
+        if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_periodically(), name=f"commit-{self.group_id}")
         if self._handled_since_commit >= self.commit_every:
             await self.commit_handled()
 
-    async def commit_handled(self) -> None:
+    async def commit_handled(self, partitions: set[TopicPartition] | None = None) -> None:
         """Commit the offsets of records already handled (never of one still in flight).
 
         Committing explicit offsets, batched, instead of the consumer's position after every record:
-        a crash between two commits only redelivers handled records, which the inbox drops.
+        a crash between two commits only redelivers handled records, which the inbox drops. Only
+        partitions this member still owns are committed (a late commit of a partition handed to
+        another member could move its offset back); when the commit fails, the offsets stay pending
+        for the next one. ``partitions`` restricts the commit to those (a rebalance revoking them).
         """
-        if not self._pending or self._kafka_consumer is None:
+        consumer = self._kafka_consumer
+        if not self._pending or consumer is None:
             return
-        offsets, self._pending = self._pending, {}
+        owned = consumer.assignment()
+        offsets = {
+            tp: o
+            for tp, o in self._pending.items()
+            if tp in owned and (partitions is None or tp in partitions)
+        }
+        for tp in list(self._pending):
+            if tp not in owned:  # revoked: its new owner resumes from the last commit, inbox dedups
+                del self._pending[tp]
+        for tp in offsets:
+            del self._pending[tp]
         self._handled_since_commit = 0
+        if not offsets:
+            return
         try:
-            await self._kafka_consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
-        except Exception as exc:  # a rebalance took the partition: its new owner resumes, inbox dedups
-            log.warning("offset commit failed; records will be redelivered", error=_describe(exc))
+            await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
+        except Exception as exc:
+            for tp, o in offsets.items():  # keep them (unless a newer record of tp is pending already)
+                self._pending[tp] = max(o, self._pending.get(tp, o))
+            log.warning("offset commit failed; will retry", error=_describe(exc))
 
     async def close(self) -> None:
-        """Stop the periodic commit and commit what was handled (before the broker stops)."""
+        """Stop handling, let the record in flight finish (bounded), commit what was handled.
+
+        Called before the broker stops (which cancels whatever is still running); records that
+        arrive meanwhile are left for the next start.
+        """
+        self._closing = True
+        try:  # asyncio.timeout: on Python 3.11, wait_for can swallow a cancellation
+            async with asyncio.timeout(self.shutdown_grace_seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("a record was still in flight at shutdown; it will be redelivered")
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
@@ -140,7 +183,8 @@ class EventConsumer:
         await self.commit_handled()
 
     async def _flush_periodically(self) -> None:
-        while True:
+        """Commit every ``commit_interval_ms`` while the subscriber runs (ends when the broker stops)."""
+        while self._subscriber is None or self._subscriber.running:
             await asyncio.sleep(self.commit_interval_ms / 1000)
             await self.commit_handled()
 
@@ -164,7 +208,7 @@ class EventConsumer:
             try:
                 event = EVENT_TYPES[envelope.type].model_validate_json(record.value)
             except ValidationError as exc:
-                await self._dead_letter(record, f"payload: {exc}", attempts=0)
+                await self._dead_letter(record, f"payload: {_validation_summary(exc)}", attempts=0)
                 return
             await self._run_with_retries(record, envelope, event, handler)
         finally:
@@ -235,17 +279,47 @@ class EventConsumer:
                 "dlq_attempts": str(attempts),
             }
         )
-        await self.broker.publish(
-            record.value,
-            topic=dead_letter_topic(self.service),
-            key=record.key,
-            headers=headers,
-        )
+        delay = max(self.retry_backoff_ms, 100) / 1000
+        while True:  # until it is parked: moving on would commit past a record nobody has
+            try:
+                await self.broker.publish(
+                    record.value,
+                    topic=dead_letter_topic(self.service),
+                    key=record.key,
+                    headers=headers,
+                )
+                break
+            except Exception as exc:
+                log.error("dead-letter publish failed; the partition waits", error=_describe(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max(self.retry_backoff_max_ms, 100) / 1000)
         self.dead_lettered += 1
         log.error("event dead-lettered", error=error[:500], attempts=attempts)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):
+    """Before a rebalance takes partitions away, commit what was handled on them (they may move)."""
+
+    def __init__(self, consumer: EventConsumer) -> None:
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.consumer.commit_handled(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        pass
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    """Where and why a payload is invalid, without the input values (names, INE, birth dates)."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    return f"{len(errors)} validation error(s): " + "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors
+    )
 
 
 def _describe(exc: BaseException) -> str:
     last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     where = f" at {last[0].filename}:{last[0].lineno}" if last else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    text = _validation_summary(exc) if isinstance(exc, ValidationError) else str(exc)
+    return f"{type(exc).__name__}: {text}{where}"

@@ -155,8 +155,9 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for consumer in runtime.consumers:
-                await consumer.close()
+            # in-flight records finish (bounded) and handled offsets are committed, then the broker
+            # leaves the groups; anything still running after the grace period is cancelled (rolled back)
+            await asyncio.gather(*(consumer.close() for consumer in runtime.consumers))
             await broker.stop()
             await pool.close()
             log.info("service stopped")

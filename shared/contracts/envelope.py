@@ -75,7 +75,10 @@ class Envelope:
     def from_headers(cls, headers: dict[str, str | bytes] | list[tuple[str, bytes]]) -> Envelope:
         """Parse Kafka headers (as aiokafka gives them, or as a dict); EnvelopeError names what is wrong."""
         items = headers.items() if isinstance(headers, dict) else headers
-        values = {k: v.decode() if isinstance(v, bytes) else v for k, v in items}
+        try:
+            values = {k: v.decode() if isinstance(v, bytes) else v for k, v in items}
+        except UnicodeDecodeError as exc:
+            raise EnvelopeError(f"a header is not UTF-8: {exc.reason}") from exc
         missing = [name for name in REQUIRED_HEADERS if not values.get(name)]
         if missing:
             raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}")
@@ -84,6 +87,10 @@ class Envelope:
         content_type = values.get("content-type", CONTENT_TYPE)
         if content_type != CONTENT_TYPE:
             raise EnvelopeError(f"unsupported content-type {content_type!r}")
+        try:
+            uuid.UUID(values["ce_id"])
+        except ValueError as exc:
+            raise EnvelopeError(f"ce_id is not a UUID: {values['ce_id']!r}") from exc
         try:
             when = datetime.fromisoformat(values["ce_time"].replace("Z", "+00:00"))
         except ValueError as exc:

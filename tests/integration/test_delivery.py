@@ -8,13 +8,14 @@ import uuid
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 
 from shared.consumer import EventConsumer
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import SessionUpdated
-from shared.contracts.topics import SCHEDULER, dead_letter_topic
-from shared.kafka_admin import group_lag
+from shared.contracts.topics import SCHEDULER, TopicSpec, dead_letter_topic
+from shared.kafka_admin import ensure_topics, group_lag
 from shared.ops import read_topic
 from shared.outbox import OutboxRelay
 from tests.integration.harness.processes import record_effect
@@ -192,11 +193,108 @@ async def test_only_one_relay_is_active_per_schema(scratch, kafka):
     second_task.cancel()
 
 
+async def test_a_row_kafka_refuses_stops_the_relay_there_without_republishing_the_rows_before_it(
+    scratch, kafka
+):
+    subject = str(uuid.uuid4())
+    [before] = await emit(scratch.pool, session_update(subject, "before"))
+    await scratch.pool.execute(  # a row larger than a Kafka request: the producer refuses it
+        "INSERT INTO outbox (event_id, topic, key, event_type, headers, payload)"
+        " SELECT gen_random_uuid(), topic, key, event_type, headers, $1 FROM outbox WHERE event_id = $2",
+        b"x" * 1_100_000,
+        uuid.UUID(before),
+    )
+    [after] = await emit(scratch.pool, session_update(subject, "after"))
+    relay = OutboxRelay(dsn=scratch.dsn, schema=scratch.name, bootstrap_servers=kafka, poll_seconds=0.2)
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: _zero(_unpublished_id(scratch, before)), 15, "the row before to be marked")
+        await asyncio.sleep(1.5)  # several failed rounds on the big row
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(await records_with_id(kafka, SCHEDULER, before)) == 1  # not republished each round
+    assert await _unpublished_id(scratch, after) == 1  # did not overtake the stuck row
+    assert await records_with_id(kafka, SCHEDULER, after) == []
+
+
+async def test_an_event_committed_while_the_relay_publishes_a_batch_is_not_left_for_the_poll(scratch, kafka):
+    first_subject, late_subject = str(uuid.uuid4()), str(uuid.uuid4())
+    await emit(scratch.pool, session_update(first_subject, "first"))
+    raised: list[str] = []
+
+    async def raise_another(_ids: list[int]) -> None:  # NOTIFY arrives while the batch is in flight
+        if not raised:
+            raised.extend(await emit(scratch.pool, session_update(late_subject, "late")))
+
+    relay = OutboxRelay(
+        dsn=scratch.dsn,
+        schema=scratch.name,
+        bootstrap_servers=kafka,
+        poll_seconds=60,  # only a NOTIFY can wake it within the test
+        after_publish=raise_another,
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: _true(lambda: raised), 15, "the late event")
+        await wait_for(lambda: _zero(unpublished(scratch)), 5, "the relay to wake for the late event")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_rebalance_commits_what_was_handled_on_the_revoked_partitions(scratch, kafka):
+    topic = f"certibus.it.rebalance.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka, [TopicSpec(topic, 6, 3_600_000)])
+    subjects = [str(uuid.uuid4()) for _ in range(60)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True)
+    await producer.start()
+    try:
+        for subject in subjects:
+            event = session_update(subject, "rebalance")
+            envelope = Envelope.new(source="/certibus/scheduler", type=event.event_type, subject=subject)
+            await producer.send(
+                topic,
+                value=event.model_dump_json().encode(),
+                key=subject.encode(),
+                headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+    group = f"rebalance-{uuid.uuid4().hex[:8]}"
+    never = {"commit_every": 10_000, "commit_interval_ms": 600_000}  # only a rebalance commits here
+    first, first_broker = _in_process_consumer(scratch, kafka, group, topic=topic, **never)
+    second, second_broker = _in_process_consumer(scratch, kafka, group, topic=topic, **never)
+    handled = "SELECT count(*) FROM effects WHERE subject = ANY($1::text[])"
+    try:
+        async with first_broker:
+            await first_broker.start()
+            await wait_for(lambda: _at_least(scratch.pool.fetchval(handled, subjects), 60), what="all 60")
+            assert all(p.committed is None for p in await group_lag(kafka, first.group_id, [topic]))
+            async with second_broker:
+                await second_broker.start()  # joins the group: every partition of the first is revoked
+                await wait_for(lambda: _caught_up(kafka, first.group_id, topic), 30, "the revoke commit")
+                await wait_for(
+                    lambda: _true(lambda: second._subscriber.consumer.assignment()), 30, "the new member"
+                )
+                await asyncio.sleep(1)
+                assert second.processed == second.duplicates == 0  # nothing handled twice
+                await second.close()
+            await first.close()  # stops its periodic commit (10 minutes here) with the test
+    finally:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+        await admin.start()
+        await admin.delete_topics([topic])
+        await admin.close()
+    assert await scratch.pool.fetchval(handled, subjects) == 60
+
+
 # ---------------------------------------------------------------------------------------------
 
 
 def _in_process_consumer(
-    scratch, kafka: str, group: str, attempts: int = 3
+    scratch, kafka: str, group: str, attempts: int = 3, topic: str = SCHEDULER, **settings
 ) -> tuple[EventConsumer, KafkaBroker]:
     broker = KafkaBroker(kafka, logger=logging.getLogger("faststream"))
     consumer = EventConsumer(
@@ -206,10 +304,17 @@ def _in_process_consumer(
         broker=broker,
         retry_max_attempts=attempts,
         retry_backoff_ms=10,
+        **settings,
     )
     consumer.on(SessionUpdated, record_effect)
-    consumer.subscribe(SCHEDULER)
+    consumer.subscribe(topic)
     return consumer, broker
+
+
+async def _unpublished_id(scratch, event_id: str) -> int:
+    return await scratch.pool.fetchval(
+        "SELECT count(*) FROM outbox WHERE event_id = $1 AND published_at IS NULL", uuid.UUID(event_id)
+    )
 
 
 async def _zero(awaitable) -> bool:
@@ -220,10 +325,14 @@ async def _exists(path) -> bool:
     return path.exists()
 
 
-async def _caught_up(kafka: str, group_id: str) -> bool:
+async def _caught_up(kafka: str, group_id: str, topic: str = SCHEDULER) -> bool:
     """The group has committed everything on the topic, so both copies went through the handler path."""
-    lags = await group_lag(kafka, group_id, [SCHEDULER])
+    lags = await group_lag(kafka, group_id, [topic])
     return bool(lags) and all(p.lag == 0 for p in lags)
+
+
+async def _at_least(awaitable, n: int) -> bool:
+    return await awaitable >= n
 
 
 async def _true(value) -> bool:

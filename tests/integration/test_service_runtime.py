@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -10,9 +16,9 @@ from fastapi import APIRouter, Depends
 
 from shared.contracts.events import SessionCancelled
 from shared.contracts.topics import SCHEDULER, all_topics
-from shared.kafka_admin import describe_topic_configs, topic_partitions
+from shared.kafka_admin import describe_topic_configs, group_lag, reset_group_offsets, topic_partitions
 from shared.service import Runtime, ServiceDefinition, get_runtime
-from tests.support import wait_for
+from tests.support import REPO, emit, session_update, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -69,3 +75,57 @@ async def test_event_raised_by_one_service_is_handled_by_another(start_service):
 
     await wait_for(seen, what="the listener to handle SessionCancelled")
     assert await scheduler.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_sigterm_lets_the_handler_in_flight_finish_and_commits_its_offset(scratch, kafka, tmp_path):
+    subject = str(uuid.uuid4())
+    group = f"{scratch.name}.finalisation.slow"
+    await reset_group_offsets(kafka, group, [SCHEDULER], since_ms=int(time.time() * 1000))
+    marker, log = tmp_path / "handler-started", tmp_path / "service.log"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": scratch.dsn,
+        "DATABASE_SCHEMA": scratch.name,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "CONSUMER_GROUP_PREFIX": scratch.name,
+        "HTTP_PORT": str(port),
+        "OUTBOX_POLL_SECONDS": "0.5",
+        "SLOW_HANDLER_MARKER": str(marker),
+        "SLOW_HANDLER_SECONDS": "2",
+    }
+    out = await asyncio.to_thread(log.open, "wb")
+    service = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.integration.harness.slow_service",
+        cwd=REPO,
+        env=env,
+        stdout=out,
+        stderr=out,
+    )
+    try:
+        [event_id] = await emit(scratch.pool, session_update(subject, "slow"))
+        await wait_for(lambda: _true(marker.exists()), what="the handler to start")
+        service.send_signal(signal.SIGTERM)  # as an orchestrator stops a replica
+        await asyncio.wait_for(service.wait(), 30)
+    finally:
+        if service.returncode is None:
+            service.kill()
+            await service.wait()
+        out.close()
+    assert "service stopped" in log.read_text(errors="replace")
+    assert [str(r["event_id"]) for r in await scratch.effects(subject)] == [
+        event_id
+    ]  # finished, not cancelled
+    [handled] = await scratch.pool.fetch("SELECT topic, kafka_partition, kafka_offset FROM inbox")
+    [row] = [
+        p for p in await group_lag(kafka, group, [SCHEDULER]) if p.partition == handled["kafka_partition"]
+    ]
+    assert row.committed == handled["kafka_offset"] + 1  # a restart does not even redeliver it
+
+
+async def _true(value: bool) -> bool:
+    return value
