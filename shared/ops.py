@@ -1,7 +1,7 @@
 """Operator commands: topics, consumer lag, dead letters, replay.
 
     python -m shared.ops create-topics
-    python -m shared.ops lag [--service export]
+    python -m shared.ops lag [--service export]   (groups <CONSUMER_GROUP_PREFIX>.<service>.*)
     python -m shared.ops dlq list --service export [--limit 20]
     python -m shared.ops dlq redrive --service export [--event-id ID]
     python -m shared.ops rewind --group certibus.export.results --topic certibus.finalisation [--since 2027-03-01T00:00:00Z]
@@ -22,20 +22,20 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contracts.topics import SERVICES, all_topics, dead_letter_topic
 from shared.kafka_admin import ensure_topics, group_lag, reset_group_offsets, topic_partitions
-from shared.settings import KafkaSettings
+from shared.settings import DeliverySettings, KafkaSettings
 
 DLQ_PREFIX = "dlq_"
 
 
-async def list_groups(bootstrap: str, service: str | None) -> list[str]:
+async def list_groups(bootstrap: str, service: str | None, prefix: str = "certibus") -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         groups = sorted(g[0] for g in await admin.list_consumer_groups())
     finally:
         await admin.close()
-    prefix = f"certibus.{service}." if service else "certibus."
-    return [g for g in groups if g.startswith(prefix)]
+    start = f"{prefix}.{service}." if service else f"{prefix}."
+    return [g for g in groups if g.startswith(start)]
 
 
 async def read_topic(bootstrap: str, topic: str) -> list:
@@ -60,16 +60,18 @@ def _headers(record) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in record.headers or []}
 
 
-async def cmd_lag(bootstrap: str, service: str | None) -> None:
+async def cmd_lag(bootstrap: str, service: str | None, prefix: str = "certibus") -> None:
+    """Per group and partition of the topics it reads: committed offset (``-`` when none yet), end, lag."""
     event_topics = [f"certibus.{s}" for s in SERVICES]
     print(f"{'group':48} {'topic':26} {'part':>4} {'committed':>10} {'end':>10} {'lag':>8}")
-    for group in await list_groups(bootstrap, service):
-        for row in await group_lag(bootstrap, group, event_topics):
-            if row.committed is None:  # a topic this group does not read
+    for group in await list_groups(bootstrap, service, prefix):
+        rows = await group_lag(bootstrap, group, event_topics)
+        read = {row.topic for row in rows if row.committed is not None}  # topics the group reads
+        for row in rows:
+            if row.topic not in read:
                 continue
-            print(
-                f"{group:48} {row.topic:26} {row.partition:>4} {row.committed:>10} {row.end:>10} {row.lag:>8}"
-            )
+            committed = "-" if row.committed is None else row.committed
+            print(f"{group:48} {row.topic:26} {row.partition:>4} {committed:>10} {row.end:>10} {row.lag:>8}")
 
 
 async def cmd_dlq_list(bootstrap: str, service: str, limit: int) -> None:
@@ -143,7 +145,7 @@ def main() -> None:
         created = asyncio.run(ensure_topics(bootstrap, specs))
         print(f"created: {created or 'nothing (all exist)'}")
     elif args.command == "lag":
-        asyncio.run(cmd_lag(bootstrap, args.service))
+        asyncio.run(cmd_lag(bootstrap, args.service, DeliverySettings().consumer_group_prefix))
     elif args.command == "dlq" and args.action == "list":
         asyncio.run(cmd_dlq_list(bootstrap, args.service, args.limit))
     elif args.command == "dlq":
