@@ -125,8 +125,12 @@ def school_body(school: School) -> dict[str, Any]:
 
 
 class Run:
-    def __init__(self, urls: dict[str, str], output: Path, log=print) -> None:
+    def __init__(
+        self, urls: dict[str, str], output: Path, log=print, finalisation_token: str | None = None
+    ) -> None:
         self.http = {name: httpx.Client(base_url=url, timeout=60) for name, url in urls.items()}
+        #: the school portal's credentials for finalising (FINALISATION_API_TOKEN)
+        self.portal = {"Authorization": f"Bearer {finalisation_token}"} if finalisation_token else {}
         self.output = output
         self.log = log
 
@@ -257,6 +261,7 @@ class Run:
                 "finalisation",
                 "PUT",
                 f"/sessions/{session['session_id']}/finalisation",
+                headers=self.portal,
                 json={
                     "examiner_global_comment": None,
                     "has_incident": False,
@@ -428,7 +433,10 @@ def main() -> None:
     print(f"== starting the four services and the Pix sandbox (logs: {config.log_dir})")
     stack = start_stack(config)
     try:
-        summary = run_academie(Run({s: config.url(s) for s in config.ports}, output), schools, args.seed)
+        run = Run(
+            {s: config.url(s) for s in config.ports}, output, finalisation_token=config.finalisation_api_token
+        )
+        summary = run_academie(run, schools, args.seed)
         (output / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8"
         )

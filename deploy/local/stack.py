@@ -37,6 +37,8 @@ class StackConfig:
     #: prefix for schemas/roles and consumer groups, so a test stack never meets the real one
     namespace: str | None = None
     sandbox_delay_seconds: float = 1.0
+    #: the school portal's token for finalisation and results intake (the sandbox posts with it too)
+    finalisation_api_token: str = "local-finalisation-api-token"
     #: LSU/LSL API clients of the export service: [{"client_id", "secret", "uais"}]
     export_clients: list[dict] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -80,6 +82,7 @@ def _service_env(config: StackConfig, service: str, dsn: str) -> dict[str, str]:
         "EXPORT_API_CLIENTS": json.dumps(config.export_clients),
         "EXPORT_TOKEN_SECRET": "local-export-token-secret-at-least-32-bytes",
         "INVIGILATOR_TOKEN_SECRET": "local-invigilator-token-secret-at-least-32-bytes",
+        "FINALISATION_API_TOKEN": config.finalisation_api_token,
         **config.extra_env,
     }
     if config.namespace:
@@ -138,6 +141,7 @@ def start_stack(config: StackConfig, with_sandbox: bool = True) -> Stack:
                 "KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap_servers,
                 "FINALISATION_URL": config.url("finalisation"),
                 "PIX_SANDBOX_DELAY_SECONDS": str(config.sandbox_delay_seconds),
+                "FINALISATION_API_TOKEN": config.finalisation_api_token,
                 "PYTHONUNBUFFERED": "1",
                 **({"PIX_SANDBOX_GROUP_ID": f"{config.namespace}.pix-sandbox"} if config.namespace else {}),
             }

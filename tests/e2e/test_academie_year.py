@@ -69,7 +69,13 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
     config = stack.config
     seed, schools = schools
     output = tmp_path / "out"
-    summary = run_academie(Run({s: config.url(s) for s in config.ports}, output, log=print), schools, seed)
+    run = Run(
+        {s: config.url(s) for s in config.ports},
+        output,
+        log=print,
+        finalisation_token=config.finalisation_api_token,
+    )
+    summary = run_academie(run, schools, seed)
 
     for school in schools:
         assert school.sessions, f"{school.uai}: no session planned"
