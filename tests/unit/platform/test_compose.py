@@ -66,3 +66,13 @@ def test_one_shot_jobs_and_sandbox_use_real_modules_and_variables():
 
 def test_broker_never_creates_topics_by_itself():
     assert COMPOSE["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_one_kafka_version_everywhere():
+    """docker-compose.yml, the testcontainers path and the local Maven broker run the same Kafka."""
+    from tests.conftest import KAFKA_IMAGE
+
+    pom = (REPO / "deploy" / "local" / "kafka" / "pom.xml").read_text()
+    local_version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom).group(1)
+    assert COMPOSE["kafka"]["image"] == KAFKA_IMAGE == f"apache/kafka:{local_version}"
+    assert COMPOSE["postgres"]["image"].split(":")[1] == "15"
