@@ -172,6 +172,10 @@ class FinalisationIn(BaseModel):
     has_incident: StrictBool | None = None
     has_joining_issue: StrictBool | None = None
     candidate_reports: list[CandidateReportIn] = Field(default_factory=list)
+    session_incidents: list[IssueReportIn] = Field(
+        default_factory=list,
+        description="room-level PV entries transcribed from paper; those recorded live are always kept",
+    )
 
 
 @router.put("/sessions/{session_id}/finalisation", tags=["finalisation"], dependencies=[ApiCaller])
@@ -187,6 +191,7 @@ async def finalise(session_id: str, body: FinalisationIn, runtime: RuntimeDep) -
             )
             for r in body.candidate_reports
         ]
+        session_incidents = tuple(i.to_domain() for i in body.session_incidents)
     except DomainError as error:
         raise to_api_error(error) from None
     event = await commands.finalise(
@@ -197,6 +202,7 @@ async def finalise(session_id: str, body: FinalisationIn, runtime: RuntimeDep) -
         has_incident=body.has_incident,
         has_joining_issue=body.has_joining_issue,
         examiner_global_comment=body.examiner_global_comment,
+        session_incidents=session_incidents,
     )
     return event.model_dump(mode="json")
 

@@ -21,6 +21,7 @@ from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.finalisation import (
     CandidateReport,
     FinalisationRequest,
+    SessionIncident,
     finalise_session,
 )
 from services.finalisation.domain.finalisation import (
@@ -226,9 +227,11 @@ async def finalise(
     has_incident: bool | None,
     has_joining_issue: bool | None,
     examiner_global_comment: str | None,
+    session_incidents: tuple[IssueReport, ...] = (),
 ) -> events.SessionFinalised:
     """Finalise and raise SessionFinalised; candidates in `reports_without_issues` gave no issue
-    report list, so what the invigilator recorded live for them is used."""
+    report list, so what the invigilator recorded live for them is used. The room's incidents
+    recorded live always go, with the `session_incidents` transcribed from the paper PV."""
     now = runtime.clock.now()
     async with open_room(runtime, session_id) as opened:
         require_not_cancelled(opened.session)
@@ -244,7 +247,13 @@ async def finalise(
             )
             for r in reports
         ]
-        request = FinalisationRequest(completed, has_incident, has_joining_issue, examiner_global_comment)  # type: ignore[arg-type]
+        request = FinalisationRequest(
+            completed,
+            has_incident,  # type: ignore[arg-type]
+            has_joining_issue,  # type: ignore[arg-type]
+            examiner_global_comment,
+            session_incidents,
+        )
         finalised = finalise_session(room, request, now)
         event = events.SessionFinalised(
             session_id=session_id,
@@ -260,6 +269,7 @@ async def finalise(
             is_publishable=finalised.is_publishable,
             had_invigilator_access=finalised.had_invigilator_access,
             candidates=[_finalised_candidate(c) for c in finalised.candidates],
+            session_incidents=[_session_incident(i) for i in finalised.session_incidents],
         )
         await store.insert_finalisation(opened.uow.conn, session_id, now, event.model_dump(mode="json"))
         await opened.uow.emit(event)
@@ -288,14 +298,21 @@ def _finalised_candidate(c: DomainFinalisedCandidate) -> events.FinalisedCandida
         started_at=c.started_at,
         ended_at=c.ended_at,
         test_state=c.test_state.value,
-        issue_reports=[
-            events.IssueReport(
-                category=r.category.value,
-                subcategory=r.subcategory.value if r.subcategory else None,
-                code=r.code,
-                description=r.description,
-                question_number=r.question_number,
-            )
-            for r in c.issue_reports
-        ],
+        issue_reports=[_issue_report(r) for r in c.issue_reports],
+    )
+
+
+def _issue_report(r: IssueReport) -> events.IssueReport:
+    return events.IssueReport(
+        category=r.category.value,
+        subcategory=r.subcategory.value if r.subcategory else None,
+        code=r.code,
+        description=r.description,
+        question_number=r.question_number,
+    )
+
+
+def _session_incident(i: SessionIncident) -> events.SessionIncident:
+    return events.SessionIncident(
+        **_issue_report(i.report).model_dump(), recorded_at=i.recorded_at, source=i.source.value
     )

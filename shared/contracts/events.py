@@ -248,6 +248,17 @@ class IssueReport(BaseModel):
     question_number: int | None = Field(default=None, ge=1, le=500)
 
 
+class SessionIncident(IssueReport):
+    """An incident that concerned the whole room (power cut, network down for everyone, fire alarm…)."""
+
+    recorded_at: datetime = Field(
+        description="when it was written down: live in the invigilator space, or at finalisation"
+    )
+    source: Literal["invigilator_space", "finalisation"] = Field(
+        description="recorded live by the invigilator, or transcribed from the paper PV at finalisation"
+    )
+
+
 class FinalisedCandidate(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -287,6 +298,10 @@ class SessionFinalised(Event):
     candidates: list[FinalisedCandidate]
     had_invigilator_access: bool | None = Field(
         default=None, description="an invigilator logged in to the session's invigilator space"
+    )
+    session_incidents: list[SessionIncident] = Field(
+        default_factory=list,
+        description="the PV d'incident's entries for the whole room (per-candidate ones are in candidates)",
     )
 
 

@@ -7,6 +7,7 @@ our sandbox) needs, including whether the session can be published without a jur
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,6 +28,29 @@ class AbortReason(StrEnum):
     TECHNICAL = "technical"
 
 
+class IncidentSource(StrEnum):
+    """Where a room-level incident comes from: written live, or transcribed from the paper PV."""
+
+    INVIGILATOR_SPACE = "invigilator_space"
+    FINALISATION = "finalisation"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionIncident:
+    """An entry of the PV d'incident for the whole room (power cut, network down, fire alarm…)."""
+
+    report: IssueReport
+    recorded_at: datetime
+    source: IncidentSource
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            **self.report.to_payload(),
+            "recorded_at": self.recorded_at.isoformat(),
+            "source": self.source.value,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class CandidateReport:
     """What the referent declares for one enrolled candidate."""
@@ -39,12 +63,17 @@ class CandidateReport:
 
 @dataclass(frozen=True, slots=True)
 class FinalisationRequest:
-    """The finalisation form: one report per enrolled candidate, comment and the two checkboxes."""
+    """The finalisation form: one report per enrolled candidate, comment and the two checkboxes.
+
+    `session_incidents` are room-level entries of the paper PV transcribed by the referent; they add
+    to those the invigilator recorded live (an entry identical to a live one is that same incident).
+    """
 
     candidate_reports: Sequence[CandidateReport]
     has_incident: bool
     has_joining_issue: bool
     examiner_global_comment: str | None = None
+    session_incidents: Sequence[IssueReport] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +134,7 @@ class SessionFinalised:
     has_joining_issue: bool
     had_invigilator_access: bool
     candidates: tuple[FinalisedCandidate, ...] = field(default_factory=tuple)
+    session_incidents: tuple[SessionIncident, ...] = ()
 
     @property
     def has_examiner_global_comment(self) -> bool:
@@ -112,7 +142,7 @@ class SessionFinalised:
 
     @property
     def is_publishable(self) -> bool:
-        return is_publishable(self.examiner_global_comment, self.candidates)
+        return is_publishable(self.examiner_global_comment, self.candidates, self.session_incidents)
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready dict (ISO dates) for the event contract in shared/."""
@@ -128,15 +158,23 @@ class SessionFinalised:
             "had_invigilator_access": self.had_invigilator_access,
             "is_publishable": self.is_publishable,
             "candidates": [candidate.to_payload() for candidate in self.candidates],
+            "session_incidents": [incident.to_payload() for incident in self.session_incidents],
         }
 
 
-def is_publishable(examiner_global_comment: str | None, candidates: Sequence[FinalisedCandidate]) -> bool:
+def is_publishable(
+    examiner_global_comment: str | None,
+    candidates: Sequence[FinalisedCandidate],
+    session_incidents: Sequence[SessionIncident] = (),
+) -> bool:
     """Pix's rule (§5.4): no global comment, no unresolved impactful report, no unfinished test.
 
-    At finalisation no report is resolved yet, so any impactful report blocks automatic publication.
+    At finalisation no report is resolved yet, so any impactful report blocks automatic publication,
+    whether it names one candidate or the whole room (then it may concern every candidate's test).
     """
     if examiner_global_comment is not None:
+        return False
+    if any(incident.report.is_impactful for incident in session_incidents):
         return False
     for candidate in candidates:
         if candidate.has_unfinished_test:
@@ -205,6 +243,14 @@ def finalise_session(room: SessionRoom, request: FinalisationRequest, now: datet
         _finalised_candidate(room.seats[candidate_id], reports[candidate_id])
         for candidate_id in sorted(reports)
     )
+    incidents = _session_incidents(room, request.session_incidents, now)
+    if incidents and not request.has_incident:
+        # the box is the referent's own declaration: refuse rather than tick it behind their back
+        raise DomainError(
+            "finalisation.incident_not_declared",
+            f"{len(incidents)} incident(s) concerned the whole room: has_incident must be true",
+            incidents=[incident.to_payload() for incident in incidents],
+        )
     room._mark_finalised(now)
     return SessionFinalised(
         session_id=room.session_id,
@@ -216,7 +262,27 @@ def finalise_session(room: SessionRoom, request: FinalisationRequest, now: datet
         has_joining_issue=request.has_joining_issue,
         had_invigilator_access=room.has_invigilator_access,
         candidates=finalised,
+        session_incidents=incidents,
     )
+
+
+def _session_incidents(
+    room: SessionRoom, transcribed: Sequence[IssueReport], now: datetime
+) -> tuple[SessionIncident, ...]:
+    """The room's live incidents, then the transcribed ones that are not one of them already."""
+    live = [
+        SessionIncident(i.report, i.recorded_at, IncidentSource.INVIGILATOR_SPACE)
+        for i in room.incidents
+        if i.candidate_id is None
+    ]
+    not_yet_matched = Counter(incident.report for incident in live)
+    added = []
+    for report in transcribed:
+        if not_yet_matched[report]:
+            not_yet_matched[report] -= 1
+            continue
+        added.append(SessionIncident(report, now, IncidentSource.FINALISATION))
+    return (*live, *added)
 
 
 def _abort_reason(report: CandidateReport) -> AbortReason | None:

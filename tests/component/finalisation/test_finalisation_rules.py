@@ -240,6 +240,61 @@ async def test_incidents_recorded_live_become_the_candidates_issue_reports(final
     assert [(r["code"], r["question_number"]) for r in running["issue_reports"]] == [("E10", 7)]
 
 
+async def test_room_incidents_recorded_live_reach_session_finalised(finalisation):
+    session, invigilator = await a_session_in_progress(finalisation)
+    power_cut = await invigilator.incident(code="C7", description="Coupure de courant, 10 minutes")
+    assert power_cut.status_code == 201, power_cut.text
+    recorded_at = SESSION_START + timedelta(minutes=110)
+    finalisation.clock.advance(minutes=30)
+    body = finalisation_body(session, {0: None, 1: "technical"}, has_incident=True)
+    # written on the paper PV only: site down for the whole room on question 12
+    body["session_incidents"] = [{"code": "E4", "question_number": 12}]
+    response = await finalise(finalisation, session, body)
+    assert response.status_code == 200, response.text
+
+    (event,) = await finalisation.raised(SessionFinalised)
+    assert response.json() == event.model_dump(mode="json")
+    assert [
+        (i.code, i.description, i.question_number, i.recorded_at, i.source) for i in event.session_incidents
+    ] == [
+        ("C7", "Coupure de courant, 10 minutes", None, recorded_at, "invigilator_space"),
+        ("E4", None, 12, event.finalised_at, "finalisation"),
+    ]
+    # a room incident is no candidate's issue report
+    assert all(c.issue_reports == [] for c in event.candidates)
+
+
+async def test_a_room_incident_needs_the_incident_box_nothing_finalised_when_refused(finalisation):
+    session, invigilator = await a_session_in_progress(finalisation)
+    await invigilator.incident(code="C8", description="Alarme incendie, évacuation")
+    response = await finalise(finalisation, session, finalisation_body(session, {0: None, 1: "technical"}))
+    assert error(response) == (422, "finalisation.incident_not_declared")
+    assert [i["code"] for i in response.json()["error"]["details"]["incidents"]] == ["C8"]
+    await assert_nothing_finalised(finalisation)
+    assert (await invigilator.room()).status_code == 200  # the space is still open
+
+
+async def test_an_impactful_room_incident_blocks_publication(finalisation):
+    session = await finalisation.seed(session_events(2))
+    invigilator = Invigilator(finalisation.http, session)
+    await invigilator.log_in()
+    await invigilator.take_test(0)
+    await invigilator.take_test(1)
+    await invigilator.incident(code="C6")  # suspected fraud in the room
+    body = finalisation_body(session, {0: None, 1: None}, has_incident=True)
+    response = await finalise(finalisation, session, body)
+    assert response.status_code == 200 and response.json()["is_publishable"] is False
+
+
+async def test_a_transcribed_room_incident_is_checked_like_any_issue_report(finalisation):
+    session, _ = await a_session_in_progress(finalisation)
+    body = finalisation_body(session, {0: None, 1: "technical"}, has_incident=True)
+    body["session_incidents"] = [{"category": "TECHNICAL_PROBLEM"}]
+    response = await finalise(finalisation, session, body)
+    assert error(response) == (422, "issue_report.deprecated_category")
+    await assert_nothing_finalised(finalisation)
+
+
 async def test_unknown_session_and_unknown_candidate(finalisation):
     session, _ = await a_session_in_progress(finalisation)
     missing = await finalisation.http.put(

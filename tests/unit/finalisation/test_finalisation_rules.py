@@ -7,6 +7,8 @@ from services.finalisation.domain.finalisation import (
     AbortReason,
     CandidateReport,
     FinalisationRequest,
+    IncidentSource,
+    SessionIncident,
     finalise_session,
     is_publishable,
 )
@@ -243,3 +245,85 @@ def test_global_comment_blocks_publication(all_completed):
 def test_is_publishable_with_no_candidates():
     assert is_publishable(None, [])
     assert not is_publishable("comment", [])
+
+
+# -- incidents of the whole room (the PV d'incident's entries without a candidate) --
+
+POWER_CUT = issue_report_from_code("C7", description="Coupure de courant 10 min")
+FIRE_ALARM = issue_report_from_code("C8", description="Alarme incendie, évacuation 15 min")
+
+
+def with_room_incidents(*incidents, incident=True, comment=None):
+    return FinalisationRequest(
+        list(completed_reports()),
+        has_incident=incident,
+        has_joining_issue=False,
+        examiner_global_comment=comment,
+        session_incidents=incidents,
+    )
+
+
+def test_room_incidents_recorded_live_and_transcribed_from_paper_go_with_the_finalisation(all_completed):
+    live_at = T0 + timedelta(minutes=10)
+    all_completed.record_incident(POWER_CUT, live_at)
+    all_completed.record_incident(issue_report_from_code("C8", description="en retard"), live_at, "c1")
+    # the paper PV also lists the power cut (the same incident, once) and the fire alarm
+    done = finalise_session(all_completed, with_room_incidents(POWER_CUT, FIRE_ALARM), NOW)
+    assert done.session_incidents == (
+        SessionIncident(POWER_CUT, live_at, IncidentSource.INVIGILATOR_SPACE),
+        SessionIncident(FIRE_ALARM, NOW, IncidentSource.FINALISATION),
+    )
+    assert done.is_publishable  # neither is impactful
+    assert done.to_payload()["session_incidents"][0] == {
+        "category": "NON_BLOCKING_TECHNICAL_ISSUE",
+        "subcategory": None,
+        "code": "C7",
+        "description": "Coupure de courant 10 min",
+        "question_number": None,
+        "is_impactful": False,
+        "recorded_at": live_at.isoformat(),
+        "source": "invigilator_space",
+    }
+
+
+def test_two_identical_room_incidents_stay_two(all_completed):
+    all_completed.record_incident(POWER_CUT, T0)
+    all_completed.record_incident(POWER_CUT, T0 + timedelta(minutes=40))
+    done = finalise_session(all_completed, with_room_incidents(POWER_CUT, POWER_CUT, POWER_CUT), NOW)
+    assert [i.source for i in done.session_incidents] == [
+        IncidentSource.INVIGILATOR_SPACE,
+        IncidentSource.INVIGILATOR_SPACE,
+        IncidentSource.FINALISATION,
+    ]
+
+
+def test_room_incidents_need_has_incident_nothing_changed_when_refused(all_completed):
+    all_completed.record_incident(POWER_CUT, T0)
+    refused = lambda: finalise_session(all_completed, with_room_incidents(incident=False), NOW)  # noqa: E731
+    assert code_of(refused) == "finalisation.incident_not_declared"
+    assert not all_completed.is_finalised
+    assert all_completed.seats["c1"].test_state is TestState.COMPLETED
+
+
+def test_a_transcribed_room_incident_needs_has_incident_too(all_completed):
+    refused = lambda: finalise_session(  # noqa: E731
+        all_completed, with_room_incidents(FIRE_ALARM, incident=False), NOW
+    )
+    assert code_of(refused) == "finalisation.incident_not_declared"
+    # an incident of one candidate alone does not (Pix leaves that box to the referent)
+    report = issue_report_from_code("C8", description="en retard")
+    assert finalise_session(all_completed, request(*completed_reports(report)), NOW).session_incidents == ()
+
+
+@pytest.mark.parametrize("code", ["C6", "E4"])
+def test_an_impactful_room_incident_blocks_publication(all_completed, code):
+    report = issue_report_from_code(code, question_number=12 if code == "E4" else None)
+    all_completed.record_incident(report, T0)
+    assert not finalise_session(all_completed, with_room_incidents(), NOW).is_publishable
+
+
+def test_an_impactful_transcribed_room_incident_blocks_publication(all_completed):
+    fraud = issue_report_from_code("C6")
+    assert not finalise_session(all_completed, with_room_incidents(fraud), NOW).is_publishable
+    incident = SessionIncident(fraud, NOW, IncidentSource.FINALISATION)
+    assert not is_publishable(None, [], [incident])
