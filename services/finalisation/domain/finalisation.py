@@ -16,7 +16,7 @@ from typing import Any
 
 from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.invigilation import CandidateSeat, SessionRoom, TestState
-from services.finalisation.domain.issue_reports import IssueReport
+from services.finalisation.domain.issue_reports import IssueReport, require_room_level
 
 GLOBAL_COMMENT_MAX_LENGTH = 500
 
@@ -278,6 +278,7 @@ def _session_incidents(
     not_yet_matched = Counter(incident.report for incident in live)
     added = []
     for report in transcribed:
+        require_room_level(report)
         if not_yet_matched[report]:
             not_yet_matched[report] -= 1
             continue

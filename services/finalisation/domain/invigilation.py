@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from services.finalisation.domain.errors import DomainError
-from services.finalisation.domain.issue_reports import IssueReport
+from services.finalisation.domain.issue_reports import IssueReport, require_room_level
 
 TEST_DURATION = timedelta(minutes=105)
 SESSION_EXPIRY = timedelta(hours=24)
@@ -398,6 +398,8 @@ class SessionRoom:
         self._require_open(now)
         if candidate_id is not None:
             self.seat(candidate_id)
+        else:
+            require_room_level(report)
         self.incidents.append(RecordedIncident(candidate_id, report, now))
         return [IncidentRecorded(self.session_id, candidate_id, report, now)]
 

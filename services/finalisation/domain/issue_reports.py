@@ -95,6 +95,10 @@ _NEEDS_DESCRIPTION = frozenset(
     }
 )
 _NEEDS_QUESTION_NUMBER = frozenset({IssueCategory.IN_CHALLENGE})
+#: About one candidate's identity, extra time or signature: meaningless for the whole room.
+_ABOUT_ONE_CANDIDATE = frozenset(
+    {IssueCategory.CANDIDATE_INFORMATIONS_CHANGES, IssueCategory.SIGNATURE_ISSUE}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,16 @@ class IssueReport:
             "question_number": self.question_number,
             "is_impactful": self.is_impactful,
         }
+
+
+def require_room_level(report: IssueReport) -> None:
+    """A report written for the whole room must not be one that can only be about one candidate."""
+    if report.category in _ABOUT_ONE_CANDIDATE:
+        raise DomainError(
+            "issue_report.candidate_required",
+            f"{report.code} ({report.category}) is about one candidate: say which",
+            issue_code=report.code,
+        )
 
 
 def issue_report(

@@ -232,6 +232,7 @@ async def test_incidents_are_recorded_with_the_pix_categories(finalisation):
         ({"category": "IN_CHALLENGE", "subcategory": "SKIP_ON_OOPS"}, "issue_report.question_number_invalid"),
         ({"category": "FRAUD", "subcategory": "SKIP_ON_OOPS"}, "issue_report.subcategory_mismatch"),
         ({"category": "SIGNATURE_ISSUE"}, "issue_report.description_required"),
+        ({"code": "C1", "description": "nom mal orthographié"}, "issue_report.candidate_required"),
     ]:
         response = await invigilator.incident(**body)
         assert response.status_code == 422 and error_code(response) == code, (body, response.text)

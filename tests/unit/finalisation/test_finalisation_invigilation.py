@@ -213,6 +213,14 @@ def test_record_incidents_as_they_happen(logged_in_room):
     assert code_of(lambda: logged_in_room.record_incident(report, T0, "c1")) == "session.finalised"
 
 
+@pytest.mark.parametrize("code", ["C1", "C2", "C4"])
+def test_a_report_about_one_candidate_cannot_be_for_the_whole_room(logged_in_room, code):
+    report = issue_report_from_code(code, description="noté")
+    assert code_of(lambda: logged_in_room.record_incident(report, T0)) == "issue_report.candidate_required"
+    assert logged_in_room.incidents == []
+    logged_in_room.record_incident(report, T0, "c1")
+
+
 def test_enrolment_changes(room):
     room.enrol(candidate(5))
     room.unenrol("c5")

@@ -327,3 +327,10 @@ def test_an_impactful_transcribed_room_incident_blocks_publication(all_completed
     assert not finalise_session(all_completed, with_room_incidents(fraud), NOW).is_publishable
     incident = SessionIncident(fraud, NOW, IncidentSource.FINALISATION)
     assert not is_publishable(None, [], [incident])
+
+
+def test_a_transcribed_room_incident_cannot_be_about_one_candidate(all_completed):
+    signature = issue_report_from_code("C4", description="pas signé")
+    refused = lambda: finalise_session(all_completed, with_room_incidents(signature), NOW)  # noqa: E731
+    assert code_of(refused) == "issue_report.candidate_required"
+    assert not all_completed.is_finalised
