@@ -2,21 +2,42 @@
 
 Body: ``{"error": {"code": "session.outside_window", "message": "…", "details": {…}}}``. Domain
 errors carry their own code; the API layer maps them to a status with ``ApiError``.
+
+The school API (every route a school's staff reach through the académie's portal or gateway) is
+built on ``school_api_router()``: with ``API_TOKEN`` set, each of its routes needs
+``Authorization: Bearer <API_TOKEN>``, checked before the request body is read.
 """
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 
 class ApiError(Exception):
+    #: extra response headers (``WWW-Authenticate`` of a 401)
+    headers: dict[str, str] | None = None
+
     def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details
+
+
+class Unauthenticated(ApiError):
+    """401 with the ``WWW-Authenticate: Bearer`` challenge RFC 6750 asks for."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(401, code, message)
+        error = ', error="invalid_token"' if code == "auth.invalid_token" else ""
+        self.headers = {"WWW-Authenticate": f'Bearer realm="certibus"{error}'}
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -26,7 +47,9 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=exc.headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -38,3 +61,61 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("request.invalid", "the request does not match the API", {"problems": problems}),
             status_code=422,
         )
+
+
+# ---- the school API's token -------------------------------------------------------------------
+
+
+def check_api_token(request: Request) -> None:
+    """Refuse (401) a request without one of the tokens the service accepts; accepting none: open.
+
+    ``create_app`` puts the accepted tokens (``settings.api_tokens()``) in ``app.state.api_tokens``.
+    """
+    accepted: tuple[SecretStr, ...] = request.app.state.api_tokens
+    if not accepted:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
+        raise Unauthenticated("auth.missing_token", "this endpoint needs Authorization: Bearer <API token>")
+    # compare with every accepted token, each in constant time
+    if not any(
+        [hmac.compare_digest(given.encode(), token.get_secret_value().encode()) for token in accepted]
+    ):
+        raise Unauthenticated("auth.invalid_token", "the API token is not valid")
+
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="API token",
+    description="API_TOKEN of the service (sent by the académie's portal or gateway)",
+)
+
+
+def require_api_token(
+    request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
+    """FastAPI dependency: the request carries the API token (also declares it in the OpenAPI).
+
+    FastAPI reads a route's body before it solves dependencies: routes that take a body get the
+    check before reading it from ``ApiTokenRoute`` (``school_api_router`` sets both).
+    """
+    check_api_token(request)
+
+
+class ApiTokenRoute(APIRoute):
+    """A route that checks the API token first, before its body is read or parsed."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked_first(request: Request) -> Response:
+            check_api_token(request)
+            return await handler(request)
+
+        return checked_first
+
+
+def school_api_router(**kwargs: Any) -> APIRouter:
+    """An ``APIRouter`` whose every route requires the API token (``API_TOKEN``) when one is set."""
+    return APIRouter(route_class=ApiTokenRoute, dependencies=[Depends(require_api_token)], **kwargs)

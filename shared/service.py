@@ -114,6 +114,11 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(definition.name, settings.log_level, settings.log_format)
+        if not settings.api_tokens():
+            log.warning(
+                "school API open: API_TOKEN is unset, anyone who reaches the port can call it;"
+                " set it in every real deployment"
+            )
         schema = settings.database_schema or schema_for(definition.name)
         pool = await create_pool(settings.database_url, schema, settings.database_pool_max)
         async with pool.acquire() as conn:
@@ -163,6 +168,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             log.info("service stopped")
 
     app = FastAPI(title=definition.title or f"certibus {definition.name}", lifespan=lifespan)
+    app.state.api_tokens = tuple(settings.api_tokens())
     install_error_handlers(app)
 
     @app.get("/health", tags=["operations"])

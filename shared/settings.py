@@ -6,8 +6,21 @@ fields; every variable is documented in the README's configuration table.
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _fits_a_header(token: SecretStr) -> SecretStr:
+    if not re.fullmatch(r"[\x21-\x7e]+", token.get_secret_value()):
+        raise ValueError("an API token is printable ASCII without spaces (it travels in a header)")
+    return token
+
+
+#: a Bearer token callers send in ``Authorization``: at least 16 characters, visible ASCII
+ApiToken = Annotated[SecretStr, Field(min_length=16), AfterValidator(_fits_a_header)]
 
 
 class KafkaSettings(BaseSettings):
@@ -55,6 +68,9 @@ class DeliverySettings(BaseSettings):
 class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
     """Everything a certibus service needs to run; services subclass it."""
 
+    # a refused value is not echoed: secrets (API_TOKEN, passwords in DATABASE_URL) would reach the logs
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
+
     http_host: str = Field(default="127.0.0.1")
     http_port: int = Field(default=8000)
     log_level: str = Field(default="INFO")
@@ -63,3 +79,11 @@ class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
         default=False,
         description="replay mode: clear derived tables and inbox, re-consume input topics from the start",
     )
+    api_token: ApiToken | None = Field(
+        default=None,
+        description="Bearer token the school API requires (the académie's portal or gateway); unset, it is open",
+    )
+
+    def api_tokens(self) -> list[SecretStr]:
+        """The tokens the school API accepts as ``Authorization: Bearer …``; none: the API is open."""
+        return [self.api_token] if self.api_token is not None else []
