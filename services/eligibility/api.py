@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from starlette.datastructures import UploadFile
 
 from services.eligibility import store
@@ -22,10 +22,10 @@ from services.eligibility.domain.certifiability import (
 from services.eligibility.domain.issues import ImportIssue, IssueCollector, Rule
 from services.eligibility.domain.roster import check_school_uai
 from services.eligibility.importing import ImportRejected, import_campaign, import_roster, issue_json
-from shared.http import ApiError
+from shared.http import ApiError, school_api_router
 from shared.service import Runtime, get_runtime
 
-router = APIRouter(tags=["eligibility"])
+router = school_api_router(tags=["eligibility"])  # API_TOKEN, when set
 
 
 class _TooLarge(Exception):
