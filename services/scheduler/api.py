@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 
 from services.scheduler import commands, store
 from services.scheduler.schemas import (
@@ -32,9 +32,10 @@ from services.scheduler.schemas import (
     SessionPatch,
     StaffIn,
 )
+from shared.http import school_api_router
 from shared.service import Runtime, get_runtime
 
-router = APIRouter()
+router = school_api_router()  # API_TOKEN, when set
 ERRORS = {
     404: {"description": "unknown school, session, plan or candidate"},
     409: {"description": "conflict with the current state (overlap, started, …)"},
