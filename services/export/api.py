@@ -10,8 +10,9 @@ Livret scolaire API, as Pix serves it to the Ministry (pix-domain.md §7.2):
 Refusals carry our error shape and, alongside, Pix's JSON:API ``errors`` list, so a client written
 against Pix reads them too.
 
-School routes: the class CSV and attestations PDF (the files as last produced), the livret JSON,
-the LSU/LSL readiness checklist of a class, and a forced rebuild of a school's files.
+School routes (``API_TOKEN`` when set, like every service's school API): the class CSV and
+attestations PDF (the files as last produced), the livret JSON, the LSU/LSL readiness checklist of a
+class, and a forced rebuild of a school's files.
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ from services.export.domain.livret import build_livret_document, render_livret_j
 from services.export.domain.readiness import class_readiness
 from services.export.domain.selection import ExportIndex, normalise_uai
 from services.export.rebuild import ATTESTATIONS, CLASS_RESULTS, LIVRET, rebuild_school, school_directory
-from shared.http import ApiError, error_body
+from shared.http import ApiError, error_body, school_api_router
 from shared.service import Runtime, get_runtime
 
-router = APIRouter()
+router = APIRouter()  # the livret API: its own OAuth client credentials
+schools = school_api_router()  # the school routes: API_TOKEN, when set
 
 _UAI = re.compile(r"^[0-9]{7}[A-Z]$")
 _AUTH_CODES = {
@@ -231,7 +233,7 @@ async def livret_certifications(
 # -- school routes -----------------------------------------------------------------------------
 
 
-@router.get("/schools/{uai}/livret.json", tags=["exports"])
+@schools.get("/schools/{uai}/livret.json", tags=["exports"])
 async def school_livret(uai: str, runtime: Runtime = Depends(get_runtime)) -> Response:
     """The school's livret file (the same bytes the livret API answers)."""
     uai = school_uai(uai)
@@ -241,14 +243,14 @@ async def school_livret(uai: str, runtime: Runtime = Depends(get_runtime)) -> Re
     )
 
 
-@router.get("/schools/{uai}/classes/{division}/results.csv", tags=["exports"])
+@schools.get("/schools/{uai}/classes/{division}/results.csv", tags=["exports"])
 async def class_results_csv(uai: str, division: str, runtime: Runtime = Depends(get_runtime)) -> Response:
     """The class results CSV (Pix Orga format) as last produced."""
     file_name, content = await class_file(runtime, school_uai(uai), division, CLASS_RESULTS)
     return Response(content, media_type="text/csv; charset=utf-8", headers=attachment(file_name))
 
 
-@router.get("/schools/{uai}/classes/{division}/attestations.pdf", tags=["exports"])
+@schools.get("/schools/{uai}/classes/{division}/attestations.pdf", tags=["exports"])
 async def class_attestations_pdf(
     uai: str, division: str, runtime: Runtime = Depends(get_runtime)
 ) -> Response:
@@ -257,7 +259,7 @@ async def class_attestations_pdf(
     return Response(content, media_type="application/pdf", headers=attachment(file_name))
 
 
-@router.get("/schools/{uai}/classes/{division}/readiness", tags=["exports"])
+@schools.get("/schools/{uai}/classes/{division}/readiness", tags=["exports"])
 async def class_readiness_checklist(uai: str, division: str, runtime: Runtime = Depends(get_runtime)) -> dict:
     """Whether the class can go to LSU/LSL, and otherwise who blocks it and why."""
     uai = school_uai(uai)
@@ -284,7 +286,7 @@ async def class_readiness_checklist(uai: str, division: str, runtime: Runtime = 
     }
 
 
-@router.get("/schools/{uai}/exports", tags=["exports"])
+@schools.get("/schools/{uai}/exports", tags=["exports"])
 async def school_exports(uai: str, runtime: Runtime = Depends(get_runtime)) -> dict:
     """The last file of each kind (and class) produced for the school."""
     uai = school_uai(uai)
@@ -305,10 +307,13 @@ async def school_exports(uai: str, runtime: Runtime = Depends(get_runtime)) -> d
     }
 
 
-@router.post("/schools/{uai}/exports", tags=["exports"])
+@schools.post("/schools/{uai}/exports", tags=["exports"])
 async def rebuild_school_exports(uai: str, runtime: Runtime = Depends(get_runtime)) -> dict:
     """Rebuild every file of the school now; unchanged files are not rewritten nor announced."""
     uai = school_uai(uai)
     async with runtime.unit_of_work() as uow:
         report = await rebuild_school(uow, uai, output_dir=output_dir(runtime), now=runtime.clock.now())
     return {"uai": uai, "changed": report.changed, "files": report.files, "removed": report.removed}
+
+
+router.include_router(schools)

@@ -39,8 +39,7 @@ def schools() -> tuple[str, str]:
     return new_uai(), new_uai()
 
 
-@pytest.fixture
-async def svc(start_service, tmp_path, schools):
+async def start_export(start_service, tmp_path, schools, **overrides):
     allowed, _ = schools
     service = await start_service(
         replace(definition, jobs=[]),  # the tests run the stale-school job themselves
@@ -50,9 +49,15 @@ async def svc(start_service, tmp_path, schools):
             {"client_id": "lsu", "secret_hash": hash_secret(SECRET, iterations=1000), "uais": [allowed]},
             {"client_id": "other-scope", "secret": SECRET, "uais": [allowed], "scopes": ["parcoursup"]},
         ],
+        **overrides,
     )
     service.runtime.clock = ManualClock(datetime(2025, 4, 2, 9, 0, tzinfo=UTC))
     return service
+
+
+@pytest.fixture
+async def svc(start_service, tmp_path, schools):
+    return await start_export(start_service, tmp_path, schools)
 
 
 async def deliver(svc, *events) -> None:
@@ -396,3 +401,57 @@ async def test_results_of_another_class_bring_every_class_csv_up_to_the_livret(s
     while await rebuild_stale_schools(svc.runtime):
         pass
     assert await svc.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", uai) == announced
+
+
+# -- API_TOKEN -----------------------------------------------------------------------------------
+
+
+async def test_school_routes_need_the_api_token_the_livret_api_keeps_its_own_credentials(
+    start_service, tmp_path, schools
+):
+    api_token = "academie-gateway-token-0123456789"
+    svc = await start_export(start_service, tmp_path, schools, api_token=api_token)
+    uai, _ = schools
+    _, bob = await school_with_results(svc, uai)
+    # Bob leaves: the files are stale until the next rebuild (a forced one let through would write them)
+    await deliver(
+        svc,
+        LearnerDeactivated(
+            learner_id=bob.learner_id, uai=uai, division="3A", deactivated_at=datetime.now(UTC)
+        ),
+    )
+    files = sorted((p.name, p.read_bytes()) for p in (tmp_path / uai).iterdir())
+    outbox, produced = (
+        await svc.pool.fetchval("SELECT count(*) FROM outbox"),
+        await svc.pool.fetch("SELECT * FROM exports ORDER BY 1, 2, 3"),
+    )
+    calls = [
+        ("GET", f"/schools/{uai}/classes/3A/results.csv"),  # names, INE, birth dates
+        ("GET", f"/schools/{uai}/classes/3A/attestations.pdf"),
+        ("GET", f"/schools/{uai}/classes/3A/readiness"),
+        ("GET", f"/schools/{uai}/livret.json"),
+        ("GET", f"/schools/{uai}/exports"),
+        ("POST", f"/schools/{uai}/exports"),
+    ]
+    for headers, code in (
+        ({}, "auth.missing_token"),
+        ({"Authorization": "Bearer not-the-api-token-at-all"}, "auth.invalid_token"),
+    ):
+        for method, path in calls:
+            answer = await svc.http.request(method, path, headers=headers)
+            assert (answer.status_code, answer.json()["error"]["code"]) == (401, code), (method, path)
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / uai).iterdir()) == files
+    assert await svc.pool.fetchval("SELECT count(*) FROM outbox") == outbox
+    assert await svc.pool.fetch("SELECT * FROM exports ORDER BY 1, 2, 3") == produced
+
+    bearer = {"Authorization": f"Bearer {api_token}"}
+    csv = await svc.http.get(f"/schools/{uai}/classes/3A/results.csv", headers=bearer)
+    assert csv.status_code == 200 and csv.content == dict(files)["20250402_resultats_3A.csv"]
+    rebuilt = await svc.http.post(f"/schools/{uai}/exports", headers=bearer)
+    assert rebuilt.status_code == 200 and rebuilt.json()["changed"]
+
+    # the LSU/LSL feed answers its OAuth clients, not API_TOKEN holders
+    feed = f"/api/organizations/{uai}/certifications"
+    assert (await svc.http.get(feed, headers=bearer)).status_code == 401
+    token = await token_for(svc)
+    assert (await svc.http.get(feed, headers={"Authorization": f"Bearer {token}"})).status_code == 200
