@@ -7,7 +7,6 @@ the class results CSV or the livret scolaire JSON, as a raw body or a multipart 
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -19,7 +18,7 @@ from services.finalisation.domain.finalisation import CandidateReport
 from services.finalisation.domain.issue_reports import IssueReport, issue_report, issue_report_from_code
 from services.finalisation.errors import to_api_error
 from services.finalisation.tokens import TokenError, read_token
-from shared.http import ApiError
+from shared.http import ApiError, school_api_router
 from shared.service import Runtime, get_runtime
 
 router = APIRouter()
@@ -134,23 +133,8 @@ async def record_incident(session_id: Invigilated, body: IncidentIn, runtime: Ru
 # ---- school and Pix side: finalisation, results intake -----------------------------------------
 
 
-def api_caller(runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """Finalisation and results intake act for a school or for Pix, not for an invigilator.
-
-    With ``FINALISATION_API_TOKEN`` set they need ``Authorization: Bearer <that token>`` (the
-    académie's portal or gateway, the Pix sandbox); unset, they are open, for local runs only.
-    """
-    secret = runtime.settings.finalisation_api_token
-    if secret is None:
-        return
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        raise ApiError(401, "auth.missing_token", "this endpoint needs Authorization: Bearer <API token>")
-    if not hmac.compare_digest(given.strip().encode(), secret.get_secret_value().encode()):
-        raise ApiError(401, "auth.invalid_token", "the API token is not valid")
-
-
-ApiCaller = Depends(api_caller)
+#: what the académie's portal or gateway (and the Pix side) calls: API_TOKEN or FINALISATION_API_TOKEN
+portal = school_api_router()
 
 
 # ---- finalisation -----------------------------------------------------------------------------
@@ -178,7 +162,7 @@ class FinalisationIn(BaseModel):
     )
 
 
-@router.put("/sessions/{session_id}/finalisation", tags=["finalisation"], dependencies=[ApiCaller])
+@portal.put("/sessions/{session_id}/finalisation", tags=["finalisation"])
 async def finalise(session_id: str, body: FinalisationIn, runtime: RuntimeDep) -> dict[str, Any]:
     """Finalise the session; raises SessionFinalised (returned as the response body)."""
     try:
@@ -232,7 +216,7 @@ async def _results_file(request: Request, max_bytes: int) -> tuple[bytes, str, s
     return data, file_name or "results", content_type
 
 
-@router.post("/sessions/{session_id}/results", tags=["results"], dependencies=[ApiCaller])
+@portal.post("/sessions/{session_id}/results", tags=["results"])
 async def session_results(session_id: str, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
     """A class results CSV or livret JSON for one finalised session (rows of others are unmatched)."""
     data, file_name, content_type = await _results_file(request, runtime.settings.results_max_bytes)
@@ -241,7 +225,7 @@ async def session_results(session_id: str, request: Request, runtime: RuntimeDep
     )
 
 
-@router.post("/results", tags=["results"], dependencies=[ApiCaller])
+@portal.post("/results", tags=["results"])
 async def results(
     request: Request,
     runtime: RuntimeDep,
@@ -250,3 +234,6 @@ async def results(
     """A results file covering several sessions (e.g. a school's livret JSON), split by matching."""
     data, file_name, content_type = await _results_file(request, runtime.settings.results_max_bytes)
     return await intake.import_results(runtime, data, file_name=file_name, content_type=content_type, uai=uai)
+
+
+router.include_router(portal)

@@ -22,7 +22,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import SCHEDULER
 from shared.service import Runtime, ServiceDefinition
-from shared.settings import ServiceSettings
+from shared.settings import ApiToken, ServiceSettings
 
 
 class FinalisationSettings(ServiceSettings):
@@ -42,11 +42,13 @@ class FinalisationSettings(ServiceSettings):
         default=300, gt=0, description="interval of the overdue check"
     )
     results_max_bytes: int = Field(default=20_000_000, ge=1, description="largest results file accepted")
-    finalisation_api_token: SecretStr | None = Field(
+    finalisation_api_token: ApiToken | None = Field(
         default=None,
-        min_length=16,
-        description="Bearer token required by finalisation and results intake; unset, they are open",
+        description="older name of API_TOKEN for finalisation and results intake; either is accepted",
     )
+
+    def api_tokens(self) -> list[SecretStr]:
+        return [t for t in (self.api_token, self.finalisation_api_token) if t is not None]
 
 
 def wire(runtime: Runtime) -> None:

@@ -1,4 +1,5 @@
-"""FINALISATION_API_TOKEN: finalisation and results intake closed to callers without it, state unchanged."""
+"""API_TOKEN (or its older name FINALISATION_API_TOKEN): finalisation and results intake closed to
+callers without it, state unchanged; the invigilator space keeps its own login."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_finalisation_and_intake_need_the_api_token_when_it_is_set(start_service):
-    finalisation = Finalisation(await start_service(definition, finalisation_api_token=TOKEN))
+@pytest.mark.parametrize("setting", ["api_token", "finalisation_api_token"])
+async def test_finalisation_and_intake_need_the_api_token_when_it_is_set(start_service, setting):
+    finalisation = Finalisation(await start_service(definition, **{setting: TOKEN}))
     session = await finalisation.seed(session_events(2))
     invigilator = Invigilator(finalisation.http, session)
     assert (await invigilator.log_in()).status_code == 200  # the invigilator space keeps its own login
@@ -69,6 +71,31 @@ async def test_finalisation_and_intake_need_the_api_token_when_it_is_set(start_s
     assert len(await finalisation.raised(ResultsProcessed)) == 1
 
 
-def test_a_short_api_token_is_refused_at_start():
+async def test_with_both_names_set_either_token_is_accepted(start_service):
+    portal_token, pix_token = "academie-gateway-token-0123456789", TOKEN
+    finalisation = Finalisation(
+        await start_service(definition, api_token=portal_token, finalisation_api_token=pix_token)
+    )
+    session = await finalisation.seed(session_events(1))
+    invigilator = Invigilator(finalisation.http, session)
+    assert (await invigilator.log_in()).status_code == 200
+    await invigilator.take_test(0)
+    url = f"/sessions/{session.session_id}/finalisation"
+    body = finalisation_body(session, {0: None})
+    assert error(await finalisation.http.put(url, json=body, headers=bearer(portal_token + "x"))) == (
+        401,
+        "auth.invalid_token",
+    )
+    assert (await finalisation.http.put(url, json=body, headers=bearer(portal_token))).status_code == 200
+    intake = await finalisation.http.post(
+        f"/sessions/{session.session_id}/results",
+        content=livret_json(livret_entry(9001, session.candidate(0))),
+        headers={"Content-Type": "application/json", **bearer(pix_token)},  # what the Pix sandbox sends
+    )
+    assert intake.status_code == 200, intake.text
+
+
+@pytest.mark.parametrize("setting", ["api_token", "finalisation_api_token"])
+def test_a_short_api_token_is_refused_at_start(setting):
     with pytest.raises(ValidationError):
-        definition.settings_class(finalisation_api_token="short")
+        definition.settings_class(**{setting: "short"})
