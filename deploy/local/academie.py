@@ -125,19 +125,27 @@ def school_body(school: School) -> dict[str, Any]:
 
 
 class Run:
-    def __init__(
-        self, urls: dict[str, str], output: Path, log=print, finalisation_token: str | None = None
-    ) -> None:
-        self.http = {name: httpx.Client(base_url=url, timeout=60) for name, url in urls.items()}
-        #: the school portal's credentials for finalising (FINALISATION_API_TOKEN)
-        self.portal = {"Authorization": f"Bearer {finalisation_token}"} if finalisation_token else {}
+    def __init__(self, urls: dict[str, str], output: Path, log=print, api_token: str | None = None) -> None:
+        #: what the académie's portal calls the school APIs with (API_TOKEN)
+        portal = {"Authorization": f"Bearer {api_token}"} if api_token else {}
+        self.http = {
+            name: httpx.Client(base_url=url, timeout=60, headers=portal) for name, url in urls.items()
+        }
+        #: without the portal's token: the invigilator space and the LSU/LSL API have their own
+        self.public = {name: httpx.Client(base_url=url, timeout=60) for name, url in urls.items()}
         self.output = output
         self.log = log
 
     def call(
-        self, service: str, method: str, path: str, expect: tuple[int, ...] = (200, 201), **kwargs
+        self,
+        service: str,
+        method: str,
+        path: str,
+        expect: tuple[int, ...] = (200, 201),
+        public: bool = False,
+        **kwargs,
     ) -> httpx.Response:
-        reply = self.http[service].request(method, path, **kwargs)
+        reply = (self.public if public else self.http)[service].request(method, path, **kwargs)
         if reply.status_code not in expect:
             raise RuntimeError(f"{service} {method} {path} → {reply.status_code}: {reply.text[:2000]}")
         return reply
@@ -234,13 +242,14 @@ class Run:
                     reports.append({"candidate_id": cid, "present": False})
                     continue
                 for step in ("presence", "start"):
-                    self.call("finalisation", "POST", f"{base}/{cid}/{step}", headers=headers)
+                    self.call("finalisation", "POST", f"{base}/{cid}/{step}", public=True, headers=headers)
                 school.summary["started"] += 1
                 if index == 0 and rng.random() < 0.5:
                     self.call(
                         "finalisation",
                         "POST",
                         f"/invigilator/sessions/{session['session_id']}/incidents",
+                        public=True,
                         headers=headers,
                         json={
                             "candidate_id": cid,
@@ -248,12 +257,12 @@ class Run:
                             "description": "Connexion perdue 5 minutes, reprise autorisée",
                         },
                     )
-                    self.call("finalisation", "POST", f"{base}/{cid}/resume", headers=headers)
+                    self.call("finalisation", "POST", f"{base}/{cid}/resume", public=True, headers=headers)
                 if rng.random() < 0.03:
-                    self.call("finalisation", "POST", f"{base}/{cid}/end", headers=headers)
+                    self.call("finalisation", "POST", f"{base}/{cid}/end", public=True, headers=headers)
                     reports.append({"candidate_id": cid, "present": True, "abort_reason": "technical"})
                     continue
-                self.call("finalisation", "POST", f"{base}/{cid}/complete", headers=headers)
+                self.call("finalisation", "POST", f"{base}/{cid}/complete", public=True, headers=headers)
                 reports.append({"candidate_id": cid, "present": True})
             if any(r["present"] for r in reports):
                 self.expect_session_locked(session)
@@ -261,7 +270,6 @@ class Run:
                 "finalisation",
                 "PUT",
                 f"/sessions/{session['session_id']}/finalisation",
-                headers=self.portal,
                 json={
                     "examiner_global_comment": None,
                     "has_incident": False,
@@ -284,7 +292,7 @@ class Run:
             raise RuntimeError(f"session {session['session_number']}: unexpected refusal {refused.text}")
 
     def _try_login(self, session: dict) -> dict | None:
-        reply = self.http["finalisation"].post(
+        reply = self.public["finalisation"].post(
             "/invigilator/login",
             json={"session_number": session["session_number"], "password": session["invigilator_password"]},
         )
@@ -340,6 +348,7 @@ class Run:
             "export",
             "POST",
             "/api/application/token",
+            public=True,
             data={
                 "grant_type": "client_credentials",
                 "client_id": client_id,
@@ -351,6 +360,7 @@ class Run:
             "export",
             "GET",
             f"/api/organizations/{uai}/certifications",
+            public=True,
             headers={"Authorization": f"Bearer {token}"},
         ).json()
         return len(feed["data"]["attributes"]["certifications"])
@@ -433,9 +443,7 @@ def main() -> None:
     print(f"== starting the four services and the Pix sandbox (logs: {config.log_dir})")
     stack = start_stack(config)
     try:
-        run = Run(
-            {s: config.url(s) for s in config.ports}, output, finalisation_token=config.finalisation_api_token
-        )
+        run = Run({s: config.url(s) for s in config.ports}, output, api_token=config.api_token)
         summary = run_academie(run, schools, args.seed)
         (output / "summary.json").write_text(
             json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8"
@@ -448,6 +456,7 @@ def main() -> None:
             print(
                 "services running (Ctrl-C to stop): "
                 + ", ".join(f"{s} {config.url(s)}" for s in config.ports)
+                + f"; school APIs want Authorization: Bearer {config.api_token}"
             )
             while True:
                 time.sleep(3600)

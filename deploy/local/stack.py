@@ -37,7 +37,9 @@ class StackConfig:
     #: prefix for schemas/roles and consumer groups, so a test stack never meets the real one
     namespace: str | None = None
     sandbox_delay_seconds: float = 1.0
-    #: the school portal's token for finalisation and results intake (the sandbox posts with it too)
+    #: the académie portal's token for every school API (API_TOKEN of each service)
+    api_token: str = "local-school-api-token"
+    #: the Pix side's token for the results intake (FINALISATION_API_TOKEN, the sandbox posts with it)
     finalisation_api_token: str = "local-finalisation-api-token"
     #: LSU/LSL API clients of the export service: [{"client_id", "secret", "uais"}]
     export_clients: list[dict] = field(default_factory=list)
@@ -82,6 +84,7 @@ def _service_env(config: StackConfig, service: str, dsn: str) -> dict[str, str]:
         "EXPORT_API_CLIENTS": json.dumps(config.export_clients),
         "EXPORT_TOKEN_SECRET": "local-export-token-secret-at-least-32-bytes",
         "INVIGILATOR_TOKEN_SECRET": "local-invigilator-token-secret-at-least-32-bytes",
+        "API_TOKEN": config.api_token,
         "FINALISATION_API_TOKEN": config.finalisation_api_token,
         **config.extra_env,
     }

@@ -73,7 +73,7 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
         {s: config.url(s) for s in config.ports},
         output,
         log=print,
-        finalisation_token=config.finalisation_api_token,
+        api_token=config.api_token,
     )
     summary = run_academie(run, schools, seed)
 
