@@ -11,7 +11,7 @@ import yaml
 
 from shared.contracts.topics import SERVICES
 from shared.db import role_for
-from shared.settings import KafkaSettings
+from shared.settings import KafkaSettings, ServiceSettings
 
 REPO = Path(__file__).resolve().parents[3]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
@@ -76,3 +76,14 @@ def test_one_kafka_version_everywhere():
     local_version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom).group(1)
     assert COMPOSE["kafka"]["image"] == KAFKA_IMAGE == f"apache/kafka:{local_version}"
     assert COMPOSE["postgres"]["image"].split(":")[1] == "15"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_school_api_is_closed_by_a_token(service):
+    ServiceSettings(api_token=COMPOSE[service]["environment"]["API_TOKEN"])  # a token the service accepts
+
+
+def test_the_sandbox_posts_results_with_a_token_finalisation_accepts():
+    finalisation = COMPOSE["finalisation"]["environment"]
+    accepted = {finalisation.get("API_TOKEN"), finalisation.get("FINALISATION_API_TOKEN")} - {None}
+    assert COMPOSE["pix-sandbox"]["environment"]["FINALISATION_API_TOKEN"] in accepted
