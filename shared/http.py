@@ -118,4 +118,13 @@ class ApiTokenRoute(APIRoute):
 
 def school_api_router(**kwargs: Any) -> APIRouter:
     """An ``APIRouter`` whose every route requires the API token (``API_TOKEN``) when one is set."""
-    return APIRouter(route_class=ApiTokenRoute, dependencies=[Depends(require_api_token)], **kwargs)
+    responses = {401: {"description": UNAUTHENTICATED}, **kwargs.pop("responses", {})}
+    return APIRouter(
+        route_class=ApiTokenRoute,
+        dependencies=[Depends(require_api_token)],
+        responses=responses,
+        **kwargs,
+    )
+
+
+UNAUTHENTICATED = "no API token (auth.missing_token) or another one (auth.invalid_token); nothing changed"

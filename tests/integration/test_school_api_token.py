@@ -105,7 +105,8 @@ async def test_a_school_route_needs_the_token_and_checks_it_before_reading_the_b
         for open_path in ("/health", "/ready", "/docs", "/openapi.json"):
             assert (await http.get(open_path)).status_code == 200, open_path
         openapi = (await http.get("/openapi.json")).json()
-        assert openapi["paths"]["/schools/{uai}/notes"]["post"]["security"] == [{"API token": []}]
+        operation = openapi["paths"]["/schools/{uai}/notes"]["post"]
+        assert operation["security"] == [{"API token": []}] and "401" in operation["responses"]
         assert "security" not in openapi["paths"]["/health"]["get"]
 
 
