@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 import structlog
@@ -86,6 +87,19 @@ async def unit_of_work(pool: asyncpg.Pool, service: str) -> AsyncIterator[UnitOf
     """``async with unit_of_work(pool, "scheduler") as uow:`` commits on success, rolls back on error."""
     async with pool.acquire() as conn, conn.transaction():
         yield UnitOfWork(conn, service)
+
+
+async def prune_published(pool: asyncpg.Pool, older_than: timedelta) -> int:
+    """Delete outbox rows published more than ``older_than`` ago; return how many.
+
+    Once published, a row is only a trace (the event lives on in Kafka); unpublished rows are never
+    touched, whatever their age.
+    """
+    status = await pool.execute(
+        "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - $1::interval",
+        older_than,
+    )
+    return int(status.split()[-1])
 
 
 AfterPublish = Callable[[list[int]], Awaitable[None]]

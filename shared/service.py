@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from shared.db import create_pool, migrate, schema_for
 from shared.http import install_error_handlers
 from shared.kafka_admin import ensure_topics, reset_group_offsets
 from shared.logging import configure_logging
-from shared.outbox import OutboxRelay, UnitOfWork, unit_of_work
+from shared.outbox import OutboxRelay, UnitOfWork, prune_published, unit_of_work
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -108,6 +109,19 @@ async def rebuild_read_models(runtime: Runtime) -> None:
     )
 
 
+async def _prune_outbox_hourly(runtime: Runtime) -> None:
+    """Keep the outbox small: published rows older than OUTBOX_RETENTION_HOURS go, every hour."""
+    retention = timedelta(hours=runtime.settings.outbox_retention_hours)
+    while True:
+        try:
+            deleted = await prune_published(runtime.pool, retention)
+            if deleted:
+                log.info("published outbox rows pruned", rows=deleted)
+        except Exception:
+            log.exception("outbox pruning failed; will retry")
+        await asyncio.sleep(3600)
+
+
 def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or definition.settings_class()
 
@@ -151,7 +165,10 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
         if settings.rebuild_read_models:
             await rebuild_read_models(runtime)
         await broker.start()
-        tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
+        tasks = [
+            asyncio.create_task(relay.run(), name="outbox-relay"),
+            asyncio.create_task(_prune_outbox_hourly(runtime), name="outbox-pruning"),
+        ]
         tasks += [asyncio.create_task(job(runtime), name=job.__name__) for job in definition.jobs]
         log.info("service started", port=settings.http_port)
         try:

@@ -63,6 +63,11 @@ class DeliverySettings(BaseSettings):
     outbox_poll_seconds: float = Field(
         default=2.0, gt=0, description="relay poll interval when no NOTIFY arrives"
     )
+    outbox_retention_hours: float = Field(
+        default=168,
+        gt=0,
+        description="published outbox rows are deleted after this long (Kafka keeps the events)",
+    )
 
 
 class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings):

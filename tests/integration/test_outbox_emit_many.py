@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import SessionUpdated
 from shared.contracts.topics import SCHEDULER
-from shared.outbox import OutboxRelay, unit_of_work
+from shared.outbox import OutboxRelay, prune_published, unit_of_work
 from tests.support import session_update
 
 pytestmark = pytest.mark.integration
@@ -59,3 +60,24 @@ async def test_events_emitted_in_a_batch_are_published_in_order(scratch, kafka, 
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
     assert [e.changed_fields[0] for e in published] == [f"b{i:02d}" for i in range(30)]
+
+
+async def test_pruning_deletes_only_rows_published_long_enough_ago(scratch):
+    subject = str(uuid.uuid4())
+    async with unit_of_work(scratch.pool, "scheduler") as uow:
+        await uow.emit_many(
+            [session_update(subject, m) for m in ("old", "recent", "unpublished", "ancient-unsent")]
+        )
+    ids = [r["id"] for r in await scratch.pool.fetch("SELECT id FROM outbox ORDER BY id")]
+    await scratch.pool.execute(
+        "UPDATE outbox SET published_at = now() - interval '8 days' WHERE id = $1", ids[0]
+    )
+    await scratch.pool.execute(
+        "UPDATE outbox SET published_at = now() - interval '1 hour' WHERE id = $1", ids[1]
+    )
+    await scratch.pool.execute(
+        "UPDATE outbox SET created_at = now() - interval '30 days' WHERE id = $1", ids[3]
+    )
+
+    assert await prune_published(scratch.pool, timedelta(days=7)) == 1
+    assert [r["id"] for r in await scratch.pool.fetch("SELECT id FROM outbox ORDER BY id")] == ids[1:]
