@@ -42,13 +42,13 @@ async def upsert_learner(conn: asyncpg.Connection, learner: LearnerSnapshot, act
     await conn.execute(
         """
         INSERT INTO learners (learner_id, uai, ine, first_name, middle_name, third_name, last_name,
-                              birthdate, division, active, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+                              birthdate, birth_city, division, active, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
         ON CONFLICT (learner_id) DO UPDATE SET
             uai = EXCLUDED.uai, ine = EXCLUDED.ine, first_name = EXCLUDED.first_name,
             middle_name = EXCLUDED.middle_name, third_name = EXCLUDED.third_name,
             last_name = EXCLUDED.last_name, birthdate = EXCLUDED.birthdate,
-            division = EXCLUDED.division, active = EXCLUDED.active, updated_at = now()
+            birth_city = EXCLUDED.birth_city, division = EXCLUDED.division, active = EXCLUDED.active, updated_at = now()
         """,
         learner.learner_id,
         normalise_uai(learner.uai),
@@ -58,6 +58,7 @@ async def upsert_learner(conn: asyncpg.Connection, learner: LearnerSnapshot, act
         learner.third_name,
         learner.last_name,
         learner.birthdate,
+        learner.birth_city,
         learner.division,
         active,
     )
@@ -242,6 +243,7 @@ def learner_record(row: asyncpg.Record) -> Learner:
         birthdate=row["birthdate"],
         division=row["division"],
         active=row["active"],
+        birth_city=row["birth_city"],
     )
 
 
@@ -280,7 +282,7 @@ async def load_school(conn: asyncpg.Connection, uai: str) -> SchoolSnapshot:
     uai = normalise_uai(uai)
     learner_rows = await conn.fetch(
         "SELECT learner_id, uai, ine, first_name, middle_name, third_name, last_name, birthdate,"
-        " division, active FROM learners WHERE uai = $1",
+        " division, active, birth_city FROM learners WHERE uai = $1",
         uai,
     )
     learner_ids = [r["learner_id"] for r in learner_rows]

@@ -27,7 +27,8 @@ class ResultStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Learner:
-    """A learner of the current roster (SIECLE import); the source of names and INE for the livret."""
+    """A learner of the current roster (SIECLE import); the source of names and INE for the livret,
+    and of the class CSV's birthplace when the certification result has none (``birth_city``)."""
 
     id: str
     uai: str
@@ -39,6 +40,7 @@ class Learner:
     birthdate: date
     division: str
     active: bool = True
+    birth_city: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

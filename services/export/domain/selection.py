@@ -6,12 +6,17 @@ active learner of the school, the **latest non-cancelled** certification, publis
 "Latest" means the most recent ``taken_at``, ties broken by the higher certification id, so the
 choice never depends on input order.
 
+The class CSV's "Lieu de naissance" is the birthplace on the certification (Pix copies the
+candidate's birth city at enrolment); results without one (the livret JSON carries none) show the
+learner's birth city from the roster instead (:func:`with_roster_birthplace`).
+
 :class:`ExportIndex` groups a roster snapshot once (by school, class and learner) so that rendering
 every class and school of an académie stays linear in the number of records.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -138,15 +143,31 @@ class ExportIndex:
         return learner_id in self._enrolled
 
 
+def _present(text: str | None) -> str | None:
+    return text if text is not None and text.strip() else None
+
+
+def with_roster_birthplace(result: CertificationResult, learner: Learner) -> CertificationResult:
+    """The result with a birthplace: its own when Pix gave one (it wins), else the learner's
+    birth city from the roster; unchanged when neither is known (a blank counts as none)."""
+    if _present(result.birthplace) is not None:
+        return result
+    birth_city = _present(learner.birth_city)
+    if birth_city is None:
+        return result
+    return dataclasses.replace(result, birthplace=birth_city)
+
+
 def select_class_results(index: ExportIndex, uai: str, division: str) -> list[CertificationResult]:
-    """The rows of a class export: each active learner's latest published certification, sorted by
-    last name, first name (as recorded on the certification) and certification id."""
+    """The rows of a class export: each active learner's latest published certification (its
+    birthplace completed from the roster when it has none), sorted by last name, first name (as
+    recorded on the certification) and certification id."""
     rows = []
     for learner in index.class_learners(uai, division):
         if learner.active:
             latest = latest_result(index.results_of(learner.id), is_published)
             if latest is not None:
-                rows.append(latest)
+                rows.append(with_roster_birthplace(latest, learner))
     rows.sort(key=lambda r: (name_sort_key(r.last_name), name_sort_key(r.first_name), r.certification_id))
     return rows
 

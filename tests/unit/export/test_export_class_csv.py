@@ -11,7 +11,7 @@ from services.export.domain.class_csv import (
 )
 from services.export.domain.naming import class_results_file_name, safe_file_component
 from services.export.domain.records import ResultStatus
-from services.export.domain.selection import ExportIndex, select_class_results
+from services.export.domain.selection import ExportIndex, select_class_results, with_roster_birthplace
 from services.export.domain.summaries import produce_class_results
 from shared.contracts.referential import COMPETENCE_IDS
 
@@ -199,6 +199,40 @@ def test_rows_are_each_active_learners_latest_published_certification(make):
     index = ExportIndex(learners, [*candidates, zoe_retake], results)
     rows = select_class_results(index, "0751234a", "3A")
     assert [r.certification_id for r in rows] == [4, 2]
+
+
+@pytest.mark.parametrize(
+    ("on_result", "in_roster", "shown"),
+    [
+        (None, "Quimper", "Quimper"),  # the livret JSON has no birthplace: the roster's city
+        ("  ", "Quimper", "Quimper"),  # a blank birthplace is none
+        ("Torreilles", "Quimper", "Torreilles"),  # Pix's birthplace wins
+        ("Torreilles", None, "Torreilles"),
+        (None, None, None),
+        (None, "", None),
+    ],
+)
+def test_birthplace_falls_back_to_the_roster_birth_city(make, on_result, in_roster, shown):
+    learner = make.learner("a", birth_city=in_roster)
+    result = make.result(make.candidate(learner), 1, birthplace=on_result)
+    assert with_roster_birthplace(result, learner).birthplace == shown
+
+
+def test_class_csv_shows_the_roster_birth_city_when_the_result_has_none(make):
+    with_city = make.learner("a", birth_city="Quimper", last_name="Abel")
+    pix_city = make.learner("b", birth_city="Quimper", last_name="Bravo")
+    no_city = make.learner("c", last_name="Cyan")
+    candidates = [make.candidate(learner) for learner in (with_city, pix_city, no_city)]
+    results = [
+        make.result(candidates[0], 1, last_name="Abel"),
+        make.result(candidates[1], 2, last_name="Bravo", birthplace="Torreilles"),
+        make.result(candidates[2], 3, last_name="Cyan"),
+    ]
+    index = ExportIndex([with_city, pix_city, no_city], candidates, results)
+    lines = produce_class_results(index, UAI_LOWER, "3A", date(2024, 6, 3)).content.decode().split("\n")
+    assert lines[1].startswith('1;"Anne";"Abel";"01/05/2010";"Quimper";;"Validée";')
+    assert lines[2].startswith('2;"Anne";"Bravo";"01/05/2010";"Torreilles";;"Validée";')
+    assert lines[3].startswith('3;"Anne";"Cyan";"01/05/2010";;;"Validée";')
 
 
 def test_produce_class_results_summarises_the_bytes(make):
