@@ -90,6 +90,7 @@ class Outcome:
     levels: dict[str, int | None] = field(default_factory=lambda: {"1.1": 3, "2.1": 2, "5.2": -1})
     jury_comment: str | None = None
     verification_code: str | None = None
+    birthplace: str | None = None
 
 
 def results(session_event: SessionCreated, *outcomes: Outcome, **overrides: Any) -> ResultsProcessed:
@@ -109,6 +110,7 @@ def results(session_event: SessionCreated, *outcomes: Outcome, **overrides: Any)
                 first_name=o.learner.first_name,
                 last_name=o.learner.last_name,
                 birthdate=o.learner.birthdate,
+                birthplace=o.birthplace,
                 status=o.status,
                 pix_score=o.pix_score,
                 competence_levels=o.levels,

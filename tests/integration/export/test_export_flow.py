@@ -46,9 +46,11 @@ async def handled(svc, event_id: str) -> bool:
 async def test_results_become_files_on_disk_announced_once(start_service, publish, record_events, tmp_path):
     svc = await start_service(definition, export_output_dir=tmp_path, export_rebuild_interval_seconds=0.3)
     uai = new_uai()
-    zoe = learner(uai, "zoe", first_name="Zoé", last_name="Durand", ine="123456789AB")
+    # birth cities from the roster: the CSV shows Zoé's, her result (livret JSON) having none;
+    # Max's result carries Pix's birthplace, which wins
+    zoe = learner(uai, "zoe", first_name="Zoé", last_name="Durand", ine="123456789AB", birth_city="Quimper")
     eve = learner(uai, "eve", first_name="Ève", last_name='=HYPERLINK("http://x")', ine="223456789AB")
-    max_ = learner(uai, "max", first_name="Max", last_name="Bernard", ine="323456789AB")
+    max_ = learner(uai, "max", first_name="Max", last_name="Bernard", ine="323456789AB", birth_city="Brest")
     other_class = learner(uai, "tom", first_name="Tom", last_name="Abadie", division="3B")
     s1 = session(uai, number=4711)
     first, second, third, fourth = certification_ids(4)
@@ -56,7 +58,7 @@ async def test_results_become_files_on_disk_announced_once(start_service, publis
         s1,
         Outcome(zoe, first, pix_score=412, levels={"1.1": 3, "2.1": 2, "5.2": -1}, jury_comment="RAS"),
         Outcome(eve, second, status="rejected", pix_score=0, levels={"1.1": 2}),
-        Outcome(max_, third, status="cancelled", pix_score=None, jury_comment="Fraude"),
+        Outcome(max_, third, status="cancelled", pix_score=None, jury_comment="Fraude", birthplace="Lorient"),
     )
 
     async with record_events([EXPORT]) as recorder:
@@ -79,16 +81,17 @@ async def test_results_become_files_on_disk_announced_once(start_service, publis
         assert len(lines) == 4 and csv_event.rows == 3
         by_name = {line.split(";")[2]: line for line in lines[1:]}
         assert by_name['"Durand"'] == (
-            f'{first};"Zoé";"Durand";"02/04/2011";;;"Validée";412;3;"-";"-";2;"-";"-";"-";'
+            f'{first};"Zoé";"Durand";"02/04/2011";"Quimper";;"Validée";412;3;"-";"-";2;"-";"-";"-";'
             f'"-";"-";"-";"-";"-";"-";"-";"-";0;"RAS";4711;"17/03/2025"'
         )
         assert by_name['"Bernard"'] == (
-            f'{third};"Max";"Bernard";"02/04/2011";;;"Annulée";"-";'
+            f'{third};"Max";"Bernard";"02/04/2011";"Lorient";;"Annulée";"-";'
             + '"-";' * 16
             + '"Fraude";4711;"17/03/2025"'
         )
         # formula neutralised, inner quote doubled; rejected: "0" and 0 for tested competences
         assert by_name['"\'=HYPERLINK(""http://x"")"'].split(";")[6:9] == ['"Rejetée"', '"0"', "0"]
+        assert by_name['"\'=HYPERLINK(""http://x"")"'].split(";")[4] == ""  # no birthplace anywhere
         assert sha256_hex(raw) == csv_event.sha256
 
         # -- the livret JSON: Pix's certificationsResults shape, roster names, cancelled left out
