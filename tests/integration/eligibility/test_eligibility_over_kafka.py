@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
 
-from services.eligibility.app import Settings, definition
+from services.eligibility.app import definition
 from services.eligibility.domain.identifiers import mod23_letter
 from services.eligibility.domain.samples import (
     Participation,
@@ -32,10 +29,8 @@ from shared.contracts.events import (
     SessionCreated,
 )
 from shared.contracts.topics import ELIGIBILITY
-from shared.db import provision_service
-from shared.outbox import OutboxRelay
-from shared.service import Runtime, create_app
-from tests.support import emit, wait_for
+from shared.service import Runtime
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,56 +39,6 @@ SESSION_DATE = date(2027, 6, 10)  # far from the real clock: only the manual clo
 DUE = SESSION_DATE - timedelta(days=30)
 SIX = (8, 16, 9, 40, 8, 8, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0)
 TWO = (8, 16, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-
-
-@dataclass
-class Running:
-    runtime: Runtime
-    http: httpx.AsyncClient
-
-
-@asynccontextmanager
-async def eligibility_on(settings: Settings) -> AsyncIterator[Running]:
-    """The real service, started and stopped by the test (to restart it on the same schema)."""
-    app = create_app(definition, settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http,
-    ):
-        yield Running(app.state.runtime, http)
-
-
-@pytest.fixture
-async def eligibility_settings(admin_dsn, kafka):
-    schema = f"it_elig_{uuid.uuid4().hex[:8]}"
-    dsn = await provision_service(admin_dsn, schema, "scratch-pw")
-
-    def settings(**overrides) -> Settings:
-        return Settings(
-            database_url=dsn,
-            database_schema=schema,
-            kafka_bootstrap_servers=kafka,
-            consumer_group_prefix=schema,
-            log_format="console",
-            outbox_poll_seconds=0.3,
-            retry_max_attempts=3,
-            retry_backoff_ms=20,
-            **overrides,
-        )
-
-    return settings
-
-
-@asynccontextmanager
-async def scheduler_relay(scratch, kafka) -> AsyncIterator[None]:
-    """Publishes what the scratch 'scheduler' emits."""
-    relay = OutboxRelay(dsn=scratch.dsn, schema=scratch.name, bootstrap_servers=kafka, poll_seconds=0.2)
-    task = asyncio.create_task(relay.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def school_with_profiles(http: httpx.AsyncClient) -> tuple[list, dict[str, str]]:
@@ -164,22 +109,24 @@ async def candidates_known(runtime: Runtime, session_id: str, count: int) -> boo
 
 
 async def test_scheduler_sessions_drive_the_one_month_check_exactly_once_across_restart_and_replay(
-    eligibility_settings, scratch, kafka, record_events
+    start_service, publish, record_events
 ):
     session_id = str(uuid.uuid4())
-    async with record_events([ELIGIBILITY]) as recorder, scheduler_relay(scratch, kafka):
+    often = {"remediation_check_interval_seconds": 0.2, "outbox_poll_seconds": 0.3}
+    async with record_events([ELIGIBILITY]) as recorder:
         # first run: the job ticks often, on a clock the test holds
-        async with eligibility_on(eligibility_settings(remediation_check_interval_seconds=0.2)) as first:
-            learners, ids = await school_with_profiles(first.http)
-            await emit(scratch.pool, session_created(session_id), enrolled(session_id, learners, ids))
-            await wait_for(
-                lambda: candidates_known(first.runtime, session_id, 3), what="the session's candidates"
-            )
-            first.runtime.clock = ManualClock(datetime(2027, 5, 10, 12, tzinfo=UTC))  # the day before
-            await asyncio.sleep(1)
-            assert recorder.of(RemediationRequested, session_id=session_id) == []
-            first.runtime.clock = ManualClock(datetime(2027, 5, 11, 6, tzinfo=UTC))  # due date, Paris
-            [event] = await recorder.wait_for(RemediationRequested, session_id=session_id)
+        first = await start_service(definition, **often)
+        learners, ids = await school_with_profiles(first.http)
+        await publish(session_created(session_id), enrolled(session_id, learners, ids))
+        await wait_for(
+            lambda: candidates_known(first.runtime, session_id, 3), what="the session's candidates"
+        )
+        first.runtime.clock = ManualClock(datetime(2027, 5, 10, 12, tzinfo=UTC))  # the day before
+        await asyncio.sleep(1)
+        assert recorder.of(RemediationRequested, session_id=session_id) == []
+        first.runtime.clock = ManualClock(datetime(2027, 5, 11, 6, tzinfo=UTC))  # due date, Paris
+        [event] = await recorder.wait_for(RemediationRequested, session_id=session_id)
+        await first.stop()
 
         assert (event.session_date, event.due_date, event.uai) == (SESSION_DATE, DUE, UAI)
         _, b, c = learners
@@ -192,14 +139,14 @@ async def test_scheduler_sessions_drive_the_one_month_check_exactly_once_across_
         assert by_learner[ids[c.ine]].status == "unknown"
 
         # restart in replay mode: read models and inbox cleared, the scheduler's topic read again
-        replay = eligibility_settings(rebuild_read_models=True, remediation_check_interval_seconds=0.2)
-        async with eligibility_on(replay) as second:
-            second.runtime.clock = ManualClock(datetime(2027, 5, 12, 12, tzinfo=UTC))
-            await wait_for(
-                lambda: candidates_known(second.runtime, session_id, 3), what="the replayed candidates"
-            )
-            assert [e for e in await check_remediations(second.runtime) if e.session_id == session_id] == []
-            await asyncio.sleep(2)  # several job ticks and relay polls
+        second = await start_service(definition, schema=first.schema, rebuild_read_models=True, **often)
+        second.runtime.clock = ManualClock(datetime(2027, 5, 12, 12, tzinfo=UTC))
+        await wait_for(
+            lambda: candidates_known(second.runtime, session_id, 3), what="the replayed candidates"
+        )
+        assert [e for e in await check_remediations(second.runtime) if e.session_id == session_id] == []
+        await asyncio.sleep(2)  # several job ticks and relay polls
+        await second.stop()
         assert len(recorder.of(RemediationRequested, session_id=session_id)) == 1
 
 
