@@ -21,7 +21,6 @@ from deploy.pix_sandbox.generator import certification_id_for
 from services.finalisation.app import definition
 from shared.contracts.events import CandidateUnenrolled, ResultsProcessed, SessionFinalised, SessionUpdated
 from shared.contracts.topics import FINALISATION
-from shared.outbox import OutboxRelay
 from tests.component.finalisation.finalisation_support import (
     PASSWORD,
     Invigilator,
@@ -31,21 +30,9 @@ from tests.component.finalisation.finalisation_support import (
     password_hash,
     session_events,
 )
-from tests.support import REPO, emit, wait_for
+from tests.support import REPO, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@asynccontextmanager
-async def scheduler_relay(scratch, kafka) -> AsyncIterator[None]:
-    """Publishes what the test emits from its scratch 'scheduler' schema."""
-    relay = OutboxRelay(dsn=scratch.dsn, schema=scratch.name, bootstrap_servers=kafka, poll_seconds=0.2)
-    task = asyncio.create_task(relay.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 async def enrolled_count(svc, session_id: str) -> int:
@@ -54,11 +41,11 @@ async def enrolled_count(svc, session_id: str) -> int:
     )
 
 
-async def test_from_scheduler_events_to_results_processed(start_service, scratch, kafka, record_events):
+async def test_from_scheduler_events_to_results_processed(start_service, publish, record_events):
     svc = await start_service(definition)
     session = session_events(3)
-    async with record_events([FINALISATION]) as recorder, scheduler_relay(scratch, kafka):
-        await emit(scratch.pool, session.created, session.enrolled)
+    async with record_events([FINALISATION]) as recorder:
+        await publish(session.created, session.enrolled)
 
         async def enrolled() -> bool:
             return await enrolled_count(svc, session.session_id) == 3
@@ -106,7 +93,7 @@ async def test_from_scheduler_events_to_results_processed(start_service, scratch
         assert len(recorder.of(ResultsProcessed, session_id=session.session_id)) == 1
 
 
-async def test_scheduler_updates_and_unenrolments_reach_the_room(start_service, scratch, kafka):
+async def test_scheduler_updates_and_unenrolments_reach_the_room(start_service, publish):
     svc = await start_service(definition)
     session = session_events(3)
     leaver = session.candidate(2)
@@ -124,19 +111,18 @@ async def test_scheduler_updates_and_unenrolments_reach_the_room(start_service, 
         learner_id=leaver.learner_id,
         unenrolled_at=datetime.now(UTC),
     )
-    async with scheduler_relay(scratch, kafka):
-        await emit(scratch.pool, session.created, session.enrolled, unenrolled, updated)
+    await publish(session.created, session.enrolled, unenrolled, updated)
 
-        async def applied() -> bool:
-            hash_now = await svc.pool.fetchval(
-                "SELECT invigilator_password_hash FROM sessions WHERE session_id = $1", session.session_id
-            )
-            return (
-                hash_now == updated.invigilator_password_hash
-                and await enrolled_count(svc, session.session_id) == 2
-            )
+    async def applied() -> bool:
+        hash_now = await svc.pool.fetchval(
+            "SELECT invigilator_password_hash FROM sessions WHERE session_id = $1", session.session_id
+        )
+        return (
+            hash_now == updated.invigilator_password_hash
+            and await enrolled_count(svc, session.session_id) == 2
+        )
 
-        await wait_for(applied, what="the update and the unenrolment")
+    await wait_for(applied, what="the update and the unenrolment")
 
     invigilator = Invigilator(svc.http, session)
     assert (await invigilator.log_in(f"C-{PASSWORD}")).status_code == 401
@@ -192,16 +178,12 @@ async def _true(value: bool) -> bool:
 
 
 async def test_the_pix_sandbox_process_delivers_results_through_the_intake(
-    start_service, scratch, kafka, record_events, tmp_path
+    start_service, publish, kafka, record_events, tmp_path
 ):
     svc = await start_service(definition)
     session = session_events(3)
     log_path = tmp_path / "pix_sandbox.log"
-    async with (
-        served(svc.app) as url,
-        record_events([FINALISATION]) as recorder,
-        scheduler_relay(scratch, kafka),
-    ):
+    async with served(svc.app) as url, record_events([FINALISATION]) as recorder:
         sandbox = start_sandbox(
             log_path,
             KAFKA_BOOTSTRAP_SERVERS=kafka,
@@ -210,7 +192,7 @@ async def test_the_pix_sandbox_process_delivers_results_through_the_intake(
             PIX_SANDBOX_DELAY_SECONDS="1",
         )
         try:
-            await emit(scratch.pool, session.created, session.enrolled)
+            await publish(session.created, session.enrolled)
 
             async def enrolled() -> bool:
                 return await enrolled_count(svc, session.session_id) == 3
