@@ -217,11 +217,13 @@ async def start_service(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitab
 
 
 class EventRecorder:
-    """Records what is published on topics from the moment it starts (an event-recorder, hexkit style)."""
+    """Records what is published on topics from the moment it starts (an event-recorder, hexkit style):
+    ``events`` decoded, and ``raw`` (key, value) bytes of every record, to prove what never travels."""
 
     def __init__(self, kafka: str, topics: list[str]) -> None:
         self.kafka, self.topics = kafka, topics
         self.events: list[tuple[Envelope, object]] = []
+        self.raw: list[tuple[bytes | None, bytes]] = []
         self._task: asyncio.Task | None = None
 
     async def __aenter__(self) -> EventRecorder:
@@ -240,6 +242,7 @@ class EventRecorder:
             batch = await self._consumer.getmany(timeout_ms=200)
             for records in batch.values():
                 for record in records:
+                    self.raw.append((record.key, record.value))
                     envelope = Envelope.from_headers(record.headers)
                     event_cls = EVENT_TYPES.get(envelope.type)
                     if event_cls is not None:

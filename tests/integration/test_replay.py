@@ -12,7 +12,7 @@ from services.export.app import definition as export
 from shared.contracts.events import LivretExportProduced
 from shared.contracts.topics import EXPORT
 from shared.kafka_admin import group_lag
-from tests.integration.export.export_events import (
+from tests.events import (
     Outcome,
     certification_ids,
     enrolled,

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 
 from services.finalisation.app import definition as finalisation_definition
 from services.scheduler.app import definition as scheduler_definition
 from shared.clock import ManualClock
-from shared.contracts.events import CertifiabilityAssessed, LearnerRegistered, SessionStarted
+from shared.contracts.events import SessionStarted
 from shared.contracts.topics import FINALISATION
-from shared.outbox import unit_of_work
-from shared.service import ServiceDefinition
+from tests.events import certifiable_class
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -23,40 +22,9 @@ pytestmark = pytest.mark.integration
 PLANNING_DAY = datetime(2025, 10, 1, 7, 0, tzinfo=UTC)
 
 
-def certifiable_class(uai: str, division: str, size: int) -> list:
-    events: list = []
-    for i in range(size):
-        learner_id = f"x-{uuid.uuid4().hex[:12]}"
-        events.append(
-            LearnerRegistered(
-                learner_id=learner_id,
-                uai=uai,
-                ine=f"{random.randint(100_000_000, 999_999_999)}AB",
-                first_name="Lina",
-                last_name=f"Élève-{learner_id[-6:]}",
-                birthdate=date(2008, 1 + i, 10),
-                division=division,
-            )
-        )
-        events.append(
-            CertifiabilityAssessed(
-                learner_id=learner_id,
-                uai=uai,
-                division=division,
-                status="certifiable",
-                certifiable_competences=6,
-                competences_needed=0,
-                source="campagne.csv",
-                assessed_at=PLANNING_DAY,
-            )
-        )
-    return events
-
-
 async def test_a_test_started_in_finalisation_stops_the_scheduler_editing_the_session(
-    start_service, record_events
+    start_service, publish, record_events
 ):
-    eligibility = await start_service(ServiceDefinition(name="eligibility"))
     scheduler = await start_service(scheduler_definition)
     scheduler.runtime.clock = ManualClock(PLANNING_DAY)
     finalisation = await start_service(finalisation_definition)
@@ -67,8 +35,7 @@ async def test_a_test_started_in_finalisation_stops_the_scheduler_editing_the_se
     )
     uai = f"{uuid.uuid4().int % 10_000_000:07d}S"
 
-    async with unit_of_work(eligibility.pool, "eligibility") as uow:
-        await uow.emit_many(certifiable_class(uai, "TG3", 2))
+    await publish(*certifiable_class(uai, "TG3", 2, PLANNING_DAY))
 
     async def learners_known() -> bool:
         return await scheduler.pool.fetchval("SELECT count(*) FROM learners WHERE uai = $1", uai) == 2

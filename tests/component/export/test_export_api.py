@@ -18,7 +18,7 @@ from services.export.domain.auth import LIVRET_SCOPE, hash_secret
 from services.export.handlers import ExportHandlers, rebuild_stale_schools
 from shared.clock import ManualClock
 from shared.contracts.events import LearnerDeactivated
-from tests.integration.export.export_events import (
+from tests.events import (
     Outcome,
     certification_ids,
     enrolled,

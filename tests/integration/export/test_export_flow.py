@@ -15,7 +15,7 @@ from services.export.app import definition
 from services.export.domain.files import sha256_hex
 from shared.contracts.events import ClassResultsExported, LivretExportProduced
 from shared.contracts.topics import EXPORT
-from tests.integration.export.export_events import (
+from tests.events import (
     Outcome,
     certification_ids,
     enrolled,

@@ -14,21 +14,16 @@ from aiokafka import AIOKafkaProducer
 
 from services.scheduler.app import definition
 from shared.clock import ManualClock
-from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
-    EVENT_TYPES,
     CandidatesEnrolled,
-    CertifiabilityAssessed,
-    LearnerRegistered,
     SessionCreated,
     SessionFinalised,
     SessionStarted,
 )
 from shared.contracts.topics import SCHEDULER
-from shared.outbox import unit_of_work
 from shared.password_hash import verify_password
-from shared.service import ServiceDefinition
-from tests.support import EventRecorder, wait_for
+from tests.events import certifiable_class
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,59 +32,8 @@ ACCESS_CODE = re.compile(r"^[BCDFGHJKMPQRTVWXY]{4}[2346789]{2}$")
 SCRYPT_HASH = re.compile(r"^scrypt\$n=16384,r=8,p=1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$")
 
 
-class RawRecorder(EventRecorder):
-    """Also keeps the bytes of every record, to prove what never travels."""
-
-    def __init__(self, kafka: str, topics: list[str]) -> None:
-        super().__init__(kafka, topics)
-        self.raw: list[tuple[bytes | None, bytes]] = []
-
-    async def _collect(self) -> None:
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for record in records:
-                    self.raw.append((record.key, record.value))
-                    self._keep(record)
-
-    def _keep(self, record) -> None:
-        envelope = Envelope.from_headers(record.headers)
-        if envelope.type in EVENT_TYPES:
-            self.events.append((envelope, EVENT_TYPES[envelope.type].model_validate_json(record.value)))
-
-
 def new_uai() -> str:
     return f"{uuid.uuid4().int % 10_000_000:07d}P"
-
-
-def learner_events(uai: str, division: str, count: int) -> list:
-    events = []
-    for i in range(count):
-        learner_id = f"it-{uuid.uuid4().hex[:12]}"
-        events.append(
-            LearnerRegistered(
-                learner_id=learner_id,
-                uai=uai,
-                ine=f"{i:09d}KA",
-                first_name="Inès",
-                last_name=f"Élève-{learner_id[-6:]}",
-                birthdate=date(2008, 1 + i % 12, 1 + i % 28),
-                division=division,
-            )
-        )
-        events.append(
-            CertifiabilityAssessed(
-                learner_id=learner_id,
-                uai=uai,
-                division=division,
-                status="certifiable",
-                certifiable_competences=6,
-                competences_needed=0,
-                source="campagne-collecte.csv",
-                assessed_at=NOW,
-            )
-        )
-    return events
 
 
 async def read_model(svc, uai: str) -> list[dict]:
@@ -101,15 +45,13 @@ async def read_model(svc, uai: str) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-async def test_learners_to_confirmed_plan_to_published_sessions(start_service, kafka):
-    eligibility = await start_service(ServiceDefinition(name="eligibility"))
+async def test_learners_to_confirmed_plan_to_published_sessions(start_service, publish, record_events):
     scheduler = await start_service(definition)
     scheduler.runtime.clock = ManualClock(NOW)
     uai = new_uai()
-    events = learner_events(uai, "TG1", 24) + learner_events(uai, "TG2", 22)
+    events = certifiable_class(uai, "TG1", 24, NOW) + certifiable_class(uai, "TG2", 22, NOW)
 
-    async with unit_of_work(eligibility.pool, "eligibility") as uow:
-        await uow.emit_many(events)
+    await publish(*events)
 
     async def all_learners_known() -> bool:
         return len(await read_model(scheduler, uai)) == 46
@@ -131,7 +73,7 @@ async def test_learners_to_confirmed_plan_to_published_sessions(start_service, k
     }
     assert (await scheduler.http.put(f"/schools/{uai}", json=school)).status_code == 201
 
-    async with RawRecorder(kafka, [SCHEDULER]) as recorder:
+    async with record_events([SCHEDULER]) as recorder:
         plan = (await scheduler.http.post(f"/schools/{uai}/plans", json={"school_year": "2025-2026"})).json()
         assert plan["status"] == "proposed" and plan["students"] == 46
         confirmed = await scheduler.http.post(f"/plans/{plan['plan_id']}/confirm")
@@ -161,14 +103,12 @@ async def test_learners_to_confirmed_plan_to_published_sessions(start_service, k
                         )
 
 
-async def test_replayed_learner_events_change_nothing(start_service, kafka):
-    eligibility = await start_service(ServiceDefinition(name="eligibility"))
+async def test_replayed_learner_events_change_nothing(start_service, publish, scratch, kafka):
     scheduler = await start_service(definition)
     scheduler.runtime.clock = ManualClock(NOW)
     uai = new_uai()
-    events = learner_events(uai, "2A", 5)
-    async with unit_of_work(eligibility.pool, "eligibility") as uow:
-        await uow.emit_many(events)
+    events = certifiable_class(uai, "2A", 5, NOW)
+    await publish(*events)
 
     async def known() -> bool:
         return len(await read_model(scheduler, uai)) == 5
@@ -177,7 +117,7 @@ async def test_replayed_learner_events_change_nothing(start_service, kafka):
     before = await read_model(scheduler, uai)
 
     # 1) the very same records again (same event ids: a redelivery), straight onto the topic
-    rows = await eligibility.pool.fetch("SELECT topic, key, headers, payload FROM outbox ORDER BY id")
+    rows = await scratch.pool.fetch("SELECT topic, key, headers, payload FROM outbox ORDER BY id")
     producer = AIOKafkaProducer(bootstrap_servers=kafka)
     await producer.start()
     try:
@@ -192,8 +132,7 @@ async def test_replayed_learner_events_change_nothing(start_service, kafka):
     finally:
         await producer.stop()
     # 2) the same snapshots raised again by eligibility (new event ids), after them on each key
-    async with unit_of_work(eligibility.pool, "eligibility") as uow:
-        ids = [(await uow.emit(e)).id for e in events]
+    ids = await publish(*events)
 
     async def replays_handled() -> bool:
         seen = await scheduler.pool.fetchval(
@@ -208,8 +147,7 @@ async def test_replayed_learner_events_change_nothing(start_service, kafka):
     assert await scheduler.pool.fetchval("SELECT count(*) FROM outbox") == 0
 
 
-async def test_session_finalised_by_finalisation_locks_the_session(start_service):
-    finalisation = await start_service(ServiceDefinition(name="finalisation"))
+async def test_session_finalised_by_finalisation_locks_the_session(start_service, publish):
     scheduler = await start_service(definition)
     scheduler.runtime.clock = ManualClock(NOW)
     uai = new_uai()
@@ -227,22 +165,21 @@ async def test_session_finalised_by_finalisation_locks_the_session(start_service
             json={"room": "A1", "invigilators": ["M. Jaurès"], "date": "2025-11-14", "time": "08:00"},
         )
     ).json()
-    async with unit_of_work(finalisation.pool, "finalisation") as uow:
-        await uow.emit(
-            SessionFinalised(
-                session_id=session["session_id"],
-                session_number=session["session_number"],
-                uai=uai,
-                certification_center="Lycée Test",
-                session_date=date(2025, 11, 14),
-                session_time="08:00",
-                finalised_at=datetime(2025, 11, 14, 11, 0, tzinfo=UTC),
-                has_incident=False,
-                has_joining_issue=False,
-                is_publishable=True,
-                candidates=[],
-            )
+    await publish(
+        SessionFinalised(
+            session_id=session["session_id"],
+            session_number=session["session_number"],
+            uai=uai,
+            certification_center="Lycée Test",
+            session_date=date(2025, 11, 14),
+            session_time="08:00",
+            finalised_at=datetime(2025, 11, 14, 11, 0, tzinfo=UTC),
+            has_incident=False,
+            has_joining_issue=False,
+            is_publishable=True,
+            candidates=[],
         )
+    )
 
     async def locked() -> bool:
         return (await scheduler.http.get(f"/sessions/{session['session_id']}")).json()["started"]
@@ -255,10 +192,9 @@ async def test_session_finalised_by_finalisation_locks_the_session(start_service
 SESSION_DAY_START = datetime(2025, 11, 14, 7, 0, tzinfo=UTC)  # 08:00 in Paris
 
 
-async def scheduled_session_with_a_class(scheduler, eligibility, uai: str) -> dict:
+async def scheduled_session_with_a_class(scheduler, publish, uai: str) -> dict:
     """A school, one session on 14 November 2025 at 08:00 and a class of three enrolled in it."""
-    async with unit_of_work(eligibility.pool, "eligibility") as uow:
-        await uow.emit_many(learner_events(uai, "TG1", 3))
+    await publish(*certifiable_class(uai, "TG1", 3, NOW))
 
     async def learners_known() -> bool:
         return len(await read_model(scheduler, uai)) == 3
@@ -296,13 +232,11 @@ def session_started(session: dict, uai: str, at: datetime, **fields) -> SessionS
     )
 
 
-async def test_session_started_by_finalisation_refuses_edit_deletion_and_enrolment(start_service):
-    eligibility = await start_service(ServiceDefinition(name="eligibility"))
-    finalisation = await start_service(ServiceDefinition(name="finalisation"))
+async def test_session_started_by_finalisation_refuses_edit_deletion_and_enrolment(start_service, publish):
     scheduler = await start_service(definition)
     scheduler.runtime.clock = ManualClock(NOW)
     uai = new_uai()
-    session = await scheduled_session_with_a_class(scheduler, eligibility, uai)
+    session = await scheduled_session_with_a_class(scheduler, publish, uai)
     assert session["started"] is False
     sid = session["session_id"]
     published_before = await scheduler.pool.fetchval("SELECT count(*) FROM outbox")
@@ -310,9 +244,7 @@ async def test_session_started_by_finalisation_refuses_edit_deletion_and_enrolme
     unknown = session_started(
         {**session, "session_id": str(uuid.uuid4())}, uai, SESSION_DAY_START
     )  # a session this scheduler never planned: ignored, the partition moves on
-    async with unit_of_work(finalisation.pool, "finalisation") as uow:
-        await uow.emit(unknown)
-        await uow.emit(session_started(session, uai, SESSION_DAY_START))
+    await publish(unknown, session_started(session, uai, SESSION_DAY_START))
 
     async def started() -> bool:
         return (await scheduler.http.get(f"/sessions/{sid}")).json()["started"]
@@ -338,13 +270,11 @@ async def test_session_started_by_finalisation_refuses_edit_deletion_and_enrolme
     assert consumer.dead_lettered == 0
 
 
-async def test_session_started_and_finalised_in_any_order_keep_the_earliest_start(start_service):
-    eligibility = await start_service(ServiceDefinition(name="eligibility"))
-    finalisation = await start_service(ServiceDefinition(name="finalisation"))
+async def test_session_started_and_finalised_in_any_order_keep_the_earliest_start(start_service, publish):
     scheduler = await start_service(definition)
     scheduler.runtime.clock = ManualClock(NOW)
     uai = new_uai()
-    session = await scheduled_session_with_a_class(scheduler, eligibility, uai)
+    session = await scheduled_session_with_a_class(scheduler, publish, uai)
     sid = session["session_id"]
     first_start = SESSION_DAY_START + timedelta(minutes=3)
     finalised = SessionFinalised(
@@ -361,8 +291,7 @@ async def test_session_started_and_finalised_in_any_order_keep_the_earliest_star
         candidates=[],  # no per-candidate starts: the scheduler can only guess the finalisation time
     )
     started = session_started(session, uai, first_start)
-    async with unit_of_work(finalisation.pool, "finalisation") as uow:
-        ids = [(await uow.emit(e)).id for e in (finalised, started, started)]  # started raised twice
+    ids = await publish(finalised, started, started)  # started raised twice
 
     async def all_handled() -> bool:
         seen = await scheduler.pool.fetchval(

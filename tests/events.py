@@ -1,4 +1,5 @@
-"""Upstream events the export service consumes, built with sensible defaults for its tests."""
+"""Upstream events as eligibility, the scheduler and finalisation raise them, with sensible defaults,
+for any service's tests (a fresh UAI per test: topics are shared with every other test)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from shared.contracts.events import (
     CandidatesEnrolled,
+    CertifiabilityAssessed,
     CertificationResult,
     EnrolledCandidate,
     LearnerRegistered,
@@ -37,6 +39,33 @@ def learner(uai: str, key: str, division: str = "3A", **overrides: Any) -> Learn
     }
     values.update(overrides)
     return LearnerRegistered(**values)
+
+
+def certifiability(
+    registered: LearnerRegistered, assessed_at: datetime, certifiable: bool = True
+) -> CertifiabilityAssessed:
+    """What eligibility raises for a learner once their campaign results are in."""
+    return CertifiabilityAssessed(
+        learner_id=registered.learner_id,
+        uai=registered.uai,
+        division=registered.division,
+        status="certifiable" if certifiable else "not_certifiable",
+        certifiable_competences=6 if certifiable else 2,
+        competences_needed=0 if certifiable else 3,
+        source="campagne.csv",
+        assessed_at=assessed_at,
+    )
+
+
+def certifiable_class(uai: str, division: str, size: int, assessed_at: datetime) -> list:
+    """LearnerRegistered then CertifiabilityAssessed for each of ``size`` fresh certifiable learners."""
+    events: list = []
+    for i in range(size):
+        registered = learner(
+            uai, uuid.uuid4().hex[:12], division, birthdate=date(2008, 1 + i % 12, 1 + i % 28)
+        )
+        events += [registered, certifiability(registered, assessed_at)]
+    return events
 
 
 def session(uai: str, number: int = 1, school_level: str = "college") -> SessionCreated:
