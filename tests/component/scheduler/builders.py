@@ -1,4 +1,4 @@
-"""Builders for the scheduler's API tests: a running scheduler on a manual clock, schools, learners."""
+"""Builders for the scheduler's API tests: schools, learners, sessions (the running scheduler: conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from services.scheduler import handlers
-from services.scheduler.app import definition
-from shared.clock import ManualClock
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import CertifiabilityAssessed, LearnerRegistered, SessionFinalised
 
@@ -19,12 +17,6 @@ IN_WINDOW = date(2025, 11, 13)  # a Thursday
 
 def new_uai() -> str:
     return f"{uuid.uuid4().int % 10_000_000:07d}" + "ABCDEFGHJKLMNPRSTUVWXYZ"[uuid.uuid4().int % 23]
-
-
-async def start_scheduler(start_service) -> Any:
-    svc = await start_service(definition)
-    svc.runtime.clock = ManualClock(NOW)
-    return svc
 
 
 def school_body(**overrides: Any) -> dict[str, Any]:

@@ -19,17 +19,11 @@ from tests.component.scheduler.builders import (
     put_school,
     session_body,
     snapshot,
-    start_scheduler,
 )
 
 pytestmark = pytest.mark.integration
 
 BIG_ROOMS = [{"name": "Salle info", "workstations": 50}, {"name": "CDI", "workstations": 18}]
-
-
-@pytest.fixture
-async def svc(start_service):
-    return await start_scheduler(start_service)
 
 
 async def session_with(svc, students: int, **session) -> tuple[str, dict]:

@@ -16,15 +16,9 @@ from tests.component.scheduler.builders import (
     put_school,
     session_body,
     snapshot,
-    start_scheduler,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def svc(start_service):
-    return await start_scheduler(start_service)
 
 
 async def school_with_session(svc, room: str = "Salle 101") -> tuple[str, str]:

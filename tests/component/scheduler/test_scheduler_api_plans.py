@@ -22,15 +22,9 @@ from tests.component.scheduler.builders import (
     put_school,
     session_body,
     snapshot,
-    start_scheduler,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def svc(start_service):
-    return await start_scheduler(start_service)
 
 
 async def lycée(svc, **overrides) -> tuple[str, dict[str, list[str]]]:

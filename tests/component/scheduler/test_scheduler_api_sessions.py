@@ -18,18 +18,12 @@ from tests.component.scheduler.builders import (
     school_body,
     session_body,
     snapshot,
-    start_scheduler,
 )
 
 pytestmark = pytest.mark.integration
 
 ACCESS_CODE = re.compile(r"^[BCDFGHJKMPQRTVWXY]{4}[2346789]{2}$")
 DISPLAYED_PASSWORD = re.compile(r"^C-[23456789bcdfghjkmpqrstvwxyBCDFGHJKMPQRSTVWXY!*?]{6}$")
-
-
-@pytest.fixture
-async def svc(start_service):
-    return await start_scheduler(start_service)
 
 
 async def test_school_upsert_is_idempotent_and_readable(svc):
