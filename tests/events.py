@@ -68,22 +68,24 @@ def certifiable_class(uai: str, division: str, size: int, assessed_at: datetime)
     return events
 
 
-def session(uai: str, number: int = 1, school_level: str = "college") -> SessionCreated:
-    return SessionCreated(
-        session_id=f"{uai}-S{number}",
-        session_number=number,
-        uai=uai,
-        certification_center="Collège Jean Moulin",
-        school_level=school_level,
-        address="Bâtiment A",
-        room="B12",
-        examiners=["M. Martin"],
-        date=date(2025, 3, 17),
-        time="09:00",
-        access_code="BCDF23",
-        invigilator_password_hash="pbkdf2_sha256$1$x$y",
-        created_at=datetime(2025, 1, 10, tzinfo=UTC),
-    )
+def session(uai: str, number: int = 1, school_level: str = "college", **overrides: Any) -> SessionCreated:
+    values: dict[str, Any] = {
+        "session_id": f"{uai}-S{number}",
+        "session_number": number,
+        "uai": uai,
+        "certification_center": "Collège Jean Moulin",
+        "school_level": school_level,
+        "address": "Bâtiment A",
+        "room": "B12",
+        "examiners": ["M. Martin"],
+        "date": date(2025, 3, 17),
+        "time": "09:00",
+        "access_code": "BCDF23",
+        "invigilator_password_hash": "pbkdf2_sha256$1$x$y",
+        "created_at": datetime(2025, 1, 10, tzinfo=UTC),
+    }
+    values.update(overrides)
+    return SessionCreated(**values)
 
 
 def candidate_id(session_event: SessionCreated, learner_event: LearnerRegistered) -> str:
@@ -107,6 +109,30 @@ def enrolled(session_event: SessionCreated, *learners: LearnerRegistered) -> Can
             for lr in learners
         ],
         enrolled_at=datetime(2025, 2, 1, tzinfo=UTC),
+    )
+
+
+def enrolled_from_roster(
+    session_event: SessionCreated, learners, ids: dict[str, str], enrolled_at: datetime
+) -> CandidatesEnrolled:
+    """The scheduler enrolling learners of a roster file (eligibility's samples) by the ids eligibility
+    gave them (``ids`` by INE); candidate ids ``c0``, ``c1``, … in the order of ``learners``."""
+    return CandidatesEnrolled(
+        session_id=session_event.session_id,
+        uai=session_event.uai,
+        candidates=[
+            EnrolledCandidate(
+                candidate_id=f"c{i}",
+                learner_id=ids[x.ine],
+                ine=x.ine,
+                first_name=x.first_name,
+                last_name=x.last_name,
+                birthdate=x.birth_date,
+                division=x.division,
+            )
+            for i, x in enumerate(learners)
+        ],
+        enrolled_at=enrolled_at,
     )
 
 

@@ -24,14 +24,13 @@ from services.eligibility.handlers import (
 from services.eligibility.one_month_check import check_remediations
 from shared.clock import ManualClock
 from shared.contracts.events import (
-    CandidatesEnrolled,
     CandidateUnenrolled,
-    EnrolledCandidate,
     RemediationRequested,
     SessionCancelled,
     SessionCreated,
     SessionUpdated,
 )
+from tests.events import enrolled_from_roster, session
 
 pytestmark = pytest.mark.integration
 
@@ -41,21 +40,8 @@ TWO = (8, 16, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)
 
 
-def session_fields(session_id: str, when: date = SESSION_DATE) -> dict:
-    return dict(
-        session_id=session_id,
-        session_number=1234,
-        uai=UAI,
-        certification_center="Collège Jean Moulin",
-        school_level="college",
-        address="Bâtiment A",
-        room="Salle 12",
-        examiners=["M. Martin"],
-        date=when,
-        time="09:00",
-        access_code="BCDF23",
-        invigilator_password_hash="scrypt$x$y",
-    )
+def session_created(session_id: str, when: date = SESSION_DATE) -> SessionCreated:
+    return session(UAI, 1234, session_id=session_id, date=when, created_at=NOW)
 
 
 async def apply(svc, handler, event) -> None:
@@ -80,26 +66,10 @@ async def setup_school(svc):
 
 
 async def create_session_with(svc, ids, learners, when: date = SESSION_DATE) -> str:
-    session_id = str(uuid.uuid4())
-    await apply(svc, on_session_created, SessionCreated(**session_fields(session_id, when), created_at=NOW))
-    candidates = [
-        EnrolledCandidate(
-            candidate_id=f"c{i}",
-            learner_id=ids[x.ine],
-            ine=x.ine,
-            first_name=x.first_name,
-            last_name=x.last_name,
-            birthdate=x.birth_date,
-            division=x.division,
-        )
-        for i, x in enumerate(learners)
-    ]
-    await apply(
-        svc,
-        on_candidates_enrolled,
-        CandidatesEnrolled(session_id=session_id, uai=UAI, candidates=candidates, enrolled_at=NOW),
-    )
-    return session_id
+    created = session_created(str(uuid.uuid4()), when)
+    await apply(svc, on_session_created, created)
+    await apply(svc, on_candidates_enrolled, enrolled_from_roster(created, learners, ids, NOW))
+    return created.session_id
 
 
 async def check(svc, *session_ids: str) -> list[RemediationRequested]:
@@ -198,7 +168,11 @@ async def test_a_moved_session_gets_a_new_check_for_its_new_due_date(eligibility
     await apply(
         eligibility,
         on_session_updated,
-        SessionUpdated(**session_fields(session_id, moved), changed_fields=["date"], updated_at=NOW),
+        SessionUpdated(
+            **session_created(session_id, moved).model_dump(exclude={"created_at"}),
+            changed_fields=["date"],
+            updated_at=NOW,
+        ),
     )
     assert await check(eligibility, session_id) == []
     eligibility.runtime.clock = at(moved - timedelta(days=30))

@@ -21,15 +21,13 @@ from services.eligibility.domain.samples import (
 from services.eligibility.one_month_check import check_remediations
 from shared.clock import ManualClock
 from shared.contracts.events import (
-    CandidatesEnrolled,
     CertifiabilityAssessed,
-    EnrolledCandidate,
     LearnerRegistered,
     RemediationRequested,
-    SessionCreated,
 )
 from shared.contracts.topics import ELIGIBILITY
 from shared.service import Runtime
+from tests.events import enrolled_from_roster, session
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -61,44 +59,6 @@ async def school_with_profiles(http: httpx.AsyncClient) -> tuple[list, dict[str,
     return learners, {x["ine"]: x["learner_id"] for x in listed}
 
 
-def session_created(session_id: str) -> SessionCreated:
-    return SessionCreated(
-        session_id=session_id,
-        session_number=4321,
-        uai=UAI,
-        certification_center="Collège test",
-        school_level="college",
-        address="Bâtiment A",
-        room="B12",
-        examiners=["M. Martin"],
-        date=SESSION_DATE,
-        time="09:00",
-        access_code="BCDF23",
-        invigilator_password_hash="scrypt$x$y",
-        created_at=datetime.now(UTC),
-    )
-
-
-def enrolled(session_id: str, learners, ids) -> CandidatesEnrolled:
-    return CandidatesEnrolled(
-        session_id=session_id,
-        uai=UAI,
-        candidates=[
-            EnrolledCandidate(
-                candidate_id=f"cand-{i}",
-                learner_id=ids[x.ine],
-                ine=x.ine,
-                first_name=x.first_name,
-                last_name=x.last_name,
-                birthdate=x.birth_date,
-                division=x.division,
-            )
-            for i, x in enumerate(learners)
-        ],
-        enrolled_at=datetime.now(UTC),
-    )
-
-
 async def candidates_known(runtime: Runtime, session_id: str, count: int) -> bool:
     return (
         await runtime.pool.fetchval(
@@ -117,7 +77,8 @@ async def test_scheduler_sessions_drive_the_one_month_check_exactly_once_across_
         # first run: the job ticks often, on a clock the test holds
         first = await start_service(definition, **often)
         learners, ids = await school_with_profiles(first.http)
-        await publish(session_created(session_id), enrolled(session_id, learners, ids))
+        created = session(UAI, 4321, session_id=session_id, date=SESSION_DATE)
+        await publish(created, enrolled_from_roster(created, learners, ids, datetime.now(UTC)))
         await wait_for(
             lambda: candidates_known(first.runtime, session_id, 3), what="the session's candidates"
         )
