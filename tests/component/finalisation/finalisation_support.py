@@ -15,6 +15,7 @@ import httpx
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import CandidatesEnrolled, EnrolledCandidate, SessionCreated
 from shared.password_hash import hash_password
+from tests.events import session
 
 PASSWORD = "B3x7K9!q"
 SESSION_DATE = date(2027, 3, 10)
@@ -94,18 +95,13 @@ def session_events(
         )
         for i in range(candidates)
     ]
-    created = SessionCreated(
+    created = session(
+        uai,
+        number,
         session_id=session_id,
-        session_number=number,
-        uai=uai,
-        certification_center="Collège Jean Moulin",
-        school_level="college",
-        address="Bâtiment A",
         room="Salle 12",
-        examiners=["M. Martin"],
         date=session_date,
         time=time,
-        access_code="BCDF23",
         invigilator_password_hash=password_hash(password),
         created_at=datetime.now(UTC),
     )

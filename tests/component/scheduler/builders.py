@@ -8,7 +8,8 @@ from typing import Any
 
 from services.scheduler import handlers
 from shared.contracts.envelope import Envelope
-from shared.contracts.events import CertifiabilityAssessed, LearnerRegistered, SessionFinalised
+from shared.contracts.events import SessionFinalised
+from tests.events import certifiability, learner
 
 #: 09:00 in Paris on 1 October 2025: a month before the 2025-2026 lycée window (03/11/2025 – 06/03/2026).
 NOW = datetime(2025, 10, 1, 7, 0, tzinfo=UTC)
@@ -58,25 +59,17 @@ async def add_learner(
 ) -> str:
     """Apply LearnerRegistered + CertifiabilityAssessed through the scheduler's own handlers."""
     learner_id = learner_id or f"lrn-{uuid.uuid4().hex[:12]}"
-    registered = LearnerRegistered(
+    registered = learner(
+        uai,
+        learner_id,
+        division,
         learner_id=learner_id,
-        uai=uai,
         ine=f"{uuid.uuid4().int % 10**9:09d}AB",
         first_name=first_name,
         last_name=last_name or f"Nom-{learner_id[-6:]}",
         birthdate=birthdate,
-        division=division,
     )
-    assessed = CertifiabilityAssessed(
-        learner_id=learner_id,
-        uai=uai,
-        division=division,
-        status="certifiable" if certifiable else "not_certifiable",
-        certifiable_competences=7 if certifiable else 2,
-        competences_needed=0 if certifiable else 3,
-        source="campagne.csv",
-        assessed_at=NOW,
-    )
+    assessed = certifiability(registered, NOW, certifiable)
     async with svc.runtime.unit_of_work() as uow:
         await handlers.on_learner_registered(uow, registered, _envelope(registered))
         await handlers.on_certifiability_assessed(uow, assessed, _envelope(assessed))
