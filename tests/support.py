@@ -96,6 +96,14 @@ async def emit(pool: asyncpg.Pool, *events) -> list[str]:
         return [(await uow.emit(e)).id for e in events]
 
 
+async def outbox_events(svc, event_cls: type | None = None) -> list:
+    """The events a service raised (its outbox, oldest first, in the transaction of the state change),
+    decoded; only those of ``event_cls`` when given."""
+    rows = await svc.pool.fetch("SELECT event_type, payload FROM outbox ORDER BY id")
+    events = [EVENT_TYPES[r["event_type"]].model_validate_json(r["payload"]) for r in rows]
+    return [e for e in events if event_cls is None or isinstance(e, event_cls)]
+
+
 async def wait_for(
     check: Callable[[], Awaitable[bool]], seconds: float = 45, what: str = "condition"
 ) -> None:

@@ -6,7 +6,7 @@ from datetime import date
 
 from services.eligibility.domain.identifiers import mod23_letter
 from services.eligibility.domain.roster_csv import PIX_LEARNER_HEADERS
-from shared.contracts.events import EVENT_TYPES
+from tests.support import outbox_events  # noqa: F401  (the eligibility tests import it from here)
 
 UAI = "0211089V"
 HEADER = ";".join(PIX_LEARNER_HEADERS.values())
@@ -48,12 +48,6 @@ async def upload(svc, path: str, file_name: str, data: bytes, **params):
 
 async def upload_roster(svc, file_name: str, data: bytes, uai: str = UAI):
     return await upload(svc, f"/schools/{uai}/rosters", file_name, data)
-
-
-async def outbox_events(svc, event_cls=None) -> list:
-    rows = await svc.pool.fetch("SELECT event_type, payload FROM outbox ORDER BY id")
-    events = [EVENT_TYPES[r["event_type"]].model_validate_json(r["payload"]) for r in rows]
-    return [e for e in events if event_cls is None or isinstance(e, event_cls)]
 
 
 async def stored_counts(svc) -> dict[str, int]:

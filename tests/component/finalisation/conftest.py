@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from services.finalisation import handlers
 from services.finalisation.app import definition
 from shared.clock import ManualClock
-from shared.contracts.events import EVENT_TYPES
 from shared.outbox import unit_of_work
 from tests.component.finalisation.finalisation_support import SESSION_START, SeededSession, fake_envelope
+from tests.support import outbox_events
 
 
 class Finalisation:
@@ -35,12 +33,7 @@ class Finalisation:
 
     async def raised(self, event_cls) -> list:
         """Events written to the outbox (raised in the same transaction as the state change)."""
-        rows = await self.pool.fetch(
-            "SELECT payload FROM outbox WHERE event_type = $1 ORDER BY id", event_cls.event_type
-        )
-        return [
-            EVENT_TYPES[event_cls.event_type].model_validate(json.loads(bytes(r["payload"]))) for r in rows
-        ]
+        return await outbox_events(self.svc, event_cls)
 
     async def count(self, table: str) -> int:
         return await self.pool.fetchval(f"SELECT count(*) FROM {table}")
