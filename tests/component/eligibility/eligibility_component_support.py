@@ -6,36 +6,15 @@ from datetime import date
 
 from services.eligibility.domain.identifiers import mod23_letter
 from services.eligibility.domain.roster_csv import PIX_LEARNER_HEADERS
+from tests.learner_rows import HEADER, learner_row  # noqa: F401  (re-exported for the component tests)
 from tests.support import outbox_events  # noqa: F401  (the eligibility tests import it from here)
 
 UAI = "0211089V"
-HEADER = ";".join(PIX_LEARNER_HEADERS.values())
 INE_COLUMN = PIX_LEARNER_HEADERS[next(iter(PIX_LEARNER_HEADERS))]
 
 
 def bea(digits: str) -> str:
     return digits + mod23_letter(digits)
-
-
-def learner_row(**overrides: str) -> str:
-    values = {
-        "ine": "123456789AB",
-        "first_name": "Léa",
-        "second_name": "",
-        "third_name": "",
-        "last_name": "Dupont",
-        "usage_name": "",
-        "sex": "F",
-        "birth_date": "14/03/2011",
-        "birth_city_code": "21231",
-        "birth_city": "DIJON",
-        "birth_department_code": "021",
-        "birth_country_code": "100",
-        "status": "ST",
-        "mef_code": "10310019110",
-        "division": "3A",
-    } | overrides
-    return ";".join(values[f.value] for f in PIX_LEARNER_HEADERS)
 
 
 def roster_csv(*rows: str, header: str = HEADER) -> bytes:

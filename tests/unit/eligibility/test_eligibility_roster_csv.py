@@ -11,32 +11,12 @@ from services.eligibility.domain.issues import Rule
 from services.eligibility.domain.roster import Sex
 from services.eligibility.domain.roster_csv import PIX_LEARNER_HEADERS, parse_learner_csv
 from services.eligibility.domain.samples import generate_learners, learner_csv_bytes
+from tests.learner_rows import HEADER
+from tests.learner_rows import learner_row as row
 
 UAI = "0211089V"
 TODAY = date(2025, 12, 1)
-HEADER = ";".join(PIX_LEARNER_HEADERS.values())
 BEA = "1234567890" + mod23_letter("1234567890")
-
-
-def row(**overrides: str) -> str:
-    values = {
-        "ine": "123456789AB",
-        "first_name": "Léa",
-        "second_name": "",
-        "third_name": "",
-        "last_name": "Dupont",
-        "usage_name": "",
-        "sex": "F",
-        "birth_date": "14/03/2011",
-        "birth_city_code": "21231",
-        "birth_city": "DIJON",
-        "birth_department_code": "021",
-        "birth_country_code": "100",
-        "status": "ST",
-        "mef_code": "10310019110",
-        "division": "3A",
-    } | overrides
-    return ";".join(values[f.value] for f in PIX_LEARNER_HEADERS)
 
 
 def parse(text: str, encoding: str = "utf-8", **kwargs):
