@@ -1,7 +1,9 @@
 """HTTP errors every service answers the same way: a status, a machine-readable code, a message.
 
-Body: ``{"error": {"code": "session.outside_window", "message": "…", "details": {…}}}``. Domain
-errors carry their own code; the API layer maps them to a status with ``ApiError``.
+Body: ``{"error": {"code": "session.outside_window", "message": "…", "details": {…}}}``. Use cases
+raise ``shared.errors.DomainError``; the handler installed here gives it the status the service's
+``{code: status}`` table names (``ServiceDefinition.error_statuses``). ``ApiError`` is for the HTTP
+layer alone (a missing multipart part, a token), where the status is HTTP's own business.
 
 The school API (every route a school's staff reach through the académie's portal or gateway) is
 built on ``school_api_router()``: with ``API_TOKEN`` set, each of its routes needs
@@ -11,15 +13,18 @@ built on ``school_api_router()``: with ``API_TOKEN`` set, each of its routes nee
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
+
+from shared.errors import DomainError, status_for
 
 
 class ApiError(Exception):
@@ -44,7 +49,40 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def install_error_handlers(app: FastAPI) -> None:
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx/5xx answer certibus writes."""
+
+    error: ErrorDetail
+
+
+def error_responses(statuses: Mapping[str, int], *codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route that may refuse with ``codes``: one entry per status."""
+    by_status: dict[int, list[str]] = {}
+    for code in codes:
+        by_status.setdefault(status_for(code, statuses), []).append(code)
+    return {
+        status: {"model": ErrorBody, "description": "refused, nothing changed: " + ", ".join(sorted(c))}
+        for status, c in sorted(by_status.items())
+    }
+
+
+def install_error_handlers(app: FastAPI, statuses: Mapping[str, int] | None = None) -> None:
+    """``ApiError``, ``DomainError`` (status from ``statuses``) and request validation, one body each."""
+    table = dict(statuses or {})
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(
+            error_body(exc.code, exc.message, jsonable_encoder(exc.details)),
+            status_code=status_for(exc.code, table),
+        )
+
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -90,6 +90,8 @@ class ServiceDefinition:
     jobs: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
     #: tables built only from consumed events, cleared by a rebuild (replay)
     read_model_tables: list[str] = field(default_factory=list)
+    #: HTTP status of each refusal code its use cases raise (``shared.errors.statuses``); others 422
+    error_statuses: Mapping[str, int] = field(default_factory=dict)
     title: str = ""
 
 
@@ -186,7 +188,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
 
     app = FastAPI(title=definition.title or f"certibus {definition.name}", lifespan=lifespan)
     app.state.api_tokens = tuple(settings.api_tokens())
-    install_error_handlers(app)
+    install_error_handlers(app, definition.error_statuses)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
