@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.eligibility.domain.certifiability import level_from_pix
-from services.eligibility.domain.identifiers import normalise_identifier
 from services.eligibility.domain.issues import ImportIssue, IssueCollector, Rule
 from services.eligibility.domain.tabular import (
     MAX_FILE_BYTES,
@@ -23,6 +22,7 @@ from services.eligibility.domain.tabular import (
     sniff_delimiter,
 )
 from services.eligibility.domain.text import looks_like_formula, normalise_header
+from shared.contracts.identifiers import normalise_identifier
 from shared.contracts.referential import COMPETENCES, MAX_COMPETENCE_LEVEL
 
 LEVEL_PREFIX = "Niveau pour la compétence "

@@ -11,9 +11,9 @@ from enum import StrEnum
 
 from services.eligibility.domain.campaign import CampaignRow
 from services.eligibility.domain.certifiability import CertifiabilityAssessment, assess_levels, unknown
-from services.eligibility.domain.identifiers import normalise_identifier
 from services.eligibility.domain.roster import RosterLearner
 from services.eligibility.domain.text import normalise_name
+from shared.contracts.identifiers import normalise_identifier
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from services.eligibility.domain.identifiers import ine_problem, normalise_identifier, uai_problem
 from services.eligibility.domain.issues import ImportIssue, IssueCollector, Rule
 from services.eligibility.domain.text import looks_like_formula, normalise_name
+from shared.contracts.identifiers import ine_problem, normalise_identifier, uai_problem
 
 
 class Sex(StrEnum):

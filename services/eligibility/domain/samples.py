@@ -31,9 +31,9 @@ from services.eligibility.domain.certifiability import (
     certifiable_competences,
     level_from_pix,
 )
-from services.eligibility.domain.identifiers import ALPHABET23, IneKind, mod23_letter
 from services.eligibility.domain.roster import RosterLearner, Sex
 from services.eligibility.domain.roster_csv import PIX_LEARNER_HEADERS
+from shared.contracts.identifiers import ALPHABET23, IneKind, mod23_letter
 from shared.contracts.referential import COMPETENCE_IDS, COMPETENCES
 
 LAST_NAMES = (

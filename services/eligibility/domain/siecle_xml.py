@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from xml.parsers import expat
 
-from services.eligibility.domain.identifiers import normalise_identifier
 from services.eligibility.domain.issues import IssueCollector, Rule
 from services.eligibility.domain.roster import (
     LearnerField,
@@ -41,6 +40,7 @@ from services.eligibility.domain.roster import (
     check_school_uai,
 )
 from services.eligibility.domain.tabular import MAX_FILE_BYTES, check_size
+from shared.contracts.identifiers import normalise_identifier
 
 #: ELEVE child element → learner field.
 SIECLE_TAGS: dict[str, LearnerField] = {

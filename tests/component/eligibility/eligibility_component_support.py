@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from services.eligibility.domain.identifiers import mod23_letter
 from services.eligibility.domain.roster_csv import PIX_LEARNER_HEADERS
+from shared.contracts.identifiers import mod23_letter
 from tests.learner_rows import HEADER, learner_row  # noqa: F401  (re-exported for the component tests)
 from tests.support import outbox_events  # noqa: F401  (the eligibility tests import it from here)
 

@@ -16,8 +16,8 @@ from eligibility_component_support import (
 )
 
 from services.eligibility.app import definition
-from services.eligibility.domain.identifiers import mod23_letter
 from services.eligibility.domain.samples import generate_learners, siecle_xml_bytes
+from shared.contracts.identifiers import mod23_letter
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,6 @@ from eligibility_component_support import (
     upload_roster,
 )
 
-from services.eligibility.domain.identifiers import mod23_letter
 from services.eligibility.domain.samples import generate_learners, learner_csv_bytes, siecle_xml_bytes
 from shared.contracts.events import (
     LearnerDeactivated,
@@ -22,6 +21,7 @@ from shared.contracts.events import (
     LearnersImported,
     LearnerUpdated,
 )
+from shared.contracts.identifiers import mod23_letter
 
 pytestmark = pytest.mark.integration
 

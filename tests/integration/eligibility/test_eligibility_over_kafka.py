@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from services.eligibility.app import definition
-from services.eligibility.domain.identifiers import mod23_letter
 from services.eligibility.domain.samples import (
     Participation,
     campaign_csv_bytes,
@@ -25,6 +24,7 @@ from shared.contracts.events import (
     LearnerRegistered,
     RemediationRequested,
 )
+from shared.contracts.identifiers import mod23_letter
 from shared.contracts.topics import ELIGIBILITY
 from shared.service import Runtime
 from tests.events import enrolled_from_roster, session

@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from services.eligibility.domain.identifiers import mod23_letter
 from services.eligibility.domain.issues import Rule
 from services.eligibility.domain.roster import Sex
 from services.eligibility.domain.roster_csv import PIX_LEARNER_HEADERS, parse_learner_csv
 from services.eligibility.domain.samples import generate_learners, learner_csv_bytes
+from shared.contracts.identifiers import mod23_letter
 from tests.learner_rows import HEADER
 from tests.learner_rows import learner_row as row
 

@@ -1,4 +1,3 @@
-from services.eligibility.domain.identifiers import is_valid_ine
 from services.eligibility.domain.samples import (
     campaign_csv_bytes,
     generate_learners,
@@ -6,6 +5,7 @@ from services.eligibility.domain.samples import (
     learner_csv_bytes,
     siecle_xml_bytes,
 )
+from shared.contracts.identifiers import is_valid_ine
 
 
 def test_same_seed_same_bytes():

@@ -1,4 +1,4 @@
-"""UAI (school) and INE (learner) identifiers: formats and check characters.
+"""UAI (school) and INE (learner) identifiers: formats and check characters, for every service and client.
 
 Sources: reference/schools-lsu-calendar.md §5.1–5.2. The RNIE INE (9 digits + 2 letters) has no
 public check algorithm, so only its format is checked; the BEA INE (10 digits + 1 letter) and the

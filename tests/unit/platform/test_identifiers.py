@@ -2,7 +2,8 @@ import random
 
 import pytest
 
-from services.eligibility.domain.identifiers import (
+from services.eligibility.domain.samples import random_ine, random_uai
+from shared.contracts.identifiers import (
     IneKind,
     ine_kind,
     ine_problem,
@@ -11,7 +12,6 @@ from services.eligibility.domain.identifiers import (
     mod23_letter,
     uai_problem,
 )
-from services.eligibility.domain.samples import random_ine, random_uai
 
 
 def test_reference_uai_passes_the_check_letter():
