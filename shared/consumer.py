@@ -1,20 +1,30 @@
-"""Consuming events effectively once: inbox, retries with backoff, dead letters, manual offsets.
+"""Consuming events effectively once, in batches: inbox, retries with backoff, dead letters, offsets.
 
-For every record: parse the CloudEvents envelope and the event model, then run the handler in a
-Postgres transaction that also records ``(consumer, event id)`` in the inbox; a redelivered event
-finds its inbox row and changes nothing. The Kafka offset is committed only after that
-transaction. A handler that keeps failing is retried ``retry_max_attempts`` times with exponential
-backoff, then the record goes to the service's dead-letter topic with headers naming where it came
-from and why, and the partition moves on.
+Records arrive in batches (FastStream's batch subscriber: up to ``batch_max_records`` at a time).
+Each partition's run of records is applied in **one** Postgres transaction: the inbox rows
+``(consumer, event id)`` of the whole run go in with one statement that returns the ones not seen
+before, then the handlers of those fresh events run in offset order on the same connection, so a
+redelivered event finds its inbox row and changes nothing. Kafka offsets are committed only after
+that transaction. A service may register a *batch handler* for an event type, which receives the
+consecutive fresh events of that type at once and can apply them with set-based SQL.
+
+A run whose transaction fails is rolled back and handled again record by record, as before batching:
+one transaction per record, retried ``retry_max_attempts`` times with exponential backoff, then sent
+to the service's dead-letter topic with headers naming where it came from and why; the good records
+of the run are applied once and only the failing one is parked. Records whose envelope or payload
+does not parse are parked straight away and never fail the run. See docs/adr/0006.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import traceback
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import structlog
@@ -32,8 +42,26 @@ from shared.outbox import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
+
+class Delivery(NamedTuple):
+    """One fresh event handed to a batch handler, with the envelope it travelled in."""
+
+    event: Any
+    envelope: Envelope
+
+
+#: applies one event: ``handler(uow, event, envelope)``
 Handler = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
+#: applies consecutive fresh events of one type, in offset order: ``handler(uow, deliveries)``
+BatchHandler = Callable[[UnitOfWork, Sequence[Delivery]], Awaitable[None]]
 AfterCommit = Callable[[Envelope, ConsumerRecord], Awaitable[None]]
+
+INSERT_INBOX_RUN = (
+    "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)"
+    " SELECT $1, e.id, e.type, $2, $3, e.kafka_offset"
+    " FROM unnest($4::uuid[], $5::text[], $6::bigint[]) AS e(id, type, kafka_offset)"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 DLQ_HEADERS = (
     "dlq_original_topic",
@@ -50,13 +78,23 @@ class PermanentError(Exception):
 
 
 def _raw_body(msg: Any) -> bytes:
-    """Keep the record's bytes: events are parsed by their ``ce_type``, not by FastStream's decoder."""
+    """Keep the records' bytes: events are parsed by their ``ce_type``, not by FastStream's decoder."""
     return msg.body
+
+
+@dataclass(slots=True)
+class _Decoded:
+    """A record whose envelope and payload parsed, and that this consumer has a handler for."""
+
+    record: ConsumerRecord
+    envelope: Envelope
+    event: Event
+    event_id: uuid.UUID
 
 
 @dataclass
 class EventConsumer:
-    """One consumer group of one service: handlers by event class, run with inbox and retries."""
+    """One consumer group of one service: handlers by event class, run in batches with inbox and retries."""
 
     service: str
     name: str
@@ -69,11 +107,18 @@ class EventConsumer:
     #: offsets are committed after this many handled records, or this often, whichever comes first
     commit_every: int = 100
     commit_interval_ms: int = 200
+    #: records taken from Kafka at once (at most), and how long to wait for some when none are there
+    batch_max_records: int = 500
+    batch_timeout_ms: int = 50
+    #: partitions of one batch applied at the same time, each on its own connection (order per
+    #: partition kept); 1 unless the service declared its handlers independent across partitions
+    partition_concurrency: int = 1
     #: at shutdown, how long ``close`` lets a record in flight finish before the broker cancels it
     shutdown_grace_seconds: float = 10.0
     group_prefix: str = "certibus"
     topics: tuple[str, ...] = ()
     handlers: dict[str, Handler] = field(default_factory=dict)
+    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
     processed: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
@@ -97,13 +142,32 @@ class EventConsumer:
         return self.group_id
 
     def on(self, event_cls: type[Event], handler: Handler) -> None:
+        """Apply each event of this class with ``handler(uow, event, envelope)``."""
+        self.batch_handlers.pop(event_cls.event_type, None)
         self.handlers[event_cls.event_type] = handler
 
+    def on_batch(self, event_cls: type[Event], handler: BatchHandler) -> None:
+        """Apply consecutive events of this class together with ``handler(uow, deliveries)``.
+
+        ``deliveries`` are the fresh events of one partition's run, in offset order, all in the
+        transaction that records them in the inbox; when a record has to be retried alone, the
+        handler gets a list of one.
+        """
+
+        async def one_at_a_time(uow: UnitOfWork, event: Any, envelope: Envelope) -> None:
+            await handler(uow, [Delivery(event, envelope)])
+
+        self.handlers[event_cls.event_type] = one_at_a_time
+        self.batch_handlers[event_cls.event_type] = handler
+
     def subscribe(self, *topics: str) -> None:
-        """Register the FastStream subscriber; offsets are committed by us, after the transaction."""
+        """Register the FastStream batch subscriber; offsets are committed by us, after the transaction."""
         self.topics = topics
         self._subscriber = subscriber = self.broker.subscriber(
             *topics,
+            batch=True,
+            max_records=self.batch_max_records,
+            batch_timeout_ms=self.batch_timeout_ms,
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
@@ -112,24 +176,147 @@ class EventConsumer:
             title=f"{self.group_id}:{','.join(topics)}",
             description="Handles " + ", ".join(sorted(self.handlers)) + " (CloudEvents binary mode).",
         )
-        subscriber(self._on_record)
+        subscriber(self._on_batch)
 
-    async def _on_record(self, body: Any, msg: KafkaMessage) -> None:
+    async def _on_batch(self, body: Any, msg: KafkaMessage) -> None:
         if self._closing:
             return  # shutting down: not handled, not committed, redelivered after the restart
-        record: ConsumerRecord = msg.raw_message  # type: ignore[assignment]
+        records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
+        self._kafka_consumer = msg.consumer
         self._idle.clear()
         try:
-            await self.handle_record(record)  # raises only on cancellation (shutdown): no commit then
+            await self.handle_batch(records)  # raises only on cancellation (shutdown): no commit then
         finally:
             self._idle.set()
-        self._kafka_consumer = msg.consumer
-        self._pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
-        self._handled_since_commit += 1
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_periodically(), name=f"commit-{self.group_id}")
         if self._handled_since_commit >= self.commit_every:
             await self.commit_handled()
+
+    async def handle_batch(self, records: Sequence[ConsumerRecord]) -> None:
+        """Handle records as Kafka hands them over, then mark their offsets ready to commit.
+
+        Each partition's run is handled in order; runs of different partitions one after the other,
+        or ``partition_concurrency`` at a time. A run is marked only once all of it is handled, so a
+        shutdown in the middle leaves the rest for the next start.
+        """
+        runs: dict[TopicPartition, list[ConsumerRecord]] = {}
+        for record in records:
+            runs.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        limit = asyncio.Semaphore(self.partition_concurrency)
+
+        async def handle(partition: TopicPartition, run: list[ConsumerRecord]) -> None:
+            async with limit:
+                if self._closing:
+                    return
+                await self._handle_run(run)
+                self._pending[partition] = run[-1].offset + 1
+                self._handled_since_commit += len(run)
+
+        if self.partition_concurrency == 1 or len(runs) == 1:
+            for partition, run in runs.items():
+                await handle(partition, run)
+        else:
+            await asyncio.gather(*(handle(partition, run) for partition, run in runs.items()))
+
+    async def _handle_run(self, run: list[ConsumerRecord]) -> None:
+        """One partition's consecutive records: one transaction, or record by record if it fails."""
+        items = [item for record in run if (item := await self._decode(record)) is not None]
+        if len(items) > 1:
+            try:
+                fresh = await self._apply_run(items)
+            except Exception as exc:  # rolled back: find the culprit one record at a time
+                log.warning(
+                    "batch failed; handling its records one by one",
+                    topic=run[0].topic,
+                    partition=run[0].partition,
+                    records=len(items),
+                    error=_describe(exc),
+                )
+            else:
+                await self._after_run(items, fresh)
+                return
+        for item in items:
+            with _context(item.record, item.envelope):
+                await self._run_with_retries(item)
+
+    async def _decode(self, record: ConsumerRecord) -> _Decoded | None:
+        """The record's envelope and event; None when it is not ours or was dead-lettered as malformed."""
+        try:
+            envelope = Envelope.from_headers(record.headers or [])
+        except EnvelopeError as exc:
+            with _context(record):
+                await self._dead_letter(record, f"envelope: {exc}", attempts=0)
+            return None
+        if envelope.type not in self.handlers:
+            return None  # another consumer's event on a shared topic
+        try:
+            event = EVENT_TYPES[envelope.type].model_validate_json(record.value)
+        except ValidationError as exc:
+            with _context(record, envelope):
+                await self._dead_letter(record, f"payload: {_validation_summary(exc)}", attempts=0)
+            return None
+        return _Decoded(record, envelope, event, uuid.UUID(envelope.id))
+
+    async def _apply_run(self, items: list[_Decoded]) -> list[_Decoded]:
+        """Inbox rows of the run in one statement, then the fresh events' handlers; returns the fresh.
+
+        An event id met twice in the run counts once (its first record); the inbox drops the ids a
+        previous transaction already recorded.
+        """
+        first_of_each: dict[uuid.UUID, _Decoded] = {}
+        for item in items:
+            first_of_each.setdefault(item.event_id, item)
+        unique = list(first_of_each.values())
+        head = unique[0].record
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetch(
+                INSERT_INBOX_RUN,
+                self.inbox_consumer,
+                head.topic,
+                head.partition,
+                [item.event_id for item in unique],
+                [item.envelope.type for item in unique],
+                [item.record.offset for item in unique],
+            )
+            new_ids = {row[0] for row in inserted}
+            fresh = [item for item in unique if item.event_id in new_ids]
+            await self._run_handlers(UnitOfWork(conn, self.service), fresh)
+        return fresh
+
+    async def _run_handlers(self, uow: UnitOfWork, fresh: list[_Decoded]) -> None:
+        """Handlers in offset order; consecutive events of a type with a batch handler go together."""
+        for event_type, same_type in itertools.groupby(fresh, key=lambda item: item.envelope.type):
+            batch_handler = self.batch_handlers.get(event_type)
+            if batch_handler is not None:
+                await batch_handler(uow, [Delivery(item.event, item.envelope) for item in same_type])
+                continue
+            handler = self.handlers[event_type]
+            for item in same_type:
+                with _context(item.record, item.envelope):
+                    await handler(uow, item.event, item.envelope)
+
+    async def _after_run(self, items: list[_Decoded], fresh: list[_Decoded]) -> None:
+        """Count and log a committed run (one line, plus one per duplicate), then ``after_commit``."""
+        fresh_records = {id(item) for item in fresh}
+        for item in items:
+            if id(item) not in fresh_records:
+                with _context(item.record, item.envelope):
+                    log.info("duplicate event ignored")
+        self.processed += len(fresh)
+        self.duplicates += len(items) - len(fresh)
+        log.info(
+            "events handled",
+            topic=items[0].record.topic,
+            partition=items[0].record.partition,
+            first_offset=items[0].record.offset,
+            last_offset=items[-1].record.offset,
+            events=len(fresh),
+            duplicates=len(items) - len(fresh),
+        )
+        if self.after_commit is not None:
+            for item in items:
+                await self.after_commit(item.envelope, item.record)
 
     async def commit_handled(self, partitions: set[TopicPartition] | None = None) -> None:
         """Commit the offsets of records already handled (never of one still in flight).
@@ -189,40 +376,18 @@ class EventConsumer:
             await self.commit_handled()
 
     async def handle_record(self, record: ConsumerRecord) -> None:
-        """Everything but the offset commit, so it can be exercised on a record directly."""
-        structlog.contextvars.bind_contextvars(
-            topic=record.topic, partition=record.partition, offset=record.offset
-        )
-        try:
-            try:
-                envelope = Envelope.from_headers(record.headers or [])
-            except EnvelopeError as exc:
-                await self._dead_letter(record, f"envelope: {exc}", attempts=0)
-                return
-            structlog.contextvars.bind_contextvars(
-                event_id=envelope.id, event_type=envelope.type, subject=envelope.subject
-            )
-            handler = self.handlers.get(envelope.type)
-            if handler is None:
-                return  # another consumer's event on a shared topic
-            try:
-                event = EVENT_TYPES[envelope.type].model_validate_json(record.value)
-            except ValidationError as exc:
-                await self._dead_letter(record, f"payload: {_validation_summary(exc)}", attempts=0)
-                return
-            await self._run_with_retries(record, envelope, event, handler)
-        finally:
-            structlog.contextvars.unbind_contextvars(
-                "topic", "partition", "offset", "event_id", "event_type", "subject"
-            )
+        """One record alone, everything but the offset commit (the path a failed batch falls back to)."""
+        item = await self._decode(record)
+        if item is not None:
+            with _context(record, item.envelope):
+                await self._run_with_retries(item)
 
-    async def _run_with_retries(
-        self, record: ConsumerRecord, envelope: Envelope, event: Event, handler: Handler
-    ) -> None:
+    async def _run_with_retries(self, item: _Decoded) -> None:
+        record, envelope = item.record, item.envelope
         delay = self.retry_backoff_ms / 1000
         for attempt in range(1, self.retry_max_attempts + 1):
             try:
-                fresh = await self._apply(record, envelope, event, handler)
+                fresh = await self._apply(item)
             except PermanentError as exc:
                 await self._dead_letter(record, _describe(exc), attempts=attempt)
                 return
@@ -245,16 +410,15 @@ class EventConsumer:
                 await self.after_commit(envelope, record)
             return
 
-    async def _apply(
-        self, record: ConsumerRecord, envelope: Envelope, event: Event, handler: Handler
-    ) -> bool:
+    async def _apply(self, item: _Decoded) -> bool:
         """The handler's effects and the inbox row in one transaction; False for a duplicate."""
+        record, envelope = item.record, item.envelope
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await conn.fetchval(
                 "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)"
                 " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
                 self.inbox_consumer,
-                envelope.id,
+                item.event_id,
                 envelope.type,
                 record.topic,
                 record.partition,
@@ -262,7 +426,7 @@ class EventConsumer:
             )
             if not fresh:
                 return False
-            await handler(UnitOfWork(conn, self.service), event, envelope)
+            await self.handlers[envelope.type](UnitOfWork(conn, self.service), item.event, envelope)
             return True
 
     async def _dead_letter(self, record: ConsumerRecord, error: str, attempts: int) -> None:
@@ -308,6 +472,14 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass
+
+
+def _context(record: ConsumerRecord, envelope: Envelope | None = None) -> AbstractContextManager:
+    """Log context of one record (and its event once the envelope is known)."""
+    where: dict[str, Any] = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+    if envelope is not None:
+        where |= {"event_id": envelope.id, "event_type": envelope.type, "subject": envelope.subject}
+    return structlog.contextvars.bound_contextvars(**where)
 
 
 def _validation_summary(exc: ValidationError) -> str:

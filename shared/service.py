@@ -57,8 +57,14 @@ class Runtime:
         """A transaction of this service whose events go to its outbox."""
         return unit_of_work(self.pool, self.service)
 
-    def consumer(self, name: str, *topics: str) -> EventConsumer:
-        """A consumer group ``certibus.<service>.<name>`` reading ``topics``; register handlers on it."""
+    def consumer(self, name: str, *topics: str, parallel_partitions: bool = False) -> EventConsumer:
+        """A consumer group ``certibus.<service>.<name>`` reading ``topics``; register handlers on it.
+
+        ``parallel_partitions=True`` declares that its handlers never touch the same rows from two
+        partitions (no shared counters, no check across aggregates of different keys): the
+        partitions of a batch are then applied CONSUMER_PARTITION_CONCURRENCY at a time, each in its
+        own transaction on its own connection. Otherwise they are applied one after the other.
+        """
         s = self.settings
         consumer = EventConsumer(
             service=self.service,
@@ -71,6 +77,9 @@ class Runtime:
             group_prefix=s.consumer_group_prefix,
             commit_every=s.consumer_commit_every,
             commit_interval_ms=s.consumer_commit_interval_ms,
+            batch_max_records=s.consumer_batch_max_records,
+            batch_timeout_ms=s.consumer_batch_timeout_ms,
+            partition_concurrency=s.consumer_partition_concurrency if parallel_partitions else 1,
             topics=topics,
         )
         self.consumers.append(consumer)

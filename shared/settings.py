@@ -56,6 +56,21 @@ class DeliverySettings(BaseSettings):
         default=100, ge=1, description="commit consumer offsets after this many handled records…"
     )
     consumer_commit_interval_ms: int = Field(default=200, ge=10, description="…or this often")
+    consumer_batch_max_records: int = Field(
+        default=500,
+        ge=1,
+        description="records a consumer takes from Kafka at once; each partition's run of them is"
+        " applied in one transaction",
+    )
+    consumer_batch_timeout_ms: int = Field(
+        default=50, ge=1, description="how long a consumer waits for records when none are buffered"
+    )
+    consumer_partition_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="partitions of a batch applied at once, each on its own connection, by the"
+        " consumers whose handlers are declared independent across partitions",
+    )
     consumer_group_prefix: str = Field(
         default="certibus", description="consumer groups are <prefix>.<service>.<consumer>"
     )
