@@ -33,6 +33,7 @@ from aiokafka.structs import OffsetAndMetadata
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import FAKE_CONSUMER, KafkaAckableMessage
 from pydantic import ValidationError
 
 from shared.contracts.envelope import Envelope, EnvelopeError
@@ -77,8 +78,24 @@ class PermanentError(Exception):
     """A failure that retrying cannot fix (the event contradicts this service's state): dead-letter now."""
 
 
-def _raw_body(msg: Any) -> bytes:
-    """Keep the records' bytes: events are parsed by their ``ce_type``, not by FastStream's decoder."""
+async def _batch_message(records: tuple[ConsumerRecord, ...]) -> KafkaAckableMessage:
+    """FastStream's message for a batch, its body the records themselves.
+
+    FastStream's own parser decodes every record's headers into dicts (work done again by the
+    envelope parser) and fails the whole batch on a header that is not UTF-8; here the envelope
+    parser alone reads them, and dead-letters such a record without failing the others.
+    """
+    first, last = records[0], records[-1]
+    return KafkaAckableMessage(  # what FastStream builds for a manually acknowledged batch
+        raw_message=records,
+        body=records,
+        message_id=f"{first.offset}-{last.offset}-{first.timestamp}",
+        consumer=FAKE_CONSUMER,
+    )
+
+
+def _records(msg: KafkaAckableMessage) -> tuple[ConsumerRecord, ...]:
+    """Keep the records: events are parsed by their ``ce_type``, not by FastStream's decoder."""
     return msg.body
 
 
@@ -171,7 +188,8 @@ class EventConsumer:
             group_id=self.group_id,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
-            decoder=_raw_body,
+            parser=_batch_message,
+            decoder=_records,
             listener=_CommitOnRevoke(self),
             title=f"{self.group_id}:{','.join(topics)}",
             description="Handles " + ", ".join(sorted(self.handlers)) + " (CloudEvents binary mode).",
@@ -182,7 +200,7 @@ class EventConsumer:
         if self._closing:
             return  # shutting down: not handled, not committed, redelivered after the restart
         records: tuple[ConsumerRecord, ...] = msg.raw_message  # type: ignore[assignment]
-        self._kafka_consumer = msg.consumer
+        self._kafka_consumer = self._subscriber.consumer
         self._idle.clear()
         try:
             await self.handle_batch(records)  # raises only on cancellation (shutdown): no commit then
@@ -292,9 +310,14 @@ class EventConsumer:
                 await batch_handler(uow, [Delivery(item.event, item.envelope) for item in same_type])
                 continue
             handler = self.handlers[event_type]
-            for item in same_type:
-                with _context(item.record, item.envelope):
+            try:
+                for item in same_type:  # the handler's log lines name its event (bound cheaply)
+                    structlog.contextvars.bind_contextvars(
+                        event_id=item.envelope.id, event_type=event_type, subject=item.envelope.subject
+                    )
                     await handler(uow, item.event, item.envelope)
+            finally:
+                structlog.contextvars.unbind_contextvars("event_id", "event_type", "subject")
 
     async def _after_run(self, items: list[_Decoded], fresh: list[_Decoded]) -> None:
         """Count and log a committed run (one line, plus one per duplicate), then ``after_commit``."""
