@@ -1,11 +1,13 @@
 """Real processes for the crash tests: an outbox relay and an event consumer that a test can SIGKILL.
 
 Each can pause at the one instant a crash test is about (the relay after publishing but before
-marking rows sent; the consumer after its transaction but before committing the offset): it
-writes a marker file and sleeps, and the test kills the process for real.
+marking rows sent; the consumer after its transaction but before committing the offset, or inside
+its transaction with ``--pause-in-transaction``): it writes a marker file and sleeps, and the test
+kills the process for real.
 
     python -m tests.integration.harness.processes relay --dsn … --schema … --bootstrap … [--pause-marker F]
     python -m tests.integration.harness.processes consume --dsn … --schema … --bootstrap … --group … [--pause-marker F]
+        [--pause-subject S | --pause-in-transaction] [--topic T]
 """
 
 from __future__ import annotations
@@ -72,7 +74,16 @@ async def consume(args: argparse.Namespace) -> None:
     pool = await create_pool(args.dsn, args.schema)
     broker = KafkaBroker(args.bootstrap, logger=logging.getLogger("faststream"))
     after_commit = None
-    if args.pause_marker:
+    handler = record_effect
+    if args.pause_marker and args.pause_in_transaction:
+        marker = Path(args.pause_marker)
+
+        async def handler(uow: UnitOfWork, event: SessionUpdated, envelope: Envelope) -> None:
+            await record_effect(uow, event, envelope)
+            if "pause-here" in event.changed_fields:  # the batch's transaction is still open
+                await _pause_forever(marker)
+
+    elif args.pause_marker:
         marker = Path(args.pause_marker)
 
         async def after_commit(envelope, _record) -> None:
@@ -88,8 +99,8 @@ async def consume(args: argparse.Namespace) -> None:
         retry_backoff_ms=10,
         after_commit=after_commit,
     )
-    consumer.on(SessionUpdated, record_effect)
-    consumer.subscribe(SCHEDULER)
+    consumer.on(SessionUpdated, handler)
+    consumer.subscribe(args.topic)
     await broker.start()
     await asyncio.Event().wait()
 
@@ -103,6 +114,12 @@ def main() -> None:
     parser.add_argument("--group", default="harness")
     parser.add_argument("--pause-marker", help="write this file and hang at the crash point")
     parser.add_argument("--pause-subject", help="consumer: hang only after handling this aggregate's event")
+    parser.add_argument(
+        "--pause-in-transaction",
+        action="store_true",
+        help="consumer: hang inside the transaction, after applying an event marked 'pause-here'",
+    )
+    parser.add_argument("--topic", default=SCHEDULER, help="consumer: the topic to read")
     args = parser.parse_args()
     configure_logging(f"harness-{args.role}", "INFO", "json")
     asyncio.run(relay(args) if args.role == "relay" else consume(args))
