@@ -13,18 +13,20 @@ one transaction per record, retried ``retry_max_attempts`` times with exponentia
 to the service's dead-letter topic with headers naming where it came from and why; the good records
 of the run are applied once and only the failing one is parked. Records whose envelope or payload
 does not parse are parked straight away and never fail the run. See docs/adr/0006.
+
+This module is the flow (batches, runs, retries, offsets, shutdown); the inbox statements are in
+shared/inbox.py and the dead-letter publishing in shared/dead_letters.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
 import structlog
@@ -38,17 +40,13 @@ from pydantic import ValidationError
 
 from shared.contracts.envelope import Envelope, EnvelopeError
 from shared.contracts.events import EVENT_TYPES, Event
-from shared.contracts.topics import dead_letter_topic
+from shared.dead_letters import dead_letter_headers, describe, park, validation_summary
+from shared.inbox import Delivery, Received, record_one, record_run
 from shared.outbox import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
-
-class Delivery(NamedTuple):
-    """One fresh event handed to a batch handler, with the envelope it travelled in."""
-
-    event: Any
-    envelope: Envelope
+__all__ = ["AfterCommit", "BatchHandler", "Delivery", "EventConsumer", "Handler", "PermanentError"]
 
 
 #: applies one event: ``handler(uow, event, envelope)``
@@ -56,22 +54,6 @@ Handler = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
 #: applies consecutive fresh events of one type, in offset order: ``handler(uow, deliveries)``
 BatchHandler = Callable[[UnitOfWork, Sequence[Delivery]], Awaitable[None]]
 AfterCommit = Callable[[Envelope, ConsumerRecord], Awaitable[None]]
-
-INSERT_INBOX_RUN = (
-    "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)"
-    " SELECT $1, e.id, e.type, $2, $3, e.kafka_offset"
-    " FROM unnest($4::uuid[], $5::text[], $6::bigint[]) AS e(id, type, kafka_offset)"
-    " ON CONFLICT DO NOTHING RETURNING event_id"
-)
-
-DLQ_HEADERS = (
-    "dlq_original_topic",
-    "dlq_original_partition",
-    "dlq_original_offset",
-    "dlq_error",
-    "dlq_consumer",
-    "dlq_attempts",
-)
 
 
 class PermanentError(Exception):
@@ -97,16 +79,6 @@ async def _batch_message(records: tuple[ConsumerRecord, ...]) -> KafkaAckableMes
 def _records(msg: KafkaAckableMessage) -> tuple[ConsumerRecord, ...]:
     """Keep the records: events are parsed by their ``ce_type``, not by FastStream's decoder."""
     return msg.body
-
-
-@dataclass(slots=True)
-class _Decoded:
-    """A record whose envelope and payload parsed, and that this consumer has a handler for."""
-
-    record: ConsumerRecord
-    envelope: Envelope
-    event: Event
-    event_id: uuid.UUID
 
 
 @dataclass
@@ -249,7 +221,7 @@ class EventConsumer:
                     topic=run[0].topic,
                     partition=run[0].partition,
                     records=len(items),
-                    error=_describe(exc),
+                    error=describe(exc),
                 )
             else:
                 await self._after_run(items, fresh)
@@ -258,7 +230,7 @@ class EventConsumer:
             with _context(item.record, item.envelope):
                 await self._run_with_retries(item)
 
-    async def _decode(self, record: ConsumerRecord) -> _Decoded | None:
+    async def _decode(self, record: ConsumerRecord) -> Received | None:
         """The record's envelope and event; None when it is not ours or was dead-lettered as malformed."""
         try:
             envelope = Envelope.from_headers(record.headers or [])
@@ -272,37 +244,18 @@ class EventConsumer:
             event = EVENT_TYPES[envelope.type].model_validate_json(record.value)
         except ValidationError as exc:
             with _context(record, envelope):
-                await self._dead_letter(record, f"payload: {_validation_summary(exc)}", attempts=0)
+                await self._dead_letter(record, f"payload: {validation_summary(exc)}", attempts=0)
             return None
-        return _Decoded(record, envelope, event, uuid.UUID(envelope.id))
+        return Received(record, envelope, event, uuid.UUID(envelope.id))
 
-    async def _apply_run(self, items: list[_Decoded]) -> list[_Decoded]:
-        """Inbox rows of the run in one statement, then the fresh events' handlers; returns the fresh.
-
-        An event id met twice in the run counts once (its first record); the inbox drops the ids a
-        previous transaction already recorded.
-        """
-        first_of_each: dict[uuid.UUID, _Decoded] = {}
-        for item in items:
-            first_of_each.setdefault(item.event_id, item)
-        unique = list(first_of_each.values())
-        head = unique[0].record
+    async def _apply_run(self, items: list[Received]) -> list[Received]:
+        """The run's inbox rows in one statement, then the fresh events' handlers; returns the fresh."""
         async with self.pool.acquire() as conn, conn.transaction():
-            inserted = await conn.fetch(
-                INSERT_INBOX_RUN,
-                self.inbox_consumer,
-                head.topic,
-                head.partition,
-                [item.event_id for item in unique],
-                [item.envelope.type for item in unique],
-                [item.record.offset for item in unique],
-            )
-            new_ids = {row[0] for row in inserted}
-            fresh = [item for item in unique if item.event_id in new_ids]
+            fresh = await record_run(conn, self.inbox_consumer, items)
             await self._run_handlers(UnitOfWork(conn, self.service), fresh)
         return fresh
 
-    async def _run_handlers(self, uow: UnitOfWork, fresh: list[_Decoded]) -> None:
+    async def _run_handlers(self, uow: UnitOfWork, fresh: list[Received]) -> None:
         """Handlers in offset order; consecutive events of a type with a batch handler go together."""
         for event_type, same_type in itertools.groupby(fresh, key=lambda item: item.envelope.type):
             batch_handler = self.batch_handlers.get(event_type)
@@ -319,7 +272,7 @@ class EventConsumer:
             finally:
                 structlog.contextvars.unbind_contextvars("event_id", "event_type", "subject")
 
-    async def _after_run(self, items: list[_Decoded], fresh: list[_Decoded]) -> None:
+    async def _after_run(self, items: list[Received], fresh: list[Received]) -> None:
         """Count and log a committed run (one line, plus one per duplicate), then ``after_commit``."""
         fresh_records = {id(item) for item in fresh}
         for item in items:
@@ -372,7 +325,7 @@ class EventConsumer:
         except Exception as exc:
             for tp, o in offsets.items():  # keep them (unless a newer record of tp is pending already)
                 self._pending[tp] = max(o, self._pending.get(tp, o))
-            log.warning("offset commit failed; will retry", error=_describe(exc))
+            log.warning("offset commit failed; will retry", error=describe(exc))
 
     async def close(self) -> None:
         """Stop handling, let the record in flight finish (bounded), commit what was handled.
@@ -405,21 +358,21 @@ class EventConsumer:
             with _context(record, item.envelope):
                 await self._run_with_retries(item)
 
-    async def _run_with_retries(self, item: _Decoded) -> None:
+    async def _run_with_retries(self, item: Received) -> None:
         record, envelope = item.record, item.envelope
         delay = self.retry_backoff_ms / 1000
         for attempt in range(1, self.retry_max_attempts + 1):
             try:
                 fresh = await self._apply(item)
             except PermanentError as exc:
-                await self._dead_letter(record, _describe(exc), attempts=attempt)
+                await self._dead_letter(record, describe(exc), attempts=attempt)
                 return
             except Exception as exc:
                 if attempt == self.retry_max_attempts:
-                    log.error("handler failed; dead-lettering", attempts=attempt, error=_describe(exc))
-                    await self._dead_letter(record, _describe(exc), attempts=attempt)
+                    log.error("handler failed; dead-lettering", attempts=attempt, error=describe(exc))
+                    await self._dead_letter(record, describe(exc), attempts=attempt)
                     return
-                log.warning("handler failed; retrying", attempt=attempt, error=_describe(exc))
+                log.warning("handler failed; retrying", attempt=attempt, error=describe(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_backoff_max_ms / 1000)
                 continue
@@ -433,53 +386,19 @@ class EventConsumer:
                 await self.after_commit(envelope, record)
             return
 
-    async def _apply(self, item: _Decoded) -> bool:
+    async def _apply(self, item: Received) -> bool:
         """The handler's effects and the inbox row in one transaction; False for a duplicate."""
-        record, envelope = item.record, item.envelope
         async with self.pool.acquire() as conn, conn.transaction():
-            fresh = await conn.fetchval(
-                "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)"
-                " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
-                self.inbox_consumer,
-                item.event_id,
-                envelope.type,
-                record.topic,
-                record.partition,
-                record.offset,
-            )
-            if not fresh:
+            if not await record_one(conn, self.inbox_consumer, item):
                 return False
-            await self.handlers[envelope.type](UnitOfWork(conn, self.service), item.event, envelope)
+            await self.handlers[item.envelope.type](UnitOfWork(conn, self.service), item.event, item.envelope)
             return True
 
     async def _dead_letter(self, record: ConsumerRecord, error: str, attempts: int) -> None:
-        headers = {
-            k: (v.decode(errors="replace") if isinstance(v, bytes) else v) for k, v in record.headers or []
-        }
-        headers.update(
-            {
-                "dlq_original_topic": record.topic,
-                "dlq_original_partition": str(record.partition),
-                "dlq_original_offset": str(record.offset),
-                "dlq_error": error[:4000],
-                "dlq_consumer": self.group_id,
-                "dlq_attempts": str(attempts),
-            }
+        headers = dead_letter_headers(record, error, self.group_id, attempts)
+        await park(
+            self.broker, self.service, record, headers, self.retry_backoff_ms, self.retry_backoff_max_ms
         )
-        delay = max(self.retry_backoff_ms, 100) / 1000
-        while True:  # until it is parked: moving on would commit past a record nobody has
-            try:
-                await self.broker.publish(
-                    record.value,
-                    topic=dead_letter_topic(self.service),
-                    key=record.key,
-                    headers=headers,
-                )
-                break
-            except Exception as exc:
-                log.error("dead-letter publish failed; the partition waits", error=_describe(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, max(self.retry_backoff_max_ms, 100) / 1000)
         self.dead_lettered += 1
         log.error("event dead-lettered", error=error[:500], attempts=attempts)
 
@@ -503,18 +422,3 @@ def _context(record: ConsumerRecord, envelope: Envelope | None = None) -> Abstra
     if envelope is not None:
         where |= {"event_id": envelope.id, "event_type": envelope.type, "subject": envelope.subject}
     return structlog.contextvars.bound_contextvars(**where)
-
-
-def _validation_summary(exc: ValidationError) -> str:
-    """Where and why a payload is invalid, without the input values (names, INE, birth dates)."""
-    errors = exc.errors(include_url=False, include_input=False, include_context=False)
-    return f"{len(errors)} validation error(s): " + "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in errors
-    )
-
-
-def _describe(exc: BaseException) -> str:
-    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-    where = f" at {last[0].filename}:{last[0].lineno}" if last else ""
-    text = _validation_summary(exc) if isinstance(exc, ValidationError) else str(exc)
-    return f"{type(exc).__name__}: {text}{where}"

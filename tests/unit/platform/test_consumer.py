@@ -11,10 +11,11 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from pydantic import ValidationError
 
-from shared.consumer import EventConsumer, _CommitOnRevoke, _describe
+from shared.consumer import EventConsumer, _CommitOnRevoke
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import SessionUpdated
 from shared.contracts.topics import SCHEDULER
+from shared.dead_letters import describe
 
 
 class FlakyBroker:
@@ -169,5 +170,5 @@ async def test_close_lets_the_record_in_flight_finish_then_commits_it():
 def test_a_handler_validation_error_is_described_without_its_input():
     with pytest.raises(ValidationError) as raised:
         SessionUpdated.model_validate({"examiners": "Mme Jeanne Dupont-Secret"})
-    text = _describe(raised.value)
+    text = describe(raised.value)
     assert text.startswith("ValidationError: ") and "examiners" in text and "Dupont" not in text
