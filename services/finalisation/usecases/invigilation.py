@@ -1,9 +1,10 @@
 """The invigilator space on the day: log in, watch the room, one click per candidate, incidents.
 
-Each command runs in one unit of work: the room is loaded under the session's lock, the domain
-(``SessionRoom``) applies the rule, the room is saved and its events emitted at commit. A refusal
-raises before anything is written and the transaction rolls back, so a refused command leaves the
-session exactly as it was.
+Each command runs in one unit of work on what it changes and nothing more: the session's state
+under a shared lock and the clicked candidate's seat (``rooms.seat_in_room``), so a click costs one
+row whatever the size of the room. The domain (``SessionRoom``) applies the rule, the seat is saved
+and the events emitted at commit. A refusal raises before anything is written and the transaction
+rolls back, so a refused command leaves the session exactly as it was.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from services.finalisation.domain.issue_reports import IssueReport
 from services.finalisation.domain.sessions import ScheduledSession
 from services.finalisation.domain.tokens import issue_token
 from services.finalisation.usecases.ports import Begin, ReadOnly, UnitOfWork
-from services.finalisation.usecases.rooms import locked_room, require_not_cancelled, unknown_session
+from services.finalisation.usecases.rooms import require_not_cancelled, seat_in_room, unknown_session
 from shared.contracts import events
 from shared.errors import DomainError
 
@@ -69,11 +70,10 @@ async def log_in(
         if not await _password_fits(verify, password, session.invigilator_password_hash):
             continue
         async with begin() as uow:
-            session, room = await locked_room(uow.store, session.session_id)
-            incidents_before = len(room.incidents)
+            session, room = await seat_in_room(uow.store, session.session_id, None)
             room.log_in(session_number, password, now, verify=lambda *_: True)
             require_not_cancelled(session)
-            await uow.store.save_room(room, incidents_before, now)
+            await uow.store.record_invigilator_access(session.session_id, now)
         token, expires_at = issue_token(token_secret, session.session_id, now, token_ttl)
         log.info("invigilator logged in", session_id=session.session_id)
         return LoginGranted(token, session.session_id, expires_at)
@@ -110,15 +110,15 @@ async def run_seat_command(
 ) -> CandidateSeat:
     """One invigilator action on one candidate; returns the candidate's seat as it is now."""
     async with begin() as uow:
-        session, room = await locked_room(uow.store, session_id)
-        incidents_before = len(room.incidents)
+        session, room = await seat_in_room(uow.store, session_id, candidate_id)
         require_not_cancelled(session)
         already_started = room.first_test_started_at is not None
         command(room, candidate_id, now)
-        if not already_started and room.first_test_started_at is not None:
-            await announce_first_start(uow, session, room, candidate_id)
         seat = room.seat(candidate_id)
-        await uow.store.save_room(room, incidents_before, now)
+        await uow.store.save_seat(room, candidate_id)
+        first_start = None if already_started else room.first_test_started_at
+        if first_start is not None and await uow.store.claim_first_start(session_id, first_start):
+            await announce_first_start(uow, session, room, candidate_id)
     return seat
 
 
@@ -163,8 +163,8 @@ async def announce_first_start(
 ) -> None:
     """Tell the scheduler the session's first test started, so it stops edits and deletion.
 
-    The room row is locked for the command and its first start is stored with it, so the event is
-    raised once per session: later starts find ``first_test_started_at`` already set.
+    Raised once per session: only the click whose ``claim_first_start`` recorded the first start
+    announces it; a start on another seat at the same moment finds it already claimed.
     """
     started_at = room.first_test_started_at
     assert started_at is not None
@@ -185,9 +185,9 @@ async def record_incident(
 ) -> RecordedIncident:
     """Write an incident down as it happens (the digital PV d'incident); None: the whole room."""
     async with begin() as uow:
-        session, room = await locked_room(uow.store, session_id)
-        incidents_before = len(room.incidents)
+        session, room = await seat_in_room(uow.store, session_id, candidate_id)
         require_not_cancelled(session)
         room.record_incident(report, now, candidate_id)
-        await uow.store.save_room(room, incidents_before, now)
-    return room.incidents[-1]
+        incident = room.incidents[-1]
+        await uow.store.add_incident(session_id, incident)
+    return incident

@@ -12,23 +12,38 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from services.finalisation.domain.invigilation import PasswordVerifier, SessionRoom
+from services.finalisation.domain.invigilation import PasswordVerifier, RecordedIncident, SessionRoom
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
 from shared.contracts.events import Event
+
+#: a row lock on the session until the transaction ends: ``"exclusive"`` for what changes the whole
+#: room (finalisation), ``"shared"`` for one click (clicks on other seats go on side by side, a
+#: finalisation waits for them and they for it)
+Lock = Literal["shared", "exclusive"] | None
 
 
 class Store(Protocol):
     """Finalisation's state, read and written in the domain's values."""
 
-    async def session(self, session_id: str, *, lock: bool = False) -> ScheduledSession | None: ...
+    async def session(self, session_id: str, *, lock: Lock = None) -> ScheduledSession | None: ...
 
     async def sessions_by_number(self, session_number: int) -> list[ScheduledSession]: ...
 
     async def load_room(self, session: ScheduledSession) -> SessionRoom: ...
 
     async def save_room(self, room: SessionRoom, incidents_before: int, now: datetime) -> None: ...
+
+    async def load_seat(self, session: ScheduledSession, candidate_id: str | None) -> SessionRoom: ...
+
+    async def save_seat(self, room: SessionRoom, candidate_id: str) -> None: ...
+
+    async def claim_first_start(self, session_id: str, started_at: datetime) -> bool: ...
+
+    async def record_invigilator_access(self, session_id: str, at: datetime) -> None: ...
+
+    async def add_incident(self, session_id: str, incident: RecordedIncident) -> None: ...
 
     async def insert_finalisation(
         self, session_id: str, finalised_at: datetime, payload: dict[str, Any]

@@ -23,7 +23,7 @@ from services.finalisation.domain.invigilation import (
     TestState,
 )
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
-from services.finalisation.usecases.ports import Dependencies
+from services.finalisation.usecases.ports import Dependencies, Lock
 from shared.contracts.events import Event
 from tests.unit.finalisation.finalisation_builders import PASSWORD, T0, fake_verify
 
@@ -53,14 +53,33 @@ class InMemoryStore:
 
     def __init__(self) -> None:
         self.tables = Tables()
+        #: seat rows written (a click writes one, a finalisation the whole room)
+        self.seat_writes = 0
 
-    async def session(self, session_id: str, *, lock: bool = False) -> ScheduledSession | None:
+    async def session(self, session_id: str, *, lock: Lock = None) -> ScheduledSession | None:
         return self.tables.sessions.get(session_id)
 
     async def sessions_by_number(self, session_number: int) -> list[ScheduledSession]:
         return [s for s in self.tables.sessions.values() if s.session_number == session_number]
 
     async def load_room(self, session: ScheduledSession) -> SessionRoom:
+        room = self._room_state(session)
+        keys = [key for key in self.tables.candidates if key[0] == session.session_id]
+        seats = [seat for seat in map(self._seat_in_room, keys) if seat]
+        for seat in sorted(
+            seats, key=lambda s: (s.candidate.last_name, s.candidate.first_name, s.candidate_id)
+        ):
+            room.seats[seat.candidate_id] = seat
+        room.incidents = list(self.tables.incidents.get(session.session_id, []))
+        return room
+
+    async def load_seat(self, session: ScheduledSession, candidate_id: str | None) -> SessionRoom:
+        room = self._room_state(session)
+        if candidate_id is not None and (seat := self._seat_in_room((session.session_id, candidate_id))):
+            room.seats[candidate_id] = seat
+        return room
+
+    def _room_state(self, session: ScheduledSession) -> SessionRoom:
         t = self.tables
         room = SessionRoom(
             session.session_id,
@@ -71,22 +90,18 @@ class InMemoryStore:
         room.first_test_started_at, room.has_invigilator_access = t.room_sessions.get(
             session.session_id, (None, False)
         )
-        seats = []
-        for (sid, cid), (candidate, unenrolled_at) in t.candidates.items():
-            if sid != session.session_id:
-                continue
-            seat = copy.deepcopy(t.seats.get((sid, cid))) or CandidateSeat(candidate)
-            seat.candidate = candidate
-            if unenrolled_at is None or seat.has_started:
-                seats.append(seat)
-        for seat in sorted(
-            seats, key=lambda s: (s.candidate.last_name, s.candidate.first_name, s.candidate_id)
-        ):
-            room.seats[seat.candidate_id] = seat
-        room.incidents = list(t.incidents.get(session.session_id, []))
         recorded = t.finalisations.get(session.session_id)
         room.finalised_at = recorded.finalised_at if recorded else None
         return room
+
+    def _seat_in_room(self, key: tuple[str, str]) -> CandidateSeat | None:
+        """The candidate's seat if they are in the room: enrolled, or unenrolled after starting."""
+        if key not in self.tables.candidates:
+            return None
+        candidate, unenrolled_at = self.tables.candidates[key]
+        seat = copy.deepcopy(self.tables.seats.get(key)) or CandidateSeat(candidate)
+        seat.candidate = candidate
+        return seat if unenrolled_at is None or seat.has_started else None
 
     async def save_room(self, room: SessionRoom, incidents_before: int, now: datetime) -> None:
         t = self.tables
@@ -96,8 +111,27 @@ class InMemoryStore:
             had_access or room.has_invigilator_access,
         )
         for seat in room.seats.values():
+            self.seat_writes += 1
             t.seats[room.session_id, seat.candidate_id] = copy.deepcopy(seat)
         t.incidents.setdefault(room.session_id, []).extend(room.incidents[incidents_before:])
+
+    async def save_seat(self, room: SessionRoom, candidate_id: str) -> None:
+        self.seat_writes += 1
+        self.tables.seats[room.session_id, candidate_id] = copy.deepcopy(room.seat(candidate_id))
+
+    async def claim_first_start(self, session_id: str, started_at: datetime) -> bool:
+        first, access = self.tables.room_sessions.get(session_id, (None, False))
+        if first is not None:
+            return False
+        self.tables.room_sessions[session_id] = (started_at, access)
+        return True
+
+    async def record_invigilator_access(self, session_id: str, at: datetime) -> None:
+        first, _ = self.tables.room_sessions.get(session_id, (None, False))
+        self.tables.room_sessions[session_id] = (first, True)
+
+    async def add_incident(self, session_id: str, incident: RecordedIncident) -> None:
+        self.tables.incidents.setdefault(session_id, []).append(incident)
 
     async def insert_finalisation(
         self, session_id: str, finalised_at: datetime, payload: dict[str, Any]

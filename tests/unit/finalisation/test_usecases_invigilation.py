@@ -147,3 +147,23 @@ async def test_incidents_are_kept_with_the_room(service):
         "candidate.unknown", invigilation.record_incident(service.begin, "sess-1", "c9", report, now=T0)
     )
     assert len(service.store.tables.incidents["sess-1"]) == 1
+
+
+async def test_a_click_writes_one_seat_whatever_the_size_of_the_room():
+    service = InMemoryFinalisation()
+    service.seed([candidate(n) for n in range(1, 201)])
+    await log_in(service)
+    assert service.store.seat_writes == 0
+    for action in (invigilation.confirm_presence, invigilation.start_test, invigilation.complete_test):
+        await action(service.begin, "sess-1", "c7", now=T0)
+    assert service.store.seat_writes == 3
+    assert set(service.store.tables.seats) == {("sess-1", "c7")}
+
+
+async def test_a_start_after_the_first_one_was_claimed_announces_nothing(service):
+    await invigilation.confirm_presence(service.begin, "sess-1", "c1", now=T0)
+    # another click, on another seat, recorded the session's first start in the meantime
+    assert await service.store.claim_first_start("sess-1", T0 - timedelta(seconds=1))
+    await invigilation.start_test(service.begin, "sess-1", "c1", now=T0)
+    assert service.published_of(SessionStarted) == []
+    assert service.store.tables.room_sessions["sess-1"][0] == T0 - timedelta(seconds=1)
