@@ -8,9 +8,8 @@ A click loads and writes one seat (``load_seat`` / ``save_seat``) under a shared
 session, so clicks on different seats run side by side; finalisation takes the session exclusively
 and the whole room (``load_room`` / ``save_room``).
 
-Longer than ~400 lines on purpose: the rule is "all SQL of the service in store.py" (the shape test
-checks it), and the five table groups above are each short; splitting them would scatter one
-schema over several files.
+Longer than ~400 lines on purpose: the rule is "all SQL of the service in store.py", and the five
+table groups above are each short; splitting them would scatter one schema over several files.
 """
 
 from __future__ import annotations
