@@ -3,26 +3,70 @@
 The invigilator logs in with the session number and password and gets a short-lived token for that
 session only. Finalisation is the referent's form (pix-domain §5.2). Results come as Pix's own files:
 the class results CSV or the livret scolaire JSON, as a raw body or a multipart upload.
+
+Routes turn HTTP into use-case calls (``usecases/``) and their answers back into the documented
+bodies, nothing else; refusals are ``DomainError``s whose status ``ERROR_STATUSES`` names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel, Field, StrictBool
 
-from services.finalisation import commands, intake
-from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.finalisation import CandidateReport
+from services.finalisation.domain.invigilation import CandidateSeat
 from services.finalisation.domain.issue_reports import IssueReport, issue_report, issue_report_from_code
-from services.finalisation.errors import to_api_error
-from services.finalisation.tokens import TokenError, read_token
-from shared.http import ApiError, school_api_router
+from services.finalisation.domain.tokens import read_token
+from services.finalisation.usecases import finalisation, invigilation
+from services.finalisation.usecases import results as results_intake
+from services.finalisation.usecases.ports import Begin, Dependencies
+from shared.errors import DomainError, statuses
+from shared.http import error_responses, school_api_router
 from shared.service import Runtime, get_runtime
 
+#: the HTTP status of each refusal code (others: 422, the request's content was refused)
+ERROR_STATUSES = statuses(
+    not_found={"candidate.unknown", "session.unknown"},
+    conflict={
+        # refusals caused by the state of the session or test, not by the request's content
+        "session.finalised",
+        "session.expired",
+        "session.cancelled",
+        "candidate.already_started",
+        "candidate.not_authorised",
+        "candidate.test_not_in_progress",
+        "finalisation.no_started_test",
+        "results.session_not_finalised",
+    },
+    other={"auth.": 401, "auth.wrong_session": 403, "results.too_large": 413},
+)
+#: where ``app.wire`` puts the use cases' dependencies on the runtime
+DEPENDENCIES = "finalisation.dependencies"
+
 router = APIRouter()
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def use_case_dependencies(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Dependencies:
+    return runtime.state[DEPENDENCIES]
+
+
+Deps = Annotated[Dependencies, Depends(use_case_dependencies)]
+
+#: what every invigilator route may answer besides success (its token, its session's state)
+INVIGILATOR_REFUSALS = (
+    "auth.missing_token",
+    "auth.invalid_token",
+    "auth.token_expired",
+    "auth.wrong_session",
+    "session.unknown",
+    "session.finalised",
+    "session.expired",
+    "session.cancelled",
+)
 
 
 # ---- invigilator space ------------------------------------------------------------------------
@@ -34,39 +78,105 @@ class LoginRequest(BaseModel):
 
 
 def invigilated_session(
-    session_id: str, runtime: RuntimeDep, authorization: Annotated[str | None, Header()] = None
+    session_id: str, deps: Deps, authorization: Annotated[str | None, Header()] = None
 ) -> str:
     """The path's session, if the Bearer token was issued for it."""
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise ApiError(401, "auth.missing_token", "log in to the invigilator space first")
-    try:
-        token = read_token(
-            runtime.settings.invigilator_token_secret, authorization[7:].strip(), runtime.clock.now()
-        )
-    except TokenError as error:
-        raise ApiError(401, error.code, error.message) from None
+        raise DomainError("auth.missing_token", "log in to the invigilator space first")
+    token = read_token(deps.token_secret, authorization[7:].strip(), deps.now())
     if token.session_id != session_id:
-        raise ApiError(403, "auth.wrong_session", "this token opens another session")
+        raise DomainError("auth.wrong_session", "this token opens another session")
     return session_id
 
 
 Invigilated = Annotated[str, Depends(invigilated_session)]
 
 
-@router.post("/invigilator/login", tags=["invigilator"])
-async def login(body: LoginRequest, runtime: RuntimeDep) -> dict[str, Any]:
+@router.post(
+    "/invigilator/login",
+    tags=["invigilator"],
+    responses=error_responses(
+        ERROR_STATUSES,
+        "auth.bad_password",
+        "session.unknown",
+        "session.finalised",
+        "session.expired",
+        "session.cancelled",
+    ),
+)
+async def login(body: LoginRequest, deps: Deps) -> dict[str, Any]:
     """Session number + password → a token to send as ``Authorization: Bearer …``."""
-    return await commands.log_in(runtime, body.session_number, body.password)
+    granted = await invigilation.log_in(
+        deps.begin,
+        deps.read,
+        session_number=body.session_number,
+        password=body.password,
+        now=deps.now(),
+        verify=deps.verify_password,
+        token_secret=deps.token_secret,
+        token_ttl=deps.token_ttl,
+    )
+    return {"token": granted.token, "session_id": granted.session_id, "expires_at": granted.expires_at}
 
 
-@router.get("/invigilator/sessions/{session_id}", tags=["invigilator"])
-async def show_session(session_id: Invigilated, runtime: RuntimeDep) -> dict[str, Any]:
-    return await commands.show_room(runtime, session_id)
+def seat_view(seat: CandidateSeat, now: datetime) -> dict[str, Any]:
+    c = seat.candidate
+    return {
+        "candidate_id": c.candidate_id,
+        "first_name": c.first_name,
+        "last_name": c.last_name,
+        "birthdate": c.birthdate,
+        "division": c.division,
+        "extra_time_percentage": c.extra_time_percentage,
+        "presence_confirmed": seat.presence_confirmed,
+        "authorised_to_start": seat.authorised_to_start,
+        "test_state": seat.test_state.value,
+        "started_at": seat.started_at,
+        "ended_at": seat.ended_at,
+        "theoretical_end_at": seat.theoretical_end_at,
+        "overtime": seat.is_overtime(now),
+    }
 
 
-def _seat_route(path: str, method: str, command: commands.SeatCommand, doc: str) -> None:
-    async def route(session_id: Invigilated, candidate_id: str, runtime: RuntimeDep) -> dict[str, Any]:
-        return await commands.run_seat_command(runtime, session_id, candidate_id, command)
+def room_view(snapshot: invigilation.RoomSnapshot, now: datetime) -> dict[str, Any]:
+    session, room = snapshot.session, snapshot.room
+    return {
+        "session_id": room.session_id,
+        "session_number": room.session_number,
+        "certification_center": session.certification_center,
+        "address": session.address,
+        "room": session.room,
+        "examiners": session.examiners,
+        "date": room.session_date,
+        "time": session.session_time,
+        "expires_at": room.expires_at(),
+        "expired": room.is_expired(now),
+        "candidates": [seat_view(seat, now) for seat in room.seats.values()],
+        "incidents": [
+            {"candidate_id": i.candidate_id, "recorded_at": i.recorded_at, **i.report.to_payload()}
+            for i in room.incidents
+        ],
+    }
+
+
+@router.get(
+    "/invigilator/sessions/{session_id}",
+    tags=["invigilator"],
+    responses=error_responses(ERROR_STATUSES, *INVIGILATOR_REFUSALS),
+)
+async def show_session(session_id: Invigilated, deps: Deps) -> dict[str, Any]:
+    now = deps.now()
+    return room_view(await invigilation.show_room(deps.read, session_id, now=now), now)
+
+
+#: ``invigilation.start_test`` and its siblings: (begin, session_id, candidate_id, *, now) → the seat
+SeatUseCase = Callable[..., Awaitable[CandidateSeat]]
+
+
+def _seat_route(path: str, method: str, use_case: SeatUseCase, doc: str) -> None:
+    async def route(session_id: Invigilated, candidate_id: str, deps: Deps) -> dict[str, Any]:
+        now = deps.now()
+        return seat_view(await use_case(deps.begin, session_id, candidate_id, now=now), now)
 
     route.__doc__ = doc
     route.__name__ = f"{method.lower()}_{path.rsplit('/', 1)[-1]}"
@@ -75,15 +185,23 @@ def _seat_route(path: str, method: str, command: commands.SeatCommand, doc: str)
         route,
         methods=[method],
         tags=["invigilator"],
+        responses=error_responses(
+            ERROR_STATUSES,
+            *INVIGILATOR_REFUSALS,
+            "candidate.unknown",
+            "candidate.already_started",
+            "candidate.not_authorised",
+            "candidate.test_not_in_progress",
+        ),
     )
 
 
-_seat_route("presence", "POST", lambda r, c, now: r.confirm_presence(c, now), "Confirm presence.")
-_seat_route("presence", "DELETE", lambda r, c, now: r.cancel_presence(c, now), "Cancel the confirmation.")
-_seat_route("start", "POST", lambda r, c, now: r.start_test(c, now), "The candidate started on mon-pix.")
-_seat_route("resume", "POST", lambda r, c, now: r.authorise_resume(c, now), "Authorise a resume.")
-_seat_route("end", "POST", lambda r, c, now: r.end_test(c, now), "End the candidate's test.")
-_seat_route("complete", "POST", lambda r, c, now: r.complete_test(c, now), "The candidate finished.")
+_seat_route("presence", "POST", invigilation.confirm_presence, "Confirm presence.")
+_seat_route("presence", "DELETE", invigilation.cancel_presence, "Cancel the confirmation.")
+_seat_route("start", "POST", invigilation.start_test, "The candidate started on mon-pix.")
+_seat_route("resume", "POST", invigilation.authorise_resume, "Authorise a resume.")
+_seat_route("end", "POST", invigilation.end_test, "End the candidate's test.")
+_seat_route("complete", "POST", invigilation.complete_test, "The candidate finished.")
 
 
 class IssueReportIn(BaseModel):
@@ -120,14 +238,24 @@ class IncidentIn(IssueReportIn):
     candidate_id: str | None = Field(default=None, description="None: the whole room")
 
 
-@router.post("/invigilator/sessions/{session_id}/incidents", status_code=201, tags=["invigilator"])
-async def record_incident(session_id: Invigilated, body: IncidentIn, runtime: RuntimeDep) -> dict[str, Any]:
+@router.post(
+    "/invigilator/sessions/{session_id}/incidents",
+    status_code=201,
+    tags=["invigilator"],
+    responses=error_responses(
+        ERROR_STATUSES, *INVIGILATOR_REFUSALS, "candidate.unknown", "issue_report.unknown_category"
+    ),
+)
+async def record_incident(session_id: Invigilated, body: IncidentIn, deps: Deps) -> dict[str, Any]:
     """Write an incident down as it happens (the digital PV d'incident)."""
-    try:
-        report = body.to_domain()
-    except DomainError as error:
-        raise to_api_error(error) from None
-    return await commands.record_incident(runtime, session_id, body.candidate_id, report)
+    incident = await invigilation.record_incident(
+        deps.begin, session_id, body.candidate_id, body.to_domain(), now=deps.now()
+    )
+    return {
+        "candidate_id": incident.candidate_id,
+        "recorded_at": incident.recorded_at,
+        **incident.report.to_payload(),
+    }
 
 
 # ---- school and Pix side: finalisation, results intake -----------------------------------------
@@ -162,24 +290,33 @@ class FinalisationIn(BaseModel):
     )
 
 
-@portal.put("/sessions/{session_id}/finalisation", tags=["finalisation"])
-async def finalise(session_id: str, body: FinalisationIn, runtime: RuntimeDep) -> dict[str, Any]:
+@portal.put(
+    "/sessions/{session_id}/finalisation",
+    tags=["finalisation"],
+    responses=error_responses(
+        ERROR_STATUSES,
+        "session.unknown",
+        "session.cancelled",
+        "session.finalised",
+        "finalisation.no_started_test",
+        "candidate.unknown",
+        "finalisation.flags_required",
+    ),
+)
+async def finalise(session_id: str, body: FinalisationIn, deps: Deps) -> dict[str, Any]:
     """Finalise the session; raises SessionFinalised (returned as the response body)."""
-    try:
-        reports = [
-            CandidateReport(
-                r.candidate_id,
-                r.present,
-                r.abort_reason,
-                tuple(i.to_domain() for i in r.issue_reports or ()),
-            )
-            for r in body.candidate_reports
-        ]
-        session_incidents = tuple(i.to_domain() for i in body.session_incidents)
-    except DomainError as error:
-        raise to_api_error(error) from None
-    event = await commands.finalise(
-        runtime,
+    reports = [
+        CandidateReport(
+            r.candidate_id,
+            r.present,
+            r.abort_reason,
+            tuple(i.to_domain() for i in r.issue_reports or ()),
+        )
+        for r in body.candidate_reports
+    ]
+    session_incidents = tuple(i.to_domain() for i in body.session_incidents)
+    event = await finalisation.finalise(
+        deps.begin,
         session_id,
         reports=reports,
         reports_without_issues={r.candidate_id for r in body.candidate_reports if r.issue_reports is None},
@@ -187,11 +324,14 @@ async def finalise(session_id: str, body: FinalisationIn, runtime: RuntimeDep) -
         has_joining_issue=body.has_joining_issue,
         examiner_global_comment=body.examiner_global_comment,
         session_incidents=session_incidents,
+        now=deps.now(),
     )
     return event.model_dump(mode="json")
 
 
 # ---- results intake ---------------------------------------------------------------------------
+
+RESULTS_REFUSALS = ("results.no_file", "results.empty", "results.too_large", "results.unknown_candidates")
 
 
 async def _results_file(request: Request, max_bytes: int) -> tuple[bytes, str, str | None]:
@@ -202,7 +342,7 @@ async def _results_file(request: Request, max_bytes: int) -> tuple[bytes, str, s
         form = await request.form()
         uploads = [v for v in form.values() if hasattr(v, "read")]
         if not uploads:
-            raise ApiError(422, "results.no_file", "the form carries no file")
+            raise DomainError("results.no_file", "the form carries no file")
         upload = uploads[0]
         data = await upload.read()  # type: ignore[union-attr]
         file_name = upload.filename or file_name  # type: ignore[union-attr]
@@ -210,30 +350,41 @@ async def _results_file(request: Request, max_bytes: int) -> tuple[bytes, str, s
     else:
         data = await request.body()
     if not data.strip():
-        raise ApiError(422, "results.empty", "the results file is empty")
+        raise DomainError("results.empty", "the results file is empty")
     if len(data) > max_bytes:
-        raise ApiError(413, "results.too_large", f"at most {max_bytes} bytes", size=len(data))
+        raise DomainError("results.too_large", f"at most {max_bytes} bytes", size=len(data))
     return data, file_name or "results", content_type
 
 
-@portal.post("/sessions/{session_id}/results", tags=["results"])
-async def session_results(session_id: str, request: Request, runtime: RuntimeDep) -> dict[str, Any]:
-    """A class results CSV or livret JSON for one finalised session (rows of others are unmatched)."""
-    data, file_name, content_type = await _results_file(request, runtime.settings.results_max_bytes)
-    return await intake.import_results(
-        runtime, data, file_name=file_name, content_type=content_type, session_id=session_id
+async def _import(
+    begin: Begin, now: datetime, request: Request, max_bytes: int, **scope: str | None
+) -> dict[str, Any]:
+    data, file_name, content_type = await _results_file(request, max_bytes)
+    return await results_intake.import_results(
+        begin, data, file_name=file_name, content_type=content_type, now=now, **scope
     )
 
 
-@portal.post("/results", tags=["results"])
+@portal.post(
+    "/sessions/{session_id}/results",
+    tags=["results"],
+    responses=error_responses(
+        ERROR_STATUSES, *RESULTS_REFUSALS, "session.unknown", "results.session_not_finalised"
+    ),
+)
+async def session_results(session_id: str, request: Request, deps: Deps) -> dict[str, Any]:
+    """A class results CSV or livret JSON for one finalised session (rows of others are unmatched)."""
+    return await _import(deps.begin, deps.now(), request, deps.results_max_bytes, session_id=session_id)
+
+
+@portal.post("/results", tags=["results"], responses=error_responses(ERROR_STATUSES, *RESULTS_REFUSALS))
 async def results(
     request: Request,
-    runtime: RuntimeDep,
+    deps: Deps,
     uai: Annotated[str | None, Query(description="only this school's sessions")] = None,
 ) -> dict[str, Any]:
     """A results file covering several sessions (e.g. a school's livret JSON), split by matching."""
-    data, file_name, content_type = await _results_file(request, runtime.settings.results_max_bytes)
-    return await intake.import_results(runtime, data, file_name=file_name, content_type=content_type, uai=uai)
+    return await _import(deps.begin, deps.now(), request, deps.results_max_bytes, uai=uai)
 
 
 router.include_router(portal)

@@ -1,18 +1,23 @@
 """The finalisation service: invigilator space, session finalisation, Pix results intake.
 
 Consumes the scheduler's sessions and enrolments; raises SessionStarted, SessionFinalised,
-SessionFinalisationOverdue and ResultsProcessed.
+SessionFinalisationOverdue and ResultsProcessed. This module is the composition root: the only
+place that turns the running service (pool, clock, settings) into the use cases' dependencies.
 """
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
+import structlog
 from pydantic import Field, SecretStr
 
-from services.finalisation import handlers
-from services.finalisation.api import router
-from services.finalisation.jobs import overdue_job
+from services.finalisation import handlers, store
+from services.finalisation.api import DEPENDENCIES, ERROR_STATUSES, router
+from services.finalisation.usecases.overdue import check_overdue
+from services.finalisation.usecases.ports import Dependencies
 from shared.contracts.events import (
     CandidatesEnrolled,
     CandidateUnenrolled,
@@ -21,8 +26,11 @@ from shared.contracts.events import (
     SessionUpdated,
 )
 from shared.contracts.topics import SCHEDULER
+from shared.password_hash import verify_password
 from shared.service import Runtime, ServiceDefinition
 from shared.settings import ApiToken, ServiceSettings
+
+log = structlog.get_logger(__name__)
 
 
 class FinalisationSettings(ServiceSettings):
@@ -51,7 +59,43 @@ class FinalisationSettings(ServiceSettings):
         return [t for t in (self.api_token, self.finalisation_api_token) if t is not None]
 
 
+def dependencies(runtime: Runtime) -> Dependencies:
+    """The use cases' dependencies on this running service (the clock is read at each call)."""
+    settings: FinalisationSettings = runtime.settings
+    return Dependencies(
+        begin=lambda: store.begin(runtime.pool, runtime.service),
+        read=lambda: store.read_only(runtime.pool),
+        now=lambda: runtime.clock.now(),
+        verify_password=verify_password,
+        token_secret=settings.invigilator_token_secret,
+        token_ttl=timedelta(minutes=settings.invigilator_token_ttl_minutes),
+        results_max_bytes=settings.results_max_bytes,
+    )
+
+
+async def overdue_tick(runtime: Runtime) -> list[str]:
+    """One overdue check at the service's current time; the ids of the sessions it reported."""
+    return await check_overdue(
+        dependencies(runtime).begin,
+        now=runtime.clock.now(),
+        days=runtime.settings.finalisation_overdue_days,
+    )
+
+
+async def overdue_job(runtime: Runtime) -> None:
+    """The overdue check every FINALISATION_OVERDUE_CHECK_SECONDS; a failed tick waits for the next."""
+    while True:
+        try:
+            await overdue_tick(runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("overdue check failed; retrying at the next tick")
+        await asyncio.sleep(runtime.settings.finalisation_overdue_check_seconds)
+
+
 def wire(runtime: Runtime) -> None:
+    runtime.state[DEPENDENCIES] = dependencies(runtime)
     sessions = runtime.consumer("sessions", SCHEDULER)
     sessions.on(SessionCreated, handlers.on_session_created)
     sessions.on(SessionUpdated, handlers.on_session_updated)
@@ -68,5 +112,6 @@ definition = ServiceDefinition(
     router=router,
     jobs=[overdue_job],
     read_model_tables=["sessions", "candidates"],
+    error_statuses=ERROR_STATUSES,
     title="certibus finalisation",
 )

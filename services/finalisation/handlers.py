@@ -1,7 +1,7 @@
 """Scheduler events → the finalisation read models (sessions and their enrolled candidates).
 
 Every handler is an upsert of the latest snapshot, so a replay or a late duplicate is harmless.
-Candidates whose test started stay in the room even if unenrolled afterwards (see store.load_room):
+Candidates whose test started stay in the room even if unenrolled afterwards (see FinalisationStore.load_room):
 the scheduler cannot take back a test that happened.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import structlog
 
-from services.finalisation import store
+from services.finalisation.store import FinalisationStore
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CandidatesEnrolled,
@@ -24,21 +24,23 @@ log = structlog.get_logger(__name__)
 
 
 async def on_session_created(uow: UnitOfWork, event: SessionCreated, envelope: Envelope) -> None:
-    await store.upsert_session(uow.conn, event, event.created_at)
+    await FinalisationStore(uow.conn).upsert_session(event, event.created_at)
 
 
 async def on_session_updated(uow: UnitOfWork, event: SessionUpdated, envelope: Envelope) -> None:
-    await store.upsert_session(uow.conn, event, event.updated_at)
+    await FinalisationStore(uow.conn).upsert_session(event, event.updated_at)
 
 
 async def on_session_cancelled(uow: UnitOfWork, event: SessionCancelled, envelope: Envelope) -> None:
-    await store.cancel_session(uow.conn, event.session_id, event.reason, event.cancelled_at)
+    await FinalisationStore(uow.conn).cancel_session(event.session_id, event.reason, event.cancelled_at)
 
 
 async def on_candidates_enrolled(uow: UnitOfWork, event: CandidatesEnrolled, envelope: Envelope) -> None:
-    await store.upsert_candidates(uow.conn, event.session_id, event.candidates)
+    await FinalisationStore(uow.conn).upsert_candidates(event.session_id, event.candidates)
     log.info("candidates enrolled", count=len(event.candidates))
 
 
 async def on_candidate_unenrolled(uow: UnitOfWork, event: CandidateUnenrolled, envelope: Envelope) -> None:
-    await store.unenrol_candidate(uow.conn, event.session_id, event.candidate_id, event.unenrolled_at)
+    await FinalisationStore(uow.conn).unenrol_candidate(
+        event.session_id, event.candidate_id, event.unenrolled_at
+    )

@@ -9,15 +9,33 @@ type (``….v2``) published alongside the old one while consumers move (see docs
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from shared.contracts.topics import ELIGIBILITY, EXPORT, FINALISATION, SCHEDULER
 
 CertifiabilityStatus = Literal["certifiable", "not_certifiable", "unknown"]
-ResultStatus = Literal["validated", "rejected", "cancelled", "error", "started"]
 SchoolLevel = Literal["college", "lycee"]
+
+
+class ResultStatus(StrEnum):
+    """Status of a certification result (Pix ``CertificationResult``), the one definition of it:
+    finalisation reads it from Pix's files, the event carries it, the export renders it."""
+
+    VALIDATED = "validated"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    STARTED = "started"
+
+
+#: on the wire the status stays the plain string enum the committed v1 schema promises
+_ResultStatusField = Annotated[
+    ResultStatus,
+    WithJsonSchema({"enum": [s.value for s in ResultStatus], "title": "Status", "type": "string"}),
+]
 
 
 class Event(BaseModel):
@@ -340,7 +358,7 @@ class CertificationResult(BaseModel):
     birthdate: date
     birthplace: str | None = None
     external_id: str | None = None
-    status: ResultStatus
+    status: _ResultStatusField
     pix_score: int | None = Field(default=None, ge=0, le=1024)
     global_level: str | None = Field(default=None, description="V3 level key, e.g. LEVEL_INDEPENDENT_3")
     competence_levels: dict[str, int | None] = Field(

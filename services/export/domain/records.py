@@ -11,18 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from enum import StrEnum
 from types import MappingProxyType
 
-
-class ResultStatus(StrEnum):
-    """Status of a certification as seen by exports (Pix ``CertificationResult``)."""
-
-    VALIDATED = "validated"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-    STARTED = "started"
+from shared.contracts.events import ResultStatus
 
 
 @dataclass(frozen=True, slots=True)

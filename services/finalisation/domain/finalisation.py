@@ -14,9 +14,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.invigilation import CandidateSeat, SessionRoom, TestState
 from services.finalisation.domain.issue_reports import IssueReport, require_room_level
+from shared.errors import DomainError
 
 GLOBAL_COMMENT_MAX_LENGTH = 500
 

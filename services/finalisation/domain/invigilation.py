@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.issue_reports import IssueReport, require_room_level
+from shared.errors import DomainError
 
 TEST_DURATION = timedelta(minutes=105)
 SESSION_EXPIRY = timedelta(hours=24)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from services.finalisation.domain.errors import DomainError
+from shared.errors import DomainError
 
 QUESTION_NUMBER_MIN = 1
 QUESTION_NUMBER_MAX = 500

@@ -14,15 +14,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from shared.contracts.events import ResultStatus
 from shared.contracts.referential import v3_global_level
-
-
-class ResultStatus(StrEnum):
-    VALIDATED = "validated"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    ERROR = "error"
-    STARTED = "started"
 
 
 class ResultSource(StrEnum):

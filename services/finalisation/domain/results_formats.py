@@ -19,14 +19,15 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.finalisation.domain.errors import DomainError
-from services.finalisation.domain.results import CertificationResult, ResultSource, ResultStatus
+from services.finalisation.domain.results import CertificationResult, ResultSource
+from shared.contracts.events import ResultStatus
 from shared.contracts.pix_formats import (
     CLASS_RESULTS_COLUMNS,
     CLASS_RESULTS_HEADER_LINE,
     CLASS_RESULTS_STATUS_LABELS,
 )
 from shared.contracts.referential import COMPETENCE_IDS, MAX_COMPETENCE_LEVEL, MAX_V3_SCORE
+from shared.errors import DomainError
 
 BOM = "\ufeff"
 PARIS = ZoneInfo("Europe/Paris")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.finalisation.app import definition
-from services.finalisation.jobs import check_overdue
+from services.finalisation.app import definition, overdue_tick
 from shared.clock import ManualClock
 from shared.contracts.events import SessionFinalisationOverdue
 from tests.component.finalisation.conftest import Finalisation
@@ -29,10 +28,10 @@ DUE = SESSION_START + timedelta(days=2)
 async def test_a_session_not_finalised_two_days_after_is_reported_once(finalisation):
     session = await finalisation.seed(session_events())
     finalisation.clock.set(DUE - timedelta(minutes=1))
-    assert session.session_id not in await check_overdue(finalisation.runtime)
+    assert session.session_id not in await overdue_tick(finalisation.runtime)
 
     finalisation.clock.set(DUE)
-    assert session.session_id in await check_overdue(finalisation.runtime)
+    assert session.session_id in await overdue_tick(finalisation.runtime)
     (event,) = await overdue_of(finalisation, session.session_id)
     assert (event.session_id, event.uai, event.session_date) == (
         session.session_id,
@@ -42,7 +41,7 @@ async def test_a_session_not_finalised_two_days_after_is_reported_once(finalisat
     assert event.due_at == DUE and event.detected_at == DUE
 
     finalisation.clock.advance(days=3)
-    assert session.session_id not in await check_overdue(finalisation.runtime)
+    assert session.session_id not in await overdue_tick(finalisation.runtime)
     assert len(await overdue_of(finalisation, session.session_id)) == 1
 
 
@@ -60,7 +59,7 @@ async def test_finalised_and_cancelled_sessions_are_never_overdue(finalisation):
         "UPDATE sessions SET cancelled_at = now() WHERE session_id = $1", cancelled.session_id
     )
     finalisation.clock.set(DUE + timedelta(days=10))
-    reported = await check_overdue(finalisation.runtime)
+    reported = await overdue_tick(finalisation.runtime)
     assert finalised.session_id not in reported and cancelled.session_id not in reported
     assert await overdue_of(finalisation, finalised.session_id, cancelled.session_id) == []
 
@@ -71,6 +70,6 @@ async def test_the_delay_is_configurable(start_service):
     # 14:30 in Paris is 13:30 UTC on 10 March 2027
     due = datetime(2027, 3, 15, 13, 30, tzinfo=UTC)
     finalisation.runtime.clock = ManualClock(due - timedelta(seconds=1))
-    assert session.session_id not in await check_overdue(finalisation.runtime)
+    assert session.session_id not in await overdue_tick(finalisation.runtime)
     finalisation.runtime.clock = ManualClock(due)
-    assert session.session_id in await check_overdue(finalisation.runtime)
+    assert session.session_id in await overdue_tick(finalisation.runtime)

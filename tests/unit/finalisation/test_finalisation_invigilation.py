@@ -2,7 +2,6 @@ from datetime import timedelta
 
 import pytest
 
-from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.invigilation import (
     IncidentRecorded,
     InvigilatorLoggedIn,
@@ -16,6 +15,7 @@ from services.finalisation.domain.invigilation import (
     TestState,
 )
 from services.finalisation.domain.issue_reports import issue_report_from_code
+from shared.errors import DomainError
 from tests.unit.finalisation.finalisation_builders import PASSWORD, T0, candidate, fake_verify
 
 

@@ -1,6 +1,5 @@
 import pytest
 
-from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.issue_reports import (
     CODES,
     IssueCategory,
@@ -8,6 +7,7 @@ from services.finalisation.domain.issue_reports import (
     issue_report,
     issue_report_from_code,
 )
+from shared.errors import DomainError
 
 
 def code_of(call) -> str:

@@ -2,7 +2,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.finalisation import (
     AbortReason,
     CandidateReport,
@@ -14,6 +13,7 @@ from services.finalisation.domain.finalisation import (
 )
 from services.finalisation.domain.invigilation import SessionRoom, TestState
 from services.finalisation.domain.issue_reports import issue_report_from_code
+from shared.errors import DomainError
 from tests.unit.finalisation.finalisation_builders import T0
 
 NOW = T0 + timedelta(hours=3)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.finalisation.tokens import TokenError, issue_token, read_token
+from services.finalisation.domain.tokens import TokenError, issue_token, read_token
 
 SECRET = "a-secret-of-at-least-16-chars"
 NOW = datetime(2027, 3, 10, 8, 0, tzinfo=UTC)

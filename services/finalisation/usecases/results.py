@@ -17,8 +17,6 @@ from typing import Any
 
 import structlog
 
-from services.finalisation import store
-from services.finalisation.domain.errors import DomainError
 from services.finalisation.domain.matching import KnownCandidate, MatchedResult, MatchReport, match_results
 from services.finalisation.domain.results import CertificationResult, ResultSource, payloads_fingerprint
 from services.finalisation.domain.results_formats import (
@@ -27,11 +25,11 @@ from services.finalisation.domain.results_formats import (
     parse_class_results_csv,
     parse_livret_scolaire_json,
 )
-from services.finalisation.errors import to_api_error
+from services.finalisation.usecases.ports import Begin
+from services.finalisation.usecases.rooms import unknown_session
 from shared.contracts import events
 from shared.contracts.referential import COMPETENCE_IDS
-from shared.http import ApiError
-from shared.service import Runtime
+from shared.errors import DomainError
 
 log = structlog.get_logger(__name__)
 
@@ -96,44 +94,40 @@ def _unmatched_details(report: MatchReport) -> dict[str, Any]:
 
 
 async def import_results(
-    runtime: Runtime,
+    begin: Begin,
     data: bytes,
     *,
     file_name: str,
     content_type: str | None,
+    now: datetime,
     session_id: str | None = None,
     uai: str | None = None,
 ) -> dict[str, Any]:
     """Import one results file, for one session (`session_id`) or for every finalised session it
     matches (optionally of one school); all sessions or none, in one transaction."""
     source = detect_source(data, content_type)
-    try:
-        results = await asyncio.to_thread(parse_results, data, file_name, source)
-    except DomainError as error:
-        raise to_api_error(error) from None
+    results = await asyncio.to_thread(parse_results, data, file_name, source)
     file_sha256 = hashlib.sha256(data).hexdigest()
-    now = runtime.clock.now()
 
-    async with runtime.unit_of_work() as uow:
+    async with begin() as uow:
+        store = uow.store
         if session_id is not None:
-            if await store.session(uow.conn, session_id) is None:
-                raise ApiError(404, "session.unknown", f"no session {session_id}", session_id=session_id)
-            row = await store.finalisation(uow.conn, session_id)
-            if row is None:
-                raise ApiError(
-                    409,
+            if await store.session(session_id) is None:
+                raise unknown_session(session_id)
+            recorded = await store.finalisation(session_id)
+            if recorded is None:
+                raise DomainError(
                     "results.session_not_finalised",
                     "results are taken only for a finalised session",
                     session_id=session_id,
                 )
-            finalised = {session_id: row["payload"]}
+            finalised = {session_id: recorded.payload}
         else:
-            finalised = {r["session_id"]: r["payload"] for r in await store.finalisations(uow.conn, uai)}
+            finalised = {f.session_id: f.payload for f in await store.finalisations(uai)}
         candidates = [c for payload in finalised.values() for c in known_candidates(payload)]
         report = match_results(results, candidates)
         if not report.matched:
-            raise ApiError(
-                422,
+            raise DomainError(
                 "results.unknown_candidates",
                 f"{file_name}: no row matches a candidate of "
                 + (f"session {session_id}" if session_id else "a finalised session"),
@@ -146,8 +140,8 @@ async def import_results(
         unmatched_rows = len(report.unmatched) + len(report.ambiguous)
         outcomes = []
         for sid in sorted(by_session):  # one lock order for concurrent multi-session imports
-            await store.finalisation(uow.conn, sid, lock=True)
-            current = await store.session_results(uow.conn, sid)
+            await store.finalisation(sid, lock=True)
+            current = await store.session_results(sid)
             incoming = {m.candidate.candidate_id: m.result.to_payload() for m in by_session[sid]}
             merged = {**current, **incoming}
             before = payloads_fingerprint(current.values()) if current else None
@@ -155,9 +149,8 @@ async def import_results(
             unchanged = before == after
             if not unchanged:
                 changed = {cid: p for cid, p in incoming.items() if current.get(cid) != p}
-                await store.replace_results(uow.conn, sid, changed)
+                await store.replace_results(sid, changed)
                 await store.record_import(
-                    uow.conn,
                     session_id=sid,
                     source=source.value,
                     file_name=file_name,

@@ -14,13 +14,14 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from shared.errors import DomainError
 
-class TokenError(Exception):
-    """The token is malformed, forged or expired; `code` is the API error code."""
+
+class TokenError(DomainError):
+    """The token is malformed, forged or expired; ``code`` (``auth.…``) is the API error code."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+        super().__init__(code, message)
 
 
 @dataclass(frozen=True, slots=True)

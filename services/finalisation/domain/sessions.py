@@ -1,0 +1,42 @@
+"""The scheduler's sessions as finalisation keeps them, and a finalised session as it was recorded.
+
+Typed values the store returns and the use cases read (never a database row): ``ScheduledSession``
+is the read model built from SessionCreated/SessionUpdated/SessionCancelled, ``RecordedFinalisation``
+the SessionFinalised payload kept for matching results and building ResultsProcessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledSession:
+    """A session planned by the scheduler (latest snapshot), with its invigilator password hash."""
+
+    session_id: str
+    session_number: int
+    uai: str
+    certification_center: str
+    session_date: date
+    session_time: str
+    invigilator_password_hash: str
+    address: str = ""
+    room: str = ""
+    examiners: tuple[str, ...] | list[str] = field(default_factory=tuple)
+    cancelled_at: datetime | None = None
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedFinalisation:
+    """A finalised session: when, and the SessionFinalised event as raised (JSON payload)."""
+
+    session_id: str
+    finalised_at: datetime
+    payload: dict[str, Any]

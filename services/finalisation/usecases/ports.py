@@ -1,0 +1,106 @@
+"""What the use cases need from the outside world: a store and a unit of work (protocols), a clock.
+
+``store.FinalisationStore`` / ``store.begin`` are the PostgreSQL implementations; the unit tests
+run the same use cases on an in-memory twin (tests/unit/finalisation/fakes.py). A unit of work is
+one transaction: it commits when its ``async with`` block ends without error and rolls back
+otherwise, and the events emitted inside it are published only if it commits (the outbox).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from services.finalisation.domain.invigilation import PasswordVerifier, RecordedIncident, SessionRoom
+from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
+from shared.contracts.events import Event
+
+#: a row lock on the session until the transaction ends: ``"exclusive"`` for what changes the whole
+#: room (finalisation), ``"shared"`` for one click (clicks on other seats go on side by side, a
+#: finalisation waits for them and they for it)
+Lock = Literal["shared", "exclusive"] | None
+
+
+class Store(Protocol):
+    """Finalisation's state, read and written in the domain's values."""
+
+    async def session(self, session_id: str, *, lock: Lock = None) -> ScheduledSession | None: ...
+
+    async def sessions_by_number(self, session_number: int) -> list[ScheduledSession]: ...
+
+    async def load_room(self, session: ScheduledSession) -> SessionRoom: ...
+
+    async def save_room(self, room: SessionRoom, incidents_before: int, now: datetime) -> None: ...
+
+    async def load_seat(self, session: ScheduledSession, candidate_id: str | None) -> SessionRoom: ...
+
+    async def save_seat(self, room: SessionRoom, candidate_id: str) -> None: ...
+
+    async def claim_first_start(self, session_id: str, started_at: datetime) -> bool: ...
+
+    async def record_invigilator_access(self, session_id: str, at: datetime) -> None: ...
+
+    async def add_incident(self, session_id: str, incident: RecordedIncident) -> None: ...
+
+    async def insert_finalisation(
+        self, session_id: str, finalised_at: datetime, payload: dict[str, Any]
+    ) -> None: ...
+
+    async def finalisation(self, session_id: str, *, lock: bool = False) -> RecordedFinalisation | None: ...
+
+    async def finalisations(self, uai: str | None = None) -> list[RecordedFinalisation]: ...
+
+    async def session_results(self, session_id: str) -> dict[str, dict[str, Any]]: ...
+
+    async def replace_results(self, session_id: str, results: dict[str, dict[str, Any]]) -> None: ...
+
+    async def record_import(
+        self,
+        *,
+        session_id: str,
+        source: str,
+        file_name: str,
+        file_sha256: str,
+        fingerprint: str,
+        matched: int,
+        unmatched: int,
+        imported_at: datetime,
+    ) -> None: ...
+
+    async def unfinalised_sessions_up_to(self, last_date: date) -> list[ScheduledSession]: ...
+
+    async def insert_overdue_notice(
+        self, session_id: str, due_at: datetime, detected_at: datetime
+    ) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: the store inside it, and the events it raises."""
+
+    @property
+    def store(self) -> Store: ...
+
+    async def emit(self, event: Event) -> None: ...
+
+
+#: opens a unit of work (``async with begin() as uow``)
+Begin = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+#: opens a read-only snapshot of the store, taking no lock
+ReadOnly = Callable[[], AbstractAsyncContextManager[Store]]
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """Everything the HTTP routes hand to the use cases, built once by ``app.py`` (the composition root)."""
+
+    begin: Begin
+    read: ReadOnly
+    #: the service's clock (tests move it)
+    now: Callable[[], datetime]
+    verify_password: PasswordVerifier
+    token_secret: str
+    token_ttl: timedelta
+    results_max_bytes: int
