@@ -1,18 +1,28 @@
-"""The eligibility service: rosters, certifiability per class, and the one-month check."""
+"""The eligibility service: rosters, certifiability per class, and the one-month check.
+
+The composition root: its settings, its routes (api.py) and their error table, its consumers
+(handlers.py), and the one-month check job, which gives the use case its store, clock and settings.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import structlog
 from pydantic import Field
 
-from services.eligibility.api import router
+from services.eligibility.api import ERRORS, router
 from services.eligibility.domain.remediation import DEFAULT_CHECK_LEAD_DAYS
 from services.eligibility.domain.tabular import MAX_FILE_BYTES
 from services.eligibility.handlers import wire
-from services.eligibility.one_month_check import remediation_job
-from shared.service import ServiceDefinition
+from services.eligibility.store import transactions
+from services.eligibility.usecases.one_month_check import check_remediations
+from shared.contracts.events import RemediationRequested
+from shared.service import Runtime, ServiceDefinition
 from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
 
 
 class Settings(ServiceSettings):
@@ -33,6 +43,29 @@ class Settings(ServiceSettings):
     )
 
 
+async def remediation_tick(runtime: Runtime) -> list[RemediationRequested]:
+    """One run of the one-month check with the service's store, clock and settings."""
+    settings = runtime.settings
+    return await check_remediations(
+        transactions(runtime.unit_of_work),
+        now=runtime.clock.now(),
+        timezone=settings.remediation_timezone,
+        lead_days=settings.remediation_lead_days,
+    )
+
+
+async def remediation_job(runtime: Runtime) -> None:
+    """Every REMEDIATION_CHECK_INTERVAL_SECONDS; a failed tick is logged and retried next time."""
+    while True:
+        try:
+            await remediation_tick(runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("one-month check failed; retrying at next tick")
+        await asyncio.sleep(runtime.settings.remediation_check_interval_seconds)
+
+
 definition = ServiceDefinition(
     name="eligibility",
     settings_class=Settings,
@@ -41,5 +74,6 @@ definition = ServiceDefinition(
     router=router,
     jobs=[remediation_job],
     read_model_tables=["sessions", "session_candidates"],
+    error_statuses=ERRORS,
     title="certibus eligibility",
 )

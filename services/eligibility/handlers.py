@@ -6,7 +6,7 @@ leaves the same rows; events about sessions we never saw created are still appli
 
 from __future__ import annotations
 
-from services.eligibility import store
+from services.eligibility.store import EligibilityStore
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CandidatesEnrolled,
@@ -21,32 +21,31 @@ from shared.service import Runtime
 
 
 async def on_session_created(uow: UnitOfWork, event: SessionCreated, envelope: Envelope) -> None:
-    await store.upsert_session(
-        uow.conn, event.session_id, event.uai, event.date, event.time, event.created_at
+    await EligibilityStore(uow.conn).upsert_session(
+        event.session_id, event.uai, event.date, event.time, event.created_at
     )
 
 
 async def on_session_updated(uow: UnitOfWork, event: SessionUpdated, envelope: Envelope) -> None:
     """A new date means a new due date, hence a new one-month check (the old one stays recorded)."""
-    await store.upsert_session(
-        uow.conn, event.session_id, event.uai, event.date, event.time, event.updated_at
+    await EligibilityStore(uow.conn).upsert_session(
+        event.session_id, event.uai, event.date, event.time, event.updated_at
     )
 
 
 async def on_session_cancelled(uow: UnitOfWork, event: SessionCancelled, envelope: Envelope) -> None:
-    await store.cancel_session(uow.conn, event.session_id, event.uai, event.cancelled_at)
+    await EligibilityStore(uow.conn).cancel_session(event.session_id, event.uai, event.cancelled_at)
 
 
 async def on_candidates_enrolled(uow: UnitOfWork, event: CandidatesEnrolled, envelope: Envelope) -> None:
-    await store.upsert_candidates(
-        uow.conn,
+    await EligibilityStore(uow.conn).upsert_candidates(
         event.session_id,
         [(c.candidate_id, c.learner_id, c.division) for c in event.candidates],
     )
 
 
 async def on_candidate_unenrolled(uow: UnitOfWork, event: CandidateUnenrolled, envelope: Envelope) -> None:
-    await store.remove_candidate(uow.conn, event.session_id, event.candidate_id)
+    await EligibilityStore(uow.conn).remove_candidate(event.session_id, event.candidate_id)
 
 
 def wire(runtime: Runtime) -> None:

@@ -13,12 +13,14 @@ against Pix reads them too.
 School routes (``API_TOKEN`` when set, like every service's school API): the class CSV and
 attestations PDF (the files as last produced), the livret JSON, the LSU/LSL readiness checklist of a
 class, and a forced rebuild of a school's files.
+
+Routes read the request and call a use case (services/export/usecases/); the use cases' refusal
+codes get their status from ``ERRORS``, the table the service definition declares.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -26,7 +28,6 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.export import store
 from services.export.domain.auth import (
     INVALID_CREDENTIALS,
     INVALID_TOKEN,
@@ -34,24 +35,23 @@ from services.export.domain.auth import (
     UAI_NOT_ALLOWED,
     AuthError,
     ClientCredentials,
-    authenticate_client,
-    authorize_uai,
-    hash_secret,
-    issue_token,
-    token_response,
-    verify_token,
 )
-from services.export.domain.livret import build_livret_document, render_livret_json, serialise
-from services.export.domain.readiness import class_readiness
-from services.export.domain.selection import ExportIndex, normalise_uai
-from services.export.rebuild import ATTESTATIONS, CLASS_RESULTS, LIVRET, rebuild_school, school_directory
-from shared.http import ApiError, error_body, school_api_router
+from services.export.store import ExportStore, transactions
+from services.export.usecases import exports, livret
+from services.export.usecases.rebuild import ATTESTATIONS, CLASS_RESULTS
+from shared.errors import statuses
+from shared.http import ApiError, error_body, error_responses, school_api_router
 from shared.service import Runtime, get_runtime
+
+#: status of each refusal code of the use cases (others 422)
+ERRORS = statuses(
+    not_found={"class.not_found", "export.no_results"},
+    other={"uai.invalid": 400, "auth.not_configured": 503},
+)
 
 router = APIRouter()  # the livret API: its own OAuth client credentials
 schools = school_api_router()  # the school routes: API_TOKEN, when set
 
-_UAI = re.compile(r"^[0-9]{7}[A-Z]$")
 _AUTH_CODES = {
     INVALID_CREDENTIALS: "auth.invalid_client",
     SCOPE_NOT_ALLOWED: "auth.scope_not_allowed",
@@ -60,7 +60,10 @@ _AUTH_CODES = {
 }
 _TITLES = {401: "Unauthorized", 403: "Forbidden"}
 TOKEN_FIELDS = ("grant_type", "client_id", "client_secret", "scope")
-EMPTY_LIVRET = serialise(build_livret_document([]))
+_LIVRET_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "wrong credentials or token (auth.invalid_client, auth.invalid_token)"},
+    403: {"description": "scope or UAI not allowed (auth.scope_not_allowed, auth.uai_not_allowed)"},
+}
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -76,38 +79,13 @@ def refusal(error: AuthError) -> JSONResponse:
     return JSONResponse(body, status_code=error.status, headers=headers)
 
 
-def school_uai(uai: str) -> str:
-    """A UAI from a school route: 7 digits and a letter (any case)."""
-    normalised = normalise_uai(uai)
-    if not _UAI.match(normalised):
-        raise ApiError(400, "uai.invalid", "a UAI is 7 digits followed by a letter", uai=uai)
-    return normalised
-
-
-def signing_key(runtime: Runtime) -> bytes:
-    secret = runtime.settings.export_token_secret
-    if secret is None:
-        raise ApiError(503, "auth.not_configured", "the livret API has no token secret (EXPORT_TOKEN_SECRET)")
-    return secret.get_secret_value().encode("utf-8")
-
-
 async def api_clients(runtime: Runtime) -> dict[str, ClientCredentials]:
-    """Clients from ``EXPORT_API_CLIENTS``; clear secrets are hashed once, off the event loop."""
+    """Clients from ``EXPORT_API_CLIENTS``, loaded once per process (clear secrets hashed off the
+    event loop)."""
     clients = runtime.state.get("api_clients")
     if clients is None:
-
-        def load() -> dict[str, ClientCredentials]:
-            return {
-                c.client_id: ClientCredentials(
-                    client_id=c.client_id,
-                    secret_hash=c.secret_hash or hash_secret(c.secret.get_secret_value()),
-                    scopes=frozenset(c.scopes),
-                    uais=frozenset(normalise_uai(u) for u in c.uais),
-                )
-                for c in runtime.settings.export_api_clients
-            }
-
-        clients = runtime.state["api_clients"] = await asyncio.to_thread(load)
+        configs = runtime.settings.export_api_clients
+        clients = runtime.state["api_clients"] = await asyncio.to_thread(livret.load_clients, configs)
     return clients
 
 
@@ -115,76 +93,22 @@ def output_dir(runtime: Runtime) -> Path:
     return Path(runtime.settings.export_output_dir)
 
 
-async def read_recorded(runtime: Runtime, record: store.ExportRecord) -> bytes | None:
-    """The bytes of a produced file as they are on disk (None when the file is gone)."""
-    path = school_directory(output_dir(runtime), record.uai) / record.file_name
-    try:
-        return await asyncio.to_thread(path.read_bytes)
-    except FileNotFoundError:
-        return None
-
-
-async def recorded_file(
-    runtime: Runtime, uai: str, kind: str, division: str = ""
-) -> tuple[str, bytes] | None:
-    """The last file produced of this kind, as it is on disk (None when none or gone)."""
-    record = await store.export_of(runtime.pool, uai, kind, division)
-    if record is None:
-        return None
-    content = await read_recorded(runtime, record)
-    return None if content is None else (record.file_name, content)
-
-
-async def livret_bytes(runtime: Runtime, uai: str) -> tuple[str | None, bytes]:
-    """The school's livret file as last produced. Before the first one, an empty list and the
-    referential (what Pix answers for a school without certification): never results that the
-    class files do not show yet (the same rebuild produces both). A produced file missing from
-    disk is rendered from the read model until a rebuild restores it."""
-    record = await store.export_of(runtime.pool, uai, LIVRET)
-    if record is None:
-        return None, EMPTY_LIVRET
-    content = await read_recorded(runtime, record)
-    if content is not None:
-        return record.file_name, content
-    async with runtime.pool.acquire() as conn:
-        snapshot = await store.load_school(conn, uai)
-    index = ExportIndex(snapshot.learners, snapshot.candidates, snapshot.results)
-    return None, render_livret_json(index, uai)
+def _reads(runtime: Runtime) -> ExportStore:
+    return ExportStore(runtime.pool)
 
 
 def attachment(file_name: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(file_name)}"}
 
 
-async def index_of_school(runtime: Runtime, uai: str) -> tuple[ExportIndex, set[str]]:
-    async with runtime.pool.acquire() as conn:
-        snapshot = await store.load_school(conn, uai)
-        awaiting = await store.learners_awaiting_results(conn, uai)
-    return ExportIndex(snapshot.learners, snapshot.candidates, snapshot.results), awaiting
-
-
-async def class_file(runtime: Runtime, uai: str, division: str, kind: str) -> tuple[str, bytes]:
-    found = await recorded_file(runtime, uai, kind, division)
-    if found is not None:
-        return found
-    index, _ = await index_of_school(runtime, uai)
-    if not index.class_learners(uai, division):
-        raise ApiError(
-            404, "class.not_found", "no learner of this school is in this class", uai=uai, division=division
-        )
-    raise ApiError(
-        404,
-        "export.no_results",
-        "no published certification to export for this class yet",
-        uai=uai,
-        division=division,
-    )
-
-
 # -- livret scolaire API (Pix-compatible) ------------------------------------------------------
 
 
-@router.post("/api/application/token", tags=["livret API"])
+@router.post(
+    "/api/application/token",
+    tags=["livret API"],
+    responses={**_LIVRET_REFUSALS, **error_responses(ERRORS, "auth.not_configured")},
+)
 async def issue_livret_token(request: Request, runtime: Runtime = Depends(get_runtime)) -> Response:
     """OAuth2 client credentials → ``{token_type, access_token, client_id}`` (4-hour token)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -200,75 +124,96 @@ async def issue_livret_token(request: Request, runtime: Runtime = Depends(get_ru
         raise ApiError(400, "request.invalid", "missing form fields", missing=missing)
     if fields["grant_type"] != "client_credentials":
         raise ApiError(400, "auth.unsupported_grant_type", "grant_type must be client_credentials")
-    key = signing_key(runtime)
-    clients = await api_clients(runtime)
+    key = livret.signing_key(runtime.settings.export_token_secret)
     try:
-        client = await asyncio.to_thread(
-            authenticate_client, clients, fields["client_id"], fields["client_secret"], fields["scope"]
+        answer = await livret.issue_client_token(
+            await api_clients(runtime),
+            client_id=fields["client_id"],
+            client_secret=fields["client_secret"],
+            scope=fields["scope"],
+            key=key,
+            now=runtime.clock.now(),
         )
     except AuthError as error:
         return refusal(error)
-    token = issue_token(client, fields["scope"], key=key, now=runtime.clock.now())
-    return JSONResponse(token_response(client, token))
+    return JSONResponse(answer)
 
 
-@router.get("/api/organizations/{uai}/certifications", tags=["livret API"])
+@router.get(
+    "/api/organizations/{uai}/certifications",
+    tags=["livret API"],
+    responses={**_LIVRET_REFUSALS, **error_responses(ERRORS, "auth.not_configured")},
+)
 async def livret_certifications(
     uai: str, request: Request, runtime: Runtime = Depends(get_runtime)
 ) -> Response:
     """The school's livret (``certificationsResults``) for a client allowed to read this UAI."""
-    key = signing_key(runtime)
+    key = livret.signing_key(runtime.settings.export_token_secret)
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthError(401, INVALID_TOKEN)
-        claims = verify_token(token.strip(), key=key, now=runtime.clock.now())
-        authorize_uai(claims, uai, await api_clients(runtime))
+        content = await livret.client_livret(
+            _reads(runtime),
+            output_dir(runtime),
+            await api_clients(runtime),
+            token=token.strip(),
+            uai=uai,
+            key=key,
+            now=runtime.clock.now(),
+        )
     except AuthError as error:
         return refusal(error)
-    _, content = await livret_bytes(runtime, normalise_uai(uai))
     return Response(content, media_type="application/json")
 
 
 # -- school routes -----------------------------------------------------------------------------
 
 
-@schools.get("/schools/{uai}/livret.json", tags=["exports"])
+@schools.get("/schools/{uai}/livret.json", tags=["exports"], responses=error_responses(ERRORS, "uai.invalid"))
 async def school_livret(uai: str, runtime: Runtime = Depends(get_runtime)) -> Response:
     """The school's livret file (the same bytes the livret API answers)."""
-    uai = school_uai(uai)
-    file_name, content = await livret_bytes(runtime, uai)
+    file_name, content = await exports.school_livret(_reads(runtime), output_dir(runtime), uai)
     return Response(
         content, media_type="application/json", headers=attachment(file_name) if file_name else None
     )
 
 
-@schools.get("/schools/{uai}/classes/{division}/results.csv", tags=["exports"])
+_CLASS_FILE_REFUSALS = error_responses(ERRORS, "uai.invalid", "class.not_found", "export.no_results")
+
+
+@schools.get(
+    "/schools/{uai}/classes/{division}/results.csv", tags=["exports"], responses=_CLASS_FILE_REFUSALS
+)
 async def class_results_csv(uai: str, division: str, runtime: Runtime = Depends(get_runtime)) -> Response:
     """The class results CSV (Pix Orga format) as last produced."""
-    file_name, content = await class_file(runtime, school_uai(uai), division, CLASS_RESULTS)
+    file_name, content = await exports.class_file(
+        _reads(runtime), output_dir(runtime), uai, division, CLASS_RESULTS
+    )
     return Response(content, media_type="text/csv; charset=utf-8", headers=attachment(file_name))
 
 
-@schools.get("/schools/{uai}/classes/{division}/attestations.pdf", tags=["exports"])
+@schools.get(
+    "/schools/{uai}/classes/{division}/attestations.pdf", tags=["exports"], responses=_CLASS_FILE_REFUSALS
+)
 async def class_attestations_pdf(
     uai: str, division: str, runtime: Runtime = Depends(get_runtime)
 ) -> Response:
     """The class attestations PDF (one page per validated certificate) as last produced."""
-    file_name, content = await class_file(runtime, school_uai(uai), division, ATTESTATIONS)
+    file_name, content = await exports.class_file(
+        _reads(runtime), output_dir(runtime), uai, division, ATTESTATIONS
+    )
     return Response(content, media_type="application/pdf", headers=attachment(file_name))
 
 
-@schools.get("/schools/{uai}/classes/{division}/readiness", tags=["exports"])
+@schools.get(
+    "/schools/{uai}/classes/{division}/readiness",
+    tags=["exports"],
+    responses=error_responses(ERRORS, "uai.invalid", "class.not_found"),
+)
 async def class_readiness_checklist(uai: str, division: str, runtime: Runtime = Depends(get_runtime)) -> dict:
     """Whether the class can go to LSU/LSL, and otherwise who blocks it and why."""
-    uai = school_uai(uai)
-    index, awaiting = await index_of_school(runtime, uai)
-    if not index.class_learners(uai, division):
-        raise ApiError(
-            404, "class.not_found", "no learner of this school is in this class", uai=uai, division=division
-        )
-    readiness = class_readiness(index, uai, division, awaiting)
+    readiness = await exports.readiness(_reads(runtime), uai, division)
     return {
         "uai": readiness.uai,
         "division": readiness.division,
@@ -286,11 +231,10 @@ async def class_readiness_checklist(uai: str, division: str, runtime: Runtime = 
     }
 
 
-@schools.get("/schools/{uai}/exports", tags=["exports"])
+@schools.get("/schools/{uai}/exports", tags=["exports"], responses=error_responses(ERRORS, "uai.invalid"))
 async def school_exports(uai: str, runtime: Runtime = Depends(get_runtime)) -> dict:
     """The last file of each kind (and class) produced for the school."""
-    uai = school_uai(uai)
-    records = await store.exports_of(runtime.pool, uai)
+    uai, records = await exports.school_exports(_reads(runtime), uai)
     return {
         "uai": uai,
         "files": [
@@ -307,13 +251,13 @@ async def school_exports(uai: str, runtime: Runtime = Depends(get_runtime)) -> d
     }
 
 
-@schools.post("/schools/{uai}/exports", tags=["exports"])
+@schools.post("/schools/{uai}/exports", tags=["exports"], responses=error_responses(ERRORS, "uai.invalid"))
 async def rebuild_school_exports(uai: str, runtime: Runtime = Depends(get_runtime)) -> dict:
     """Rebuild every file of the school now; unchanged files are not rewritten nor announced."""
-    uai = school_uai(uai)
-    async with runtime.unit_of_work() as uow:
-        report = await rebuild_school(uow, uai, output_dir=output_dir(runtime), now=runtime.clock.now())
-    return {"uai": uai, "changed": report.changed, "files": report.files, "removed": report.removed}
+    report = await exports.rebuild_now(
+        transactions(runtime.unit_of_work), uai, output_dir=output_dir(runtime), now=runtime.clock.now()
+    )
+    return {"uai": report.uai, "changed": report.changed, "files": report.files, "removed": report.removed}
 
 
 router.include_router(schools)

@@ -1,17 +1,28 @@
 """The export service: class results CSV, attestations PDF and livret scolaire (LSU/LSL) files
-and API, rendered from its own read model of roster, session and result events."""
+and API, rendered from its own read model of roster, session and result events.
+
+The composition root: its settings, its routes (api.py) and their error table, its consumers
+(handlers.py), and the stale-school job, which gives the rebuild use case its store, clock and
+output directory.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from services.export.api import router
+from services.export.api import ERRORS, router
 from services.export.domain.auth import LIVRET_SCOPE, MIN_SIGNING_KEY_BYTES
-from services.export.handlers import stale_schools_job, wire
-from shared.service import ServiceDefinition
+from services.export.handlers import wire
+from services.export.store import transactions
+from services.export.usecases.rebuild import rebuild_stale_schools
+from shared.service import Runtime, ServiceDefinition
 from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
 
 
 class ApiClientConfig(BaseModel):
@@ -55,6 +66,29 @@ class Settings(ServiceSettings):
         return value
 
 
+async def stale_schools_tick(runtime: Runtime, limit: int = 50) -> int:
+    """One tick of the job: rebuild every school marked stale (up to ``limit``); return how many."""
+    return await rebuild_stale_schools(
+        transactions(runtime.unit_of_work),
+        output_dir=Path(runtime.settings.export_output_dir),
+        now=runtime.clock.now(),
+        limit=limit,
+    )
+
+
+async def stale_schools_job(runtime: Runtime) -> None:
+    """Every ``EXPORT_REBUILD_INTERVAL_SECONDS``, rebuild the schools whose roster or sessions moved."""
+    while True:
+        try:
+            while await stale_schools_tick(runtime):
+                pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("rebuilding stale schools failed; will retry")
+        await asyncio.sleep(runtime.settings.export_rebuild_interval_seconds)
+
+
 definition = ServiceDefinition(
     name="export",
     settings_class=Settings,
@@ -63,5 +97,6 @@ definition = ServiceDefinition(
     router=router,
     jobs=[stale_schools_job],
     read_model_tables=["learners", "sessions", "candidates", "results", "exports", "stale_schools"],
+    error_statuses=ERRORS,
     title="certibus export",
 )

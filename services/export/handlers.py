@@ -9,19 +9,17 @@
 * ``ResultsProcessed`` stores the results (published, by decision: Pix publishes a session before
   a school can export it) and rebuilds at once the school's livret and every class CSV (so no
   class file lags the livret, even for learners whose roster entry came after their results),
-  and the attestations of the classes those learners are in or whose CSV changed. A duplicate
-  (same results, new event id) renders the same bytes, so nothing is rewritten or announced.
+  and the attestations of the classes those learners are in or whose CSV changed
+  (:func:`services.export.usecases.rebuild.export_results`). A duplicate (same results, new event
+  id) renders the same bytes, so nothing is rewritten or announced.
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-import structlog
-
-from services.export import store
-from services.export.rebuild import rebuild_school
+from services.export.store import ExportStore, StoreWork
+from services.export.usecases.rebuild import export_results
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CandidatesEnrolled,
@@ -38,11 +36,10 @@ from shared.contracts.topics import ELIGIBILITY, FINALISATION, SCHEDULER
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
 
-log = structlog.get_logger(__name__)
-
 
 class ExportHandlers:
-    """Handlers bound to the running service (for its clock and output directory)."""
+    """Handlers bound to the running service (for its clock and output directory); each applies one
+    event in the consumer's unit of work."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -54,50 +51,40 @@ class ExportHandlers:
     # -- roster ------------------------------------------------------------------------------
 
     async def on_learner_registered(self, uow: UnitOfWork, event: LearnerRegistered, _: Envelope) -> None:
-        previous_uai = await store.upsert_learner(uow.conn, event, active=True)
-        await store.mark_stale(uow.conn, [event.uai, previous_uai])
+        store = ExportStore(uow.conn)
+        await store.mark_stale([event.uai, await store.upsert_learner(event, active=True)])
 
     async def on_learner_updated(self, uow: UnitOfWork, event: LearnerUpdated, _: Envelope) -> None:
-        previous_uai = await store.upsert_learner(uow.conn, event, active=event.active)
-        await store.mark_stale(uow.conn, [event.uai, previous_uai])
+        store = ExportStore(uow.conn)
+        await store.mark_stale([event.uai, await store.upsert_learner(event, active=event.active)])
 
     async def on_learner_deactivated(self, uow: UnitOfWork, event: LearnerDeactivated, _: Envelope) -> None:
-        uai = await store.deactivate_learner(uow.conn, event.learner_id)
-        await store.mark_stale(uow.conn, [uai])
+        store = ExportStore(uow.conn)
+        await store.mark_stale([await store.deactivate_learner(event.learner_id)])
 
     # -- sessions and enrolments -------------------------------------------------------------
 
     async def on_session_saved(
         self, uow: UnitOfWork, event: SessionCreated | SessionUpdated, _: Envelope
     ) -> None:
-        await store.upsert_session(uow.conn, event)
-        await store.mark_stale(uow.conn, [event.uai])
+        store = ExportStore(uow.conn)
+        await store.upsert_session(event)
+        await store.mark_stale([event.uai])
 
     async def on_session_cancelled(self, uow: UnitOfWork, event: SessionCancelled, _: Envelope) -> None:
-        await store.cancel_session(uow.conn, event.session_id)
+        await ExportStore(uow.conn).cancel_session(event.session_id)
 
     async def on_candidates_enrolled(self, uow: UnitOfWork, event: CandidatesEnrolled, _: Envelope) -> None:
-        await store.enrol_candidates(uow.conn, event)
+        await ExportStore(uow.conn).enrol_candidates(event)
 
     async def on_candidate_unenrolled(self, uow: UnitOfWork, event: CandidateUnenrolled, _: Envelope) -> None:
-        await store.unenrol_candidate(uow.conn, event.candidate_id, event.unenrolled_at)
+        await ExportStore(uow.conn).unenrol_candidate(event.candidate_id, event.unenrolled_at)
 
     # -- results -----------------------------------------------------------------------------
 
     async def on_results_processed(self, uow: UnitOfWork, event: ResultsProcessed, _: Envelope) -> None:
-        await store.upsert_results(uow.conn, event)
-        classes = await store.classes_of_learners(uow.conn, [r.learner_id for r in event.results])
-        classes.setdefault(store.normalise_uai(event.uai), set())
-        now = self.runtime.clock.now()
-        for uai in sorted(classes):  # one order everywhere: school locks never deadlock
-            report = await rebuild_school(uow, uai, output_dir=self.output_dir, now=now, touched=classes[uai])
-            log.info(
-                "results exported",
-                uai=uai,
-                classes=len(classes[uai]),
-                changed=report.changed,
-                announced=len(report.events),
-            )
+        work = StoreWork(uow, ExportStore(uow.conn))
+        await export_results(work, event, output_dir=self.output_dir, now=self.runtime.clock.now())
 
 
 def wire(runtime: Runtime) -> None:
@@ -113,30 +100,3 @@ def wire(runtime: Runtime) -> None:
     sessions.on(CandidatesEnrolled, handlers.on_candidates_enrolled)
     sessions.on(CandidateUnenrolled, handlers.on_candidate_unenrolled)
     runtime.consumer("results", FINALISATION).on(ResultsProcessed, handlers.on_results_processed)
-
-
-# -- the rebuild job ---------------------------------------------------------------------------
-
-
-async def rebuild_stale_schools(runtime: Runtime, limit: int = 50) -> int:
-    """One tick of the job: rebuild every school marked stale (up to ``limit``); return how many."""
-    pending = await store.stale_schools(runtime.pool, limit)
-    output_dir = Path(runtime.settings.export_output_dir)
-    for uai, generation in pending:
-        async with runtime.unit_of_work() as uow:
-            await rebuild_school(uow, uai, output_dir=output_dir, now=runtime.clock.now())
-            await store.clear_stale(uow.conn, uai, generation)
-    return len(pending)
-
-
-async def stale_schools_job(runtime: Runtime) -> None:
-    """Every ``EXPORT_REBUILD_INTERVAL_SECONDS``, rebuild the schools whose roster or sessions moved."""
-    while True:
-        try:
-            while await rebuild_stale_schools(runtime):
-                pass
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("rebuilding stale schools failed; will retry")
-        await asyncio.sleep(runtime.settings.export_rebuild_interval_seconds)

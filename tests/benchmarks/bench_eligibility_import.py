@@ -1,8 +1,8 @@
 """Benchmark (not a test): the whole eligibility import path on real Postgres, 50k rows each.
 
 Parse + validate + diff/match + store + outbox rows, each import in one transaction, exactly as the
-HTTP endpoints run it (`importing.import_roster` / `import_campaign`). The outbox is not relayed
-here, so the benchmark does not flood the shared Kafka topics with 150k events.
+HTTP endpoints run it (`usecases.rosters.import_roster` / `usecases.campaigns.import_campaign`).
+The outbox is not relayed here, so the benchmark does not flood the shared Kafka topics with 150k events.
 
 Run: . .local/env && .venv/bin/python tests/benchmarks/bench_eligibility_import.py [learners]
 Target: each import under 10 s on the 2-core dev machine.
@@ -29,7 +29,9 @@ from services.eligibility.domain.samples import (
     siecle_xml_bytes,
 )
 from services.eligibility.domain.tabular import MAX_FILE_BYTES
-from services.eligibility.importing import import_campaign, import_roster
+from services.eligibility.store import transactions
+from services.eligibility.usecases.campaigns import import_campaign
+from services.eligibility.usecases.rosters import import_roster
 from shared.db import create_pool, migrate, provision_service
 from shared.outbox import unit_of_work
 
@@ -55,7 +57,7 @@ async def main(count: int) -> None:
     try:
         async with pool.acquire() as conn:
             await migrate(conn, schema, definition.migrations)
-        begin = lambda: unit_of_work(pool, "eligibility")  # noqa: E731
+        begin = transactions(lambda: unit_of_work(pool, "eligibility"))
         now = datetime(2025, 12, 1, 9, tzinfo=UTC)
         learners = generate_learners(2026, count)
         roster_csv = learner_csv_bytes(learners)

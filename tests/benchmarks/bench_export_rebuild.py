@@ -2,9 +2,11 @@
 
 Loads 200 000 learners in ~250 schools, a session per school, their enrolments and results into
 the export service's real read model (a scratch schema, with COPY), then times the service's own
-rebuild (:func:`services.export.rebuild.rebuild_school`, one transaction per school: lock, load,
+rebuild (:func:`services.export.usecases.rebuild.rebuild_school`, one transaction per school: lock, load,
 render, compare digests, atomic write with fsync, exports log, events in the outbox) for every
-school. A second pass over unchanged data shows the cost when nothing has to be written.
+school. A second pass over unchanged data shows the cost when nothing has to be written; a third
+changes one result in each school and times the rebuild a ``ResultsProcessed`` runs (the classes
+the results touched).
 
     . .local/env && .venv/bin/python tests/benchmarks/bench_export_rebuild.py \
         [--learners N] [--schools N] [--attestations] [--output DIR] [--keep]
@@ -28,8 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from services.export.app import definition
-from services.export.rebuild import rebuild_school
-from services.export.store import competence_array
+from services.export.store import competence_array, transactions
+from services.export.usecases.rebuild import rebuild_school
 from shared.contracts.referential import COMPETENCE_IDS
 from shared.db import create_pool, migrate, provision_service
 from shared.logging import configure_logging
@@ -142,12 +144,35 @@ def disk_usage(directory: Path) -> tuple[int, int]:
 async def rebuild_everything(pool, uais: list[str], output: Path, now: datetime, attestations: bool):
     files = changed = events = 0
     for uai in uais:
-        async with unit_of_work(pool, "export") as uow:
-            report = await rebuild_school(uow, uai, output_dir=output, now=now, attestations=attestations)
+        async with transactions(lambda: unit_of_work(pool, "export"))() as work:
+            report = await rebuild_school(work, uai, output_dir=output, now=now, attestations=attestations)
         files += len(report.files)
         changed += report.changed
         events += len(report.events)
     return files, changed, events
+
+
+async def results_for_one_class(pool, uais: list[str], output: Path, now: datetime, attestations: bool):
+    """What a ``ResultsProcessed`` costs: one learner's result changes in each school, then the
+    rebuild the results handler runs (``touched``: that learner's class)."""
+    files = changed = 0
+    for uai in uais:
+        async with transactions(lambda: unit_of_work(pool, "export"))() as work:
+            learner_id, division = await work.uow.conn.fetchrow(
+                "SELECT l.learner_id, l.division FROM learners l JOIN results r USING (learner_id)"
+                " WHERE l.uai = $1 AND l.active AND r.status = 'validated'"
+                " ORDER BY l.learner_id LIMIT 1",
+                uai,
+            )
+            await work.uow.conn.execute(
+                "UPDATE results SET pix_score = pix_score + 1 WHERE learner_id = $1", learner_id
+            )
+            report = await rebuild_school(
+                work, uai, output_dir=output, now=now, touched={division}, attestations=attestations
+            )
+        files += len(report.files)
+        changed += report.changed
+    return files, changed
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -192,6 +217,12 @@ async def run(args: argparse.Namespace) -> int:
         print(
             f"unchanged rebuild:     {time.perf_counter() - t4:6.2f} s  {files} files compared, "
             f"{changed} rewritten, {events} events"
+        )
+        t5 = time.perf_counter()
+        files, changed = await results_for_one_class(pool, uais, output, now, args.attestations)
+        print(
+            f"results, one class per school: {time.perf_counter() - t5:6.2f} s  {files} files considered,"
+            f" {changed} rewritten"
         )
         count, size = disk_usage(output)
         print(f"on disk: {count} files, {size / 1e6:.1f} MB in {output}")

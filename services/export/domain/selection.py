@@ -23,11 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 from services.export.domain.records import Candidate, CertificationResult, Learner, ResultStatus
-
-
-def normalise_uai(uai: str) -> str:
-    """UAIs are matched case-insensitively (Pix compares the organisation externalId that way)."""
-    return uai.strip().upper()
+from services.export.domain.uai import normalise_uai
 
 
 def division_key(division: str) -> str:

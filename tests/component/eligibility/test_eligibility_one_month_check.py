@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from eligibility_component_support import UAI, outbox_events, upload, upload_roster
 
+from services.eligibility.app import remediation_tick
 from services.eligibility.domain.samples import (
     Participation,
     campaign_csv_bytes,
@@ -21,7 +22,6 @@ from services.eligibility.handlers import (
     on_session_created,
     on_session_updated,
 )
-from services.eligibility.one_month_check import check_remediations
 from shared.clock import ManualClock
 from shared.contracts.events import (
     CandidateUnenrolled,
@@ -74,7 +74,7 @@ async def create_session_with(svc, ids, learners, when: date = SESSION_DATE) -> 
 
 async def check(svc, *session_ids: str) -> list[RemediationRequested]:
     """One tick; only the events about these sessions (the service also reads other tests' sessions)."""
-    return [e for e in await check_remediations(svc.runtime) if e.session_id in session_ids]
+    return [e for e in await remediation_tick(svc.runtime) if e.session_id in session_ids]
 
 
 def at(day: date) -> ManualClock:

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 import pytest
 from pypdf import PdfReader
 
-from services.export.app import definition
+from services.export.app import definition, stale_schools_tick
 from services.export.domain.auth import LIVRET_SCOPE, hash_secret
-from services.export.handlers import ExportHandlers, rebuild_stale_schools
+from services.export.handlers import ExportHandlers
 from shared.clock import ManualClock
 from shared.contracts.events import LearnerDeactivated
 from tests.events import (
@@ -372,7 +372,7 @@ async def test_results_read_before_the_roster_show_in_the_livret_no_sooner_than_
     await deliver(svc, anna, bob)  # the roster arrives: the school is stale, not yet rebuilt
 
     assert await assert_class_files_cover_the_livret(svc, uai, "3A") == set()
-    while await rebuild_stale_schools(svc.runtime):
+    while await stale_schools_tick(svc.runtime):
         pass
     assert await assert_class_files_cover_the_livret(svc, uai, "3A") == {first, second}
     assert await class_csv_ids(svc, uai, "3A") == {first, second}
@@ -398,7 +398,7 @@ async def test_results_of_another_class_bring_every_class_csv_up_to_the_livret(s
     assert len(PdfReader(io.BytesIO(pdf.content)).pages) == 2
     # the job has nothing left to change or announce
     announced = await svc.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", uai)
-    while await rebuild_stale_schools(svc.runtime):
+    while await stale_schools_tick(svc.runtime):
         pass
     assert await svc.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", uai) == announced
 

@@ -10,14 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from services.eligibility.app import definition
+from services.eligibility.app import definition, remediation_tick
 from services.eligibility.domain.samples import (
     Participation,
     campaign_csv_bytes,
     generate_learners,
     learner_csv_bytes,
 )
-from services.eligibility.one_month_check import check_remediations
 from shared.clock import ManualClock
 from shared.contracts.events import (
     CertifiabilityAssessed,
@@ -105,7 +104,7 @@ async def test_scheduler_sessions_drive_the_one_month_check_exactly_once_across_
         await wait_for(
             lambda: candidates_known(second.runtime, session_id, 3), what="the replayed candidates"
         )
-        assert [e for e in await check_remediations(second.runtime) if e.session_id == session_id] == []
+        assert [e for e in await remediation_tick(second.runtime) if e.session_id == session_id] == []
         await asyncio.sleep(2)  # several job ticks and relay polls
         await second.stop()
         assert len(recorder.of(RemediationRequested, session_id=session_id)) == 1

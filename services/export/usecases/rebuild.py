@@ -1,7 +1,8 @@
 """Rebuilding a school's files from the read model: livret JSON, class CSVs, attestations PDFs.
 
-One function does it for the handlers, the stale-school job, the forced rebuild and the
-benchmark, inside the caller's transaction:
+One function (``rebuild_school``) does it for the results handler (``export_results``), the
+stale-school job (``rebuild_stale_schools``), the forced rebuild and the benchmark, inside the
+caller's unit of work:
 
 1. lock the school (two rebuilds of one school never interleave their writes);
 2. load its roster, enrolments and results, render the livret and **every** class CSV (in a
@@ -29,7 +30,6 @@ from pathlib import Path
 
 import structlog
 
-from services.export import store
 from services.export.domain.attestations import (
     NoValidatedCertificate,
     is_attestable,
@@ -38,15 +38,12 @@ from services.export.domain.attestations import (
 from services.export.domain.class_csv import paris_day
 from services.export.domain.files import sha256_hex, write_atomically
 from services.export.domain.naming import LivretLevel, attestations_file_name, safe_file_component
-from services.export.domain.selection import (
-    ExportIndex,
-    division_key,
-    normalise_uai,
-    select_class_results,
-)
+from services.export.domain.selection import ExportIndex, division_key, select_class_results
 from services.export.domain.summaries import produce_class_results, produce_livret
-from shared.contracts.events import ClassResultsExported, LivretExportProduced
-from shared.outbox import UnitOfWork
+from services.export.domain.uai import normalise_uai
+from services.export.store import ExportRecord
+from services.export.usecases import BeginWork, Work
+from shared.contracts.events import ClassResultsExported, LivretExportProduced, ResultsProcessed
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +97,7 @@ def _render(
     divisions: list[str],
     on: date,
     attestations: bool,
-    previous: dict[tuple[str, str], store.ExportRecord],
+    previous: dict[tuple[str, str], ExportRecord],
     touched: frozenset[str] | None = None,
 ) -> tuple[list[Rendered], list[tuple[str, str]]]:
     """Render the school's files (pure CPU work, run in a thread); also say which logged
@@ -164,7 +161,7 @@ def _write(directory: Path, files: list[tuple[str, bytes]]) -> None:
 
 
 async def rebuild_school(
-    uow: UnitOfWork,
+    work: Work,
     uai: str,
     *,
     output_dir: Path,
@@ -176,14 +173,12 @@ async def rebuild_school(
     (those with active learners and those exported before). ``touched``: the classes new results
     reached; only their attestations, and those of classes whose CSV changed, are re-rendered
     (None: every class's)."""
-    conn = uow.conn
+    store = work.store
     uai = normalise_uai(uai)
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('certibus.export.school.' || $1))", uai)
-    # small indexed reads: JIT compilation would cost more than the queries themselves
-    await conn.execute("SET LOCAL jit = off")
-    snapshot = await store.load_school(conn, uai)
-    level = LEVEL_OF_SCHOOL.get(await store.school_level(conn, uai) or "")
-    previous = {(r.kind, r.division_key): r for r in await store.exports_of(conn, uai)}
+    await store.lock_school(uai)
+    snapshot = await store.load_school(uai)
+    level = LEVEL_OF_SCHOOL.get(await store.school_level(uai) or "")
+    previous = {(r.kind, r.division_key): r for r in await store.exports_of(uai)}
     index = ExportIndex(snapshot.learners, snapshot.candidates, snapshot.results)
 
     spellings = {division_key(d): d for d in index.divisions(uai)}
@@ -234,8 +229,7 @@ async def rebuild_school(
 
     for file in changed:
         await store.record_export(
-            conn,
-            store.ExportRecord(
+            ExportRecord(
                 uai, file.kind, file.key, file.division, file.file_name, file.sha256, file.items, now
             ),
         )
@@ -244,9 +238,39 @@ async def rebuild_school(
         elif file.kind == CLASS_RESULTS:
             report.events.append(ClassResultsExported(**file.event_fields, exported_at=now))
     for kind, key in vanished:
-        await store.forget_export(conn, uai, kind, key)
+        await store.forget_export(uai, kind, key)
         report.removed.append(previous[kind, key].file_name)
-    await uow.emit_many(report.events)
+    await work.emit_many(report.events)
     if changed:
         log.info("exports rebuilt", uai=uai, changed=len(changed), considered=len(rendered))
     return report
+
+
+async def export_results(work: Work, event: ResultsProcessed, *, output_dir: Path, now: datetime) -> None:
+    """Store a session's results and rebuild, in the same unit of work, the files of every school
+    their learners are in now (the session's school included), each with the classes it touched."""
+    store = work.store
+    await store.upsert_results(event)
+    classes = await store.classes_of_learners([r.learner_id for r in event.results])
+    classes.setdefault(normalise_uai(event.uai), set())
+    for uai in sorted(classes):  # one order everywhere: school locks never deadlock
+        report = await rebuild_school(work, uai, output_dir=output_dir, now=now, touched=classes[uai])
+        log.info(
+            "results exported",
+            uai=uai,
+            classes=len(classes[uai]),
+            changed=report.changed,
+            announced=len(report.events),
+        )
+
+
+async def rebuild_stale_schools(begin: BeginWork, *, output_dir: Path, now: datetime, limit: int = 50) -> int:
+    """Rebuild every school marked stale (up to ``limit``), each in its own unit of work; return
+    how many. A school marked again while it was rebuilt stays marked for the next round."""
+    async with begin() as work:
+        pending = await work.store.stale_schools(limit)
+    for uai, generation in pending:
+        async with begin() as work:
+            await rebuild_school(work, uai, output_dir=output_dir, now=now)
+            await work.store.clear_stale(uai, generation)
+    return len(pending)
