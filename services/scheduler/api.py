@@ -1,17 +1,23 @@
 """HTTP API of the scheduler: schools, plans, sessions, enrolment and documents.
 
-Routes only translate HTTP to the use cases of commands.py and their results to response bodies;
-OpenAPI is served at /docs and /openapi.json.
+Routes only translate HTTP to the use cases (services/scheduler/usecases/) and their results to
+response bodies; a refusal is a ``DomainError`` whose status ``ERROR_STATUSES`` names (the
+shared handler writes the body), and each route lists its refusal codes in the OpenAPI, served
+at /docs and /openapi.json. Past 400 lines on purpose: those per-route lists are most of it, and
+the whole HTTP surface of the service reads best in one file, in the order of the docs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Depends, Query, Response, status
 
-from services.scheduler import commands, store
+from services.scheduler import store
+from services.scheduler.domain.calendar import CertificationCalendar
 from services.scheduler.schemas import (
     CandidateOut,
     ClassOut,
@@ -32,21 +38,86 @@ from services.scheduler.schemas import (
     SessionPatch,
     StaffIn,
 )
-from shared.http import school_api_router
+from services.scheduler.usecases import documents, enrolment, plans, schools, sessions
+from services.scheduler.usecases.common import Begin, PasswordHasher, SchoolClock
+from services.scheduler.usecases.sessions import enrolled_candidate
+from shared.errors import statuses
+from shared.http import error_responses, school_api_router
 from shared.service import Runtime, get_runtime
 
+#: HTTP status of each refusal code; a code not listed is a 422 (the request itself is wrong)
+ERROR_STATUSES = statuses(
+    not_found=[
+        "school.unknown",
+        "session.unknown",
+        "plan.unknown",
+        "candidate.unknown",
+        "day.no_session",
+        "document.unknown",
+    ],
+    conflict=[
+        "session.overlap",
+        "invigilator.busy",
+        "session.started",
+        "session.cancelled",
+        "room.capacity_exceeded",
+        "session.invigilators_short",
+        "room.in_use",
+        "plan.already_confirmed",
+        "plan.impossible",
+        "plan.stale",
+        "plan.conflict",
+        "convocations.no_candidate",
+    ],
+)
+#: the refusals of a new or edited session's rules (domain.sessions, domain.calendar)
+SESSION_RULES = (
+    "calendar.unknown",
+    "session.invalid_time",
+    "session.in_past",
+    "session.outside_window",
+    "session.site_required",
+    "session.invigilator_required",
+    "room.unknown",
+    "session.overlap",
+    "invigilator.busy",
+)
+#: the refusals every route on one live session may give
+LIVE_SESSION = ("session.unknown", "school.unknown", "session.cancelled")
+
+
+def refusals(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route that may refuse with ``codes``."""
+    return error_responses(ERROR_STATUSES, *codes)
+
+
+@dataclass(frozen=True)
+class UseCaseDependencies:
+    """What the use cases are given, built once by app.py (the composition root)."""
+
+    begin: Begin
+    clock: SchoolClock
+    calendar: CertificationCalendar
+    hash_password: PasswordHasher
+
+
+#: where app.py leaves the dependencies on the runtime
+DEPENDENCIES = "scheduler.use_case_dependencies"
+
+
+def use_cases(runtime: Runtime = Depends(get_runtime)) -> UseCaseDependencies:
+    """FastAPI dependency: the use cases' dependencies."""
+    return runtime.state[DEPENDENCIES]
+
+
 router = school_api_router()  # API_TOKEN, when set
-ERRORS = {
-    404: {"description": "unknown school, session, plan or candidate"},
-    409: {"description": "conflict with the current state (overlap, started, …)"},
-    422: {"description": "invalid request: {error: {code, message, details}}"},
-}
 
 
 # ------------------------------------------------------------------------------------------ schools
 
 
-async def _school_out(runtime: Runtime, school: store.SchoolRow) -> SchoolOut:
+def _school_out(view: schools.SchoolView) -> SchoolOut:
+    school = view.school
     return SchoolOut(
         uai=school.uai,
         name=school.name,
@@ -58,24 +129,43 @@ async def _school_out(runtime: Runtime, school: store.SchoolRow) -> SchoolOut:
             StaffIn.model_validate({"name": s.name, "availability": s.availability}) for s in school.staff
         ],
         hours=HoursIn.model_validate(school.hours),
-        classes=[ClassOut(**c) for c in await commands.class_counts(runtime, school.uai)],
+        classes=[
+            ClassOut(division=c.division, learners=c.learners, certifiable=c.certifiable)
+            for c in view.classes
+        ],
         updated_at=school.updated_at,
     )
 
 
-@router.put("/schools/{uai}", response_model=SchoolOut, tags=["schools"], responses=ERRORS)
+@router.put(
+    "/schools/{uai}",
+    response_model=SchoolOut,
+    tags=["schools"],
+    responses=refusals(
+        "school.invalid_uai",
+        "school.invalid_hours",
+        "school.duplicate_room",
+        "school.duplicate_staff",
+        "room.in_use",
+    ),
+)
 async def put_school(
-    uai: str, body: SchoolIn, response: Response, runtime: Runtime = Depends(get_runtime)
+    uai: str, body: SchoolIn, response: Response, deps: UseCaseDependencies = Depends(use_cases)
 ) -> SchoolOut:
     """Create or replace a school: name, level, city, site, rooms, staff (with availability), hours."""
-    school, created = await commands.put_school(runtime, uai, body)
+    view, created = await schools.put_school(deps.begin, uai=uai, body=body, clock=deps.clock)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return await _school_out(runtime, school)
+    return _school_out(view)
 
 
-@router.get("/schools/{uai}", response_model=SchoolOut, tags=["schools"], responses=ERRORS)
-async def get_school(uai: str, runtime: Runtime = Depends(get_runtime)) -> SchoolOut:
-    return await _school_out(runtime, await commands.get_school(runtime, uai))
+@router.get(
+    "/schools/{uai}",
+    response_model=SchoolOut,
+    tags=["schools"],
+    responses=refusals("school.invalid_uai", "school.unknown"),
+)
+async def get_school(uai: str, deps: UseCaseDependencies = Depends(use_cases)) -> SchoolOut:
+    return _school_out(await schools.get_school(deps.begin, uai=uai))
 
 
 # -------------------------------------------------------------------------------------------- plans
@@ -90,15 +180,19 @@ def _plan_out(plan: store.PlanRow, session_ids: list[uuid.UUID] | None = None) -
         created_at=plan.created_at,
         confirmed_at=plan.confirmed_at,
         session_ids=session_ids or [],
-        **plan.proposal,
+        **plan.proposal.to_json(),
     )
 
 
 @router.post(
-    "/schools/{uai}/plans", response_model=PlanOut, status_code=201, tags=["plans"], responses=ERRORS
+    "/schools/{uai}/plans",
+    response_model=PlanOut,
+    status_code=201,
+    tags=["plans"],
+    responses=refusals("school.invalid_uai", "school.unknown", "class.unknown", "calendar.unknown"),
 )
 async def propose_plan(
-    uai: str, body: PlanIn | None = None, runtime: Runtime = Depends(get_runtime)
+    uai: str, body: PlanIn | None = None, deps: UseCaseDependencies = Depends(use_cases)
 ) -> PlanOut:
     """Propose sessions for the school's certifiable learners not yet enrolled.
 
@@ -107,25 +201,47 @@ async def propose_plan(
 
     When no plan exists, the proposal has status ``impossible`` and ``error`` says exactly why.
     """
-    return _plan_out(await commands.propose_plan(runtime, uai, body or PlanIn()))
+    plan = await plans.propose_plan(
+        deps.begin, uai=uai, body=body or PlanIn(), clock=deps.clock, calendar=deps.calendar
+    )
+    return _plan_out(plan)
 
 
-@router.get("/plans/{plan_id}", response_model=PlanOut, tags=["plans"], responses=ERRORS)
-async def get_plan(plan_id: uuid.UUID, runtime: Runtime = Depends(get_runtime)) -> PlanOut:
-    return _plan_out(await commands.get_plan(runtime, plan_id))
+@router.get("/plans/{plan_id}", response_model=PlanOut, tags=["plans"], responses=refusals("plan.unknown"))
+async def get_plan(plan_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)) -> PlanOut:
+    return _plan_out(await plans.get_plan(deps.begin, plan_id=plan_id))
 
 
-@router.post("/plans/{plan_id}/confirm", response_model=PlanOut, tags=["plans"], responses=ERRORS)
-async def confirm_plan(plan_id: uuid.UUID, runtime: Runtime = Depends(get_runtime)) -> PlanOut:
+@router.post(
+    "/plans/{plan_id}/confirm",
+    response_model=PlanOut,
+    tags=["plans"],
+    responses=refusals(
+        "plan.unknown",
+        "school.unknown",
+        "plan.already_confirmed",
+        "plan.impossible",
+        "plan.stale",
+        "plan.conflict",
+        "calendar.unknown",
+    ),
+)
+async def confirm_plan(plan_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)) -> PlanOut:
     """Create every proposed session and enrol its classes, in one transaction."""
-    plan, session_ids = await commands.confirm_plan(runtime, plan_id)
+    plan, session_ids = await plans.confirm_plan(
+        deps.begin,
+        plan_id=plan_id,
+        clock=deps.clock,
+        calendar=deps.calendar,
+        hash_password=deps.hash_password,
+    )
     return _plan_out(plan, session_ids)
 
 
 # ----------------------------------------------------------------------------------------- sessions
 
 
-def _session_out(row: store.SessionRow, school_name: str, candidates: int) -> dict:
+def _session_out(row: store.SessionRow, school_name: str, candidates: int) -> dict[str, Any]:
     s = row.session
     return {
         "session_id": row.session_id,
@@ -148,34 +264,26 @@ def _session_out(row: store.SessionRow, school_name: str, candidates: int) -> di
 
 
 def _candidate_out(row: store.CandidateRow) -> CandidateOut:
-    c = row.candidate
-    return CandidateOut(
-        candidate_id=row.candidate_id,
-        learner_id=c.learner_id,
-        ine=row.ine,
-        first_name=c.first_name,
-        last_name=c.last_name,
-        birthdate=c.birthdate,
-        division=c.division,
-        extra_time_percentage=c.extra_time_percentage,
-        override_reason=c.certifiability_override,
+    """The candidate as the API shows it: the fields of the event that enrolled it."""
+    return CandidateOut.model_validate(
+        enrolled_candidate(row.candidate_id, row.ine, row.candidate).model_dump()
     )
 
 
-async def _session_detail(runtime: Runtime, session_id: uuid.UUID) -> SessionDetailOut:
-    view = await commands.session_view(runtime, session_id)
+async def _session_detail(deps: UseCaseDependencies, session_id: uuid.UUID) -> SessionDetailOut:
+    view = await documents.session_view(deps.begin, session_id=session_id)
     return SessionDetailOut(
         **_session_out(view.row, view.school.name, len(view.candidates)),
         invigilator_password=view.row.session.displayed_password,
         candidates=[_candidate_out(c) for c in view.candidates],
         documents=[
             DocumentOut(
-                kind=d["kind"],
-                file_name=d["file_name"],
-                sha256=d["sha256"],
-                size_bytes=d["size_bytes"],
-                candidates=len(d["candidate_ids"]),
-                issued_at=d["issued_at"],
+                kind=d.kind,
+                file_name=d.file_name,
+                sha256=d.sha256,
+                size_bytes=d.size_bytes,
+                candidates=len(d.candidate_ids),
+                issued_at=d.issued_at,
             )
             for d in view.documents
         ],
@@ -187,55 +295,87 @@ async def _session_detail(runtime: Runtime, session_id: uuid.UUID) -> SessionDet
     response_model=SessionDetailOut,
     status_code=201,
     tags=["sessions"],
-    responses=ERRORS,
+    responses=refusals("school.invalid_uai", "school.unknown", *SESSION_RULES),
 )
 async def create_session(
-    uai: str, body: SessionIn, runtime: Runtime = Depends(get_runtime)
+    uai: str, body: SessionIn, deps: UseCaseDependencies = Depends(use_cases)
 ) -> SessionDetailOut:
     """Create a session (N° from a sequence, fresh access code and invigilator password)."""
-    return await _session_detail(runtime, await commands.create_one_session(runtime, uai, body))
+    session_id = await sessions.create_one_session(
+        deps.begin,
+        uai=uai,
+        body=body,
+        clock=deps.clock,
+        calendar=deps.calendar,
+        hash_password=deps.hash_password,
+    )
+    return await _session_detail(deps, session_id)
 
 
-@router.get("/schools/{uai}/sessions", response_model=list[SessionOut], tags=["sessions"], responses=ERRORS)
+@router.get(
+    "/schools/{uai}/sessions",
+    response_model=list[SessionOut],
+    tags=["sessions"],
+    responses=refusals("school.invalid_uai", "school.unknown"),
+)
 async def list_sessions(
     uai: str,
     include_cancelled: bool = False,
     day: dt.date | None = Query(default=None, alias="date"),
-    runtime: Runtime = Depends(get_runtime),
+    deps: UseCaseDependencies = Depends(use_cases),
 ) -> list[SessionOut]:
-    school = await commands.get_school(runtime, uai)
-    async with runtime.pool.acquire() as conn:
-        rows = await store.school_sessions(conn, school.uai, include_cancelled=include_cancelled, day=day)
-        counts = dict(
-            await conn.fetch(
-                "SELECT session_id, count(*) FROM candidates WHERE session_id = ANY($1::uuid[])"
-                " GROUP BY session_id",
-                [r.session_id for r in rows],
-            )
-        )
-    return [SessionOut(**_session_out(r, school.name, counts.get(r.session_id, 0))) for r in rows]
+    found = await sessions.list_sessions(deps.begin, uai=uai, include_cancelled=include_cancelled, day=day)
+    return [
+        SessionOut(**_session_out(r, found.school.name, found.candidates.get(r.session_id, 0)))
+        for r in found.sessions
+    ]
 
 
-@router.get("/sessions/{session_id}", response_model=SessionDetailOut, tags=["sessions"], responses=ERRORS)
-async def get_session(session_id: uuid.UUID, runtime: Runtime = Depends(get_runtime)) -> SessionDetailOut:
-    return await _session_detail(runtime, session_id)
+@router.get(
+    "/sessions/{session_id}",
+    response_model=SessionDetailOut,
+    tags=["sessions"],
+    responses=refusals("session.unknown", "school.unknown"),
+)
+async def get_session(
+    session_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)
+) -> SessionDetailOut:
+    return await _session_detail(deps, session_id)
 
 
-@router.patch("/sessions/{session_id}", response_model=SessionDetailOut, tags=["sessions"], responses=ERRORS)
+@router.patch(
+    "/sessions/{session_id}",
+    response_model=SessionDetailOut,
+    tags=["sessions"],
+    responses=refusals(
+        *LIVE_SESSION,
+        "session.started",
+        *SESSION_RULES,
+        "session.invigilators_short",
+        "room.capacity_exceeded",
+    ),
+)
 async def patch_session(
-    session_id: uuid.UUID, body: SessionPatch, runtime: Runtime = Depends(get_runtime)
+    session_id: uuid.UUID, body: SessionPatch, deps: UseCaseDependencies = Depends(use_cases)
 ) -> SessionDetailOut:
     """Edit site, room, invigilators, date, time or observations; refused once a test has started."""
-    await commands.patch_session(runtime, session_id, body)
-    return await _session_detail(runtime, session_id)
+    await sessions.patch_session(
+        deps.begin, session_id=session_id, body=body, clock=deps.clock, calendar=deps.calendar
+    )
+    return await _session_detail(deps, session_id)
 
 
-@router.delete("/sessions/{session_id}", status_code=204, tags=["sessions"], responses=ERRORS)
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=204,
+    tags=["sessions"],
+    responses=refusals(*LIVE_SESSION, "session.started"),
+)
 async def delete_session(
-    session_id: uuid.UUID, reason: str | None = None, runtime: Runtime = Depends(get_runtime)
+    session_id: uuid.UUID, reason: str | None = None, deps: UseCaseDependencies = Depends(use_cases)
 ) -> Response:
     """Cancel a session (SessionCancelled); refused once a test has started."""
-    await commands.delete_session(runtime, session_id, reason)
+    await sessions.delete_session(deps.begin, session_id=session_id, reason=reason, clock=deps.clock)
     return Response(status_code=204)
 
 
@@ -247,13 +387,27 @@ async def delete_session(
     response_model=EnrolmentOut,
     status_code=201,
     tags=["enrolment"],
-    responses=ERRORS,
+    responses=refusals(
+        *LIVE_SESSION,
+        "session.started",
+        "enrolment.nothing_selected",
+        "class.unknown",
+        "learner.unknown",
+        "learner.inactive",
+        "enrolment.foreign_learner",
+        "enrolment.learner_not_selected",
+        "enrolment.override_reason_required",
+        "candidate.invalid_extra_time",
+        "room.unknown",
+        "room.capacity_exceeded",
+        "session.invigilators_short",
+    ),
 )
 async def enrol(
-    session_id: uuid.UUID, body: EnrolmentIn, runtime: Runtime = Depends(get_runtime)
+    session_id: uuid.UUID, body: EnrolmentIn, deps: UseCaseDependencies = Depends(use_cases)
 ) -> EnrolmentOut:
     """Enrol a class (or learners) of the school; non-certifiable learners need an override reason."""
-    outcome = await commands.enrol(runtime, session_id, body)
+    outcome = await enrolment.enrol(deps.begin, session_id=session_id, body=body, clock=deps.clock)
     return EnrolmentOut(
         session_id=session_id,
         enrolled=[_candidate_out(c) for c in outcome.enrolled],
@@ -263,70 +417,76 @@ async def enrol(
 
 
 @router.delete(
-    "/sessions/{session_id}/candidates/{candidate_id}", status_code=204, tags=["enrolment"], responses=ERRORS
+    "/sessions/{session_id}/candidates/{candidate_id}",
+    status_code=204,
+    tags=["enrolment"],
+    responses=refusals(*LIVE_SESSION, "session.started", "candidate.unknown"),
 )
 async def unenrol(
-    session_id: uuid.UUID, candidate_id: uuid.UUID, runtime: Runtime = Depends(get_runtime)
+    session_id: uuid.UUID, candidate_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)
 ) -> Response:
-    await commands.unenrol(runtime, session_id, candidate_id)
+    await enrolment.unenrol(deps.begin, session_id=session_id, candidate_id=candidate_id, clock=deps.clock)
     return Response(status_code=204)
 
 
 # ---------------------------------------------------------------------------------------- documents
 
 
-def _file(content: bytes, name: str, media_type: str) -> Response:
+def _download(file: documents.DocumentFile) -> Response:
+    """A file answer: its bytes, media type and the name to save it under."""
     return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.file_name}"'},
     )
 
 
-@router.get(
-    "/sessions/{session_id}/documents/{kind}.pdf",
-    tags=["documents"],
-    responses={200: {"content": {"application/pdf": {}}}, **ERRORS},
-    response_class=Response,
-)
-async def document(session_id: uuid.UUID, kind: str, runtime: Runtime = Depends(get_runtime)) -> Response:
+def _file_route(path: str, media_type: str, *codes: str):
+    """The GET decorator of a file download: one media type, the refusals it may give."""
+    return router.get(
+        path,
+        tags=["documents"],
+        responses={200: {"content": {media_type: {}}}, **refusals(*codes)},
+        response_class=Response,
+    )
+
+
+@_file_route("/sessions/{session_id}/documents/{kind}.pdf", documents.PDF, "document.unknown", *LIVE_SESSION)
+async def document(
+    session_id: uuid.UUID, kind: str, deps: UseCaseDependencies = Depends(use_cases)
+) -> Response:
     """``kind``: convocations, attendance-sheet, invigilator-kit, incident-report, fraud-report."""
-    name, content = await commands.render_document(runtime, session_id, kind)
-    return _file(content, name, "application/pdf")
+    return _download(await documents.session_document(deps.begin, session_id=session_id, kind=kind))
 
 
-@router.get(
+@_file_route(
     "/sessions/{session_id}/candidates/{candidate_id}/convocation.pdf",
-    tags=["documents"],
-    responses={200: {"content": {"application/pdf": {}}}, **ERRORS},
-    response_class=Response,
+    documents.PDF,
+    *LIVE_SESSION,
+    "candidate.unknown",
 )
 async def candidate_convocation(
-    session_id: uuid.UUID, candidate_id: uuid.UUID, runtime: Runtime = Depends(get_runtime)
+    session_id: uuid.UUID, candidate_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)
 ) -> Response:
     """One student's convocation (the convocations document holds them all, one page each)."""
-    name, content = await commands.candidate_convocation(runtime, session_id, candidate_id)
-    return _file(content, name, "application/pdf")
+    file = await documents.candidate_convocation(deps.begin, session_id=session_id, candidate_id=candidate_id)
+    return _download(file)
 
 
-@router.get(
-    "/sessions/{session_id}/bundle.zip",
-    tags=["documents"],
-    responses={200: {"content": {"application/zip": {}}}, **ERRORS},
-    response_class=Response,
-)
-async def session_bundle(session_id: uuid.UUID, runtime: Runtime = Depends(get_runtime)) -> Response:
-    name, content, _ = await commands.session_bundle(runtime, session_id)
-    return _file(content, name, "application/zip")
+@_file_route("/sessions/{session_id}/bundle.zip", documents.ZIP, *LIVE_SESSION)
+async def session_bundle(session_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)) -> Response:
+    return _download(await documents.session_bundle(deps.begin, session_id=session_id))
 
 
-@router.get(
+@_file_route(
     "/schools/{uai}/days/{day}/bundle.zip",
-    tags=["documents"],
-    responses={200: {"content": {"application/zip": {}}}, **ERRORS},
-    response_class=Response,
+    documents.ZIP,
+    "school.invalid_uai",
+    "school.unknown",
+    "day.no_session",
 )
-async def day_bundle(uai: str, day: dt.date, runtime: Runtime = Depends(get_runtime)) -> Response:
-    name, content = await commands.day_bundle(runtime, uai, day)
-    return _file(content, name, "application/zip")
+async def day_bundle(uai: str, day: dt.date, deps: UseCaseDependencies = Depends(use_cases)) -> Response:
+    return _download(await documents.day_bundle(deps.begin, uai=uai, day=day))
 
 
 @router.post(
@@ -334,10 +494,12 @@ async def day_bundle(uai: str, day: dt.date, runtime: Runtime = Depends(get_runt
     response_model=ConvocationsOut,
     status_code=201,
     tags=["documents"],
-    responses=ERRORS,
+    responses=refusals(*LIVE_SESSION, "convocations.no_candidate"),
 )
 async def issue_convocations(
-    session_id: uuid.UUID, runtime: Runtime = Depends(get_runtime)
+    session_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)
 ) -> ConvocationsOut:
     """Render the session bundle, store its sha256 and emit ConvocationsIssued."""
-    return ConvocationsOut(**await commands.issue_convocations(runtime, session_id))
+    return ConvocationsOut(
+        **await documents.issue_convocations(deps.begin, session_id=session_id, clock=deps.clock)
+    )

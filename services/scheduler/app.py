@@ -1,4 +1,5 @@
-"""Wiring of the scheduler: settings, consumers, routes, read models."""
+"""Wiring of the scheduler, its one composition root: settings, consumers, routes, read models, and
+the use cases' dependencies (transactions, the schools' clock, the calendar read once, the hasher)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 
 from services.scheduler import handlers
-from services.scheduler.api import router
+from services.scheduler.api import DEPENDENCIES, ERROR_STATUSES, UseCaseDependencies, router
 from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar
+from services.scheduler.store import transactions
+from services.scheduler.usecases.common import SchoolClock
 from shared.contracts.events import (
     CertifiabilityAssessed,
     LearnerDeactivated,
@@ -19,6 +22,7 @@ from shared.contracts.events import (
     SessionStarted,
 )
 from shared.contracts.topics import ELIGIBILITY, FINALISATION
+from shared.password_hash import hash_password
 from shared.service import Runtime, ServiceDefinition
 from shared.settings import ServiceSettings
 
@@ -44,7 +48,14 @@ class Settings(ServiceSettings):
 
 
 def wire(runtime: Runtime) -> None:
-    runtime.state["calendar"] = CertificationCalendar.load(runtime.settings.calendar_file)
+    settings: Settings = runtime.settings
+    runtime.state[DEPENDENCIES] = UseCaseDependencies(
+        begin=transactions(runtime.unit_of_work),
+        # read at each call: tests (and the demo's clock) replace runtime.clock while it runs
+        clock=SchoolClock(lambda: runtime.clock.now(), ZoneInfo(settings.school_timezone)),
+        calendar=CertificationCalendar.load(settings.calendar_file),
+        hash_password=hash_password,
+    )
     learners = runtime.consumer("learners", ELIGIBILITY)
     learners.on(LearnerRegistered, handlers.on_learner_registered)
     learners.on(LearnerUpdated, handlers.on_learner_updated)
@@ -62,5 +73,6 @@ definition = ServiceDefinition(
     wire=wire,
     router=router,
     read_model_tables=["learners", "learner_certifiability"],
+    error_statuses=ERROR_STATUSES,
     title="certibus scheduler: calendar, planning, sessions, enrolment, documents",
 )

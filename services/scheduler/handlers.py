@@ -13,7 +13,7 @@ import uuid
 
 import structlog
 
-from services.scheduler import store
+from services.scheduler.store import SchedulerStore
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CertifiabilityAssessed,
@@ -39,8 +39,7 @@ async def on_learner_updated(uow: UnitOfWork, event: LearnerUpdated, envelope: E
 async def _upsert_learner(
     uow: UnitOfWork, event: LearnerRegistered | LearnerUpdated, *, active: bool, envelope: Envelope
 ) -> None:
-    await store.upsert_learner(
-        uow.conn,
+    await SchedulerStore(uow.conn).upsert_learner(
         learner_id=event.learner_id,
         uai=event.uai.upper(),
         ine=event.ine,
@@ -54,14 +53,13 @@ async def _upsert_learner(
 
 
 async def on_learner_deactivated(uow: UnitOfWork, event: LearnerDeactivated, envelope: Envelope) -> None:
-    await store.deactivate_learner(uow.conn, event.learner_id, event.deactivated_at)
+    await SchedulerStore(uow.conn).deactivate_learner(event.learner_id, event.deactivated_at)
 
 
 async def on_certifiability_assessed(
     uow: UnitOfWork, event: CertifiabilityAssessed, envelope: Envelope
 ) -> None:
-    await store.upsert_certifiability(
-        uow.conn,
+    await SchedulerStore(uow.conn).upsert_certifiability(
         learner_id=event.learner_id,
         uai=event.uai.upper(),
         status=event.status,
@@ -76,7 +74,7 @@ async def on_session_started(uow: UnitOfWork, event: SessionStarted, envelope: E
         session_id = uuid.UUID(event.session_id)
     except ValueError:
         return  # not one of ours (another organiser's session id on the shared topic)
-    if not await store.mark_started(uow.conn, session_id, event.started_at):
+    if not await SchedulerStore(uow.conn).mark_started(session_id, event.started_at):
         log.info("started session unknown to this scheduler; ignored")
 
 
@@ -88,7 +86,7 @@ async def on_session_finalised(uow: UnitOfWork, event: SessionFinalised, envelop
         return  # not one of ours (another organiser's session id on the shared topic)
     starts = [c.started_at for c in event.candidates if c.started_at is not None]
     started_at = min(starts) if starts else event.finalised_at
-    if not await store.mark_finalised(
-        uow.conn, session_id, started_at=started_at, finalised_at=event.finalised_at
+    if not await SchedulerStore(uow.conn).mark_finalised(
+        session_id, started_at=started_at, finalised_at=event.finalised_at
     ):
         log.info("finalised session unknown to this scheduler; ignored")

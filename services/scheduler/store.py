@@ -1,12 +1,17 @@
-"""SQL of the scheduler's own schema: functions taking a connection, returning domain-shaped values.
+"""SQL of the scheduler's own schema: ``SchedulerStore`` on one transaction's connection.
 
-Nothing here decides anything; commands and handlers call these inside their transaction.
+Nothing here decides anything; the use cases and the event handlers call it inside their unit of
+work. It returns domain values (``Session``, ``Learner``, ``Candidate``, ``PlanProposal``) or the
+typed read models below, never an ``asyncpg.Record``. All of the service's SQL is here (one file on
+purpose, past 400 lines: reading one table's queries next to the others' is what keeps the locks
+and the indexes of the migration consistent); tests/unit/scheduler/fakes.py is its in-memory twin.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,12 +20,13 @@ import asyncpg
 
 from services.scheduler.domain.enrolment import Candidate, Learner
 from services.scheduler.domain.planner import Room
+from services.scheduler.domain.plans import PlanProposal
 from services.scheduler.domain.sessions import Session
+from shared.contracts.envelope import Envelope
+from shared.contracts.events import Event
+from shared.outbox import UnitOfWork
 
 LIVE = "scheduled"
-
-
-# ------------------------------------------------------------------------------------------ schools
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,139 +47,6 @@ class SchoolRow:
     rooms: tuple[Room, ...]
     staff: tuple[StaffRow, ...]
     updated_at: datetime
-
-
-async def lock_school(conn: asyncpg.Connection, uai: str) -> bool:
-    """Serialise the commands of one school (session overlaps, enrolments); False if unknown."""
-    return bool(await conn.fetchval("SELECT true FROM schools WHERE uai = $1 FOR UPDATE", uai))
-
-
-async def get_school(conn: asyncpg.Connection, uai: str) -> SchoolRow | None:
-    row = await conn.fetchrow("SELECT * FROM schools WHERE uai = $1", uai)
-    if row is None:
-        return None
-    rooms = await conn.fetch("SELECT * FROM rooms WHERE uai = $1 ORDER BY position, name", uai)
-    staff = await conn.fetch("SELECT * FROM staff WHERE uai = $1 ORDER BY position, name", uai)
-    return SchoolRow(
-        uai=row["uai"],
-        name=row["name"],
-        level=row["level"],
-        city=row["city"],
-        site=row["site"],
-        hours=row["hours"],
-        rooms=tuple(Room(r["name"], r["workstations"], r["site"]) for r in rooms),
-        staff=tuple(StaffRow(s["name"], s["availability"]) for s in staff),
-        updated_at=row["updated_at"],
-    )
-
-
-async def upsert_school(
-    conn: asyncpg.Connection,
-    *,
-    uai: str,
-    name: str,
-    level: str,
-    city: str,
-    site: str,
-    hours: Mapping[str, Any],
-    rooms: Sequence[Room],
-    staff: Sequence[StaffRow],
-    now: datetime,
-) -> bool:
-    """Replace the school's description (rooms and staff included); True when it was created."""
-    created = await conn.fetchval(
-        "INSERT INTO schools (uai, name, level, city, site, hours, created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
-        " ON CONFLICT (uai) DO UPDATE SET name = $2, level = $3, city = $4, site = $5, hours = $6,"
-        " updated_at = $7"
-        " RETURNING (xmax = 0)",  # xmax = 0 only for a freshly inserted row
-        uai,
-        name,
-        level,
-        city,
-        site,
-        dict(hours),
-        now,
-    )
-    await conn.execute("DELETE FROM rooms WHERE uai = $1", uai)
-    await conn.executemany(
-        "INSERT INTO rooms (uai, name, workstations, site, position) VALUES ($1, $2, $3, $4, $5)",
-        [(uai, r.name, r.workstations, r.site, i) for i, r in enumerate(rooms)],
-    )
-    await conn.execute("DELETE FROM staff WHERE uai = $1", uai)
-    await conn.executemany(
-        "INSERT INTO staff (uai, name, availability, position) VALUES ($1, $2, $3, $4)",
-        [(uai, s.name, s.availability, i) for i, s in enumerate(staff)],
-    )
-    return bool(created)
-
-
-# ------------------------------------------------------------------------------ learners read model
-
-
-async def upsert_learner(
-    conn: asyncpg.Connection,
-    *,
-    learner_id: str,
-    uai: str,
-    ine: str | None,
-    first_name: str,
-    last_name: str,
-    birthdate: date,
-    division: str,
-    active: bool,
-    at: datetime,
-) -> None:
-    """The latest snapshot wins; the same snapshot again (a replay) leaves the row untouched."""
-    await conn.execute(
-        "INSERT INTO learners"
-        " (learner_id, uai, ine, first_name, last_name, birthdate, division, active, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        " ON CONFLICT (learner_id) DO UPDATE SET uai = $2, ine = $3, first_name = $4, last_name = $5,"
-        " birthdate = $6, division = $7, active = $8, updated_at = $9"
-        " WHERE (learners.uai, learners.ine, learners.first_name, learners.last_name, learners.birthdate,"
-        " learners.division, learners.active) IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8)",
-        learner_id,
-        uai,
-        ine,
-        first_name,
-        last_name,
-        birthdate,
-        division,
-        active,
-        at,
-    )
-
-
-async def deactivate_learner(conn: asyncpg.Connection, learner_id: str, at: datetime) -> None:
-    await conn.execute(
-        "UPDATE learners SET active = false, updated_at = $2 WHERE learner_id = $1 AND active",
-        learner_id,
-        at,
-    )
-
-
-async def upsert_certifiability(
-    conn: asyncpg.Connection,
-    *,
-    learner_id: str,
-    uai: str,
-    status: str,
-    certifiable_competences: int | None,
-    assessed_at: datetime,
-) -> None:
-    """Keep the most recent assessment; an older one arriving late changes nothing."""
-    await conn.execute(
-        "INSERT INTO learner_certifiability"
-        " (learner_id, uai, status, certifiable_competences, assessed_at) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (learner_id) DO UPDATE SET uai = $2, status = $3, certifiable_competences = $4,"
-        " assessed_at = $5 WHERE learner_certifiability.assessed_at <= $5",
-        learner_id,
-        uai,
-        status,
-        certifiable_competences,
-        assessed_at,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,60 +76,6 @@ def _learner(row: asyncpg.Record) -> LearnerRow:
         row["ine"],
         row["active"],
     )
-
-
-async def learners_of_class(conn: asyncpg.Connection, uai: str, division: str) -> list[LearnerRow]:
-    rows = await conn.fetch(
-        _LEARNERS + " WHERE l.uai = $1 AND l.division = $2 AND l.active ORDER BY l.last_name, l.first_name",
-        uai,
-        division,
-    )
-    return [_learner(r) for r in rows]
-
-
-async def learners_by_id(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, LearnerRow]:
-    rows = await conn.fetch(_LEARNERS + " WHERE l.learner_id = ANY($1::text[])", list(ids))
-    return {r["learner_id"]: _learner(r) for r in rows}
-
-
-async def divisions(conn: asyncpg.Connection, uai: str) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT DISTINCT division FROM learners WHERE uai = $1 AND active ORDER BY division", uai
-    )
-    return [r["division"] for r in rows]
-
-
-async def plannable_learners(conn: asyncpg.Connection, uai: str) -> dict[str, list[str]]:
-    """Certifiable active learners of the school not yet in a live session, by class (ids sorted by name)."""
-    rows = await conn.fetch(
-        "SELECT l.learner_id, l.division FROM learners l"
-        " JOIN learner_certifiability c USING (learner_id)"
-        " WHERE l.uai = $1 AND l.active AND c.status = 'certifiable'"
-        " AND NOT EXISTS (SELECT 1 FROM candidates k JOIN sessions s USING (session_id)"
-        "                 WHERE k.learner_id = l.learner_id AND s.status = 'scheduled')"
-        " ORDER BY l.division, l.last_name, l.first_name, l.learner_id",
-        uai,
-    )
-    classes: dict[str, list[str]] = {}
-    for row in rows:
-        classes.setdefault(row["division"], []).append(row["learner_id"])
-    return classes
-
-
-async def learners_in_other_live_sessions(
-    conn: asyncpg.Connection, learner_ids: Iterable[str], session_id: uuid.UUID
-) -> dict[str, int]:
-    """learner id → number of the other live session they are already a candidate of."""
-    rows = await conn.fetch(
-        "SELECT k.learner_id, s.session_number FROM candidates k JOIN sessions s USING (session_id)"
-        " WHERE k.learner_id = ANY($1::text[]) AND s.status = 'scheduled' AND s.session_id <> $2",
-        list(learner_ids),
-        session_id,
-    )
-    return {r["learner_id"]: r["session_number"] for r in rows}
-
-
-# ------------------------------------------------------------------------------------------ sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,141 +120,6 @@ def _session(row: asyncpg.Record) -> SessionRow:
     )
 
 
-async def next_session_number(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT nextval('session_number_seq')"))
-
-
-async def live_access_codes(conn: asyncpg.Connection) -> set[str]:
-    """Access codes of every live session, read under a lock held until the transaction ends.
-
-    Codes are unique across the académie while schools are locked one by one: without this lock two
-    schools creating sessions at once could draw the same code and the second insert would fail.
-    """
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('certibus.scheduler.access_codes.' || current_schema()))"
-    )
-    rows = await conn.fetch("SELECT access_code FROM sessions WHERE status = 'scheduled'")
-    return {r["access_code"] for r in rows}
-
-
-async def live_sessions(conn: asyncpg.Connection, uai: str) -> list[SessionRow]:
-    rows = await conn.fetch(
-        "SELECT * FROM sessions WHERE uai = $1 AND status = 'scheduled' ORDER BY day, time, session_number",
-        uai,
-    )
-    return [_session(r) for r in rows]
-
-
-async def school_sessions(
-    conn: asyncpg.Connection, uai: str, *, include_cancelled: bool = False, day: date | None = None
-) -> list[SessionRow]:
-    rows = await conn.fetch(
-        "SELECT * FROM sessions WHERE uai = $1 AND ($2 OR status = 'scheduled')"
-        " AND ($3::date IS NULL OR day = $3) ORDER BY day, time, session_number",
-        uai,
-        include_cancelled,
-        day,
-    )
-    return [_session(r) for r in rows]
-
-
-async def get_session(
-    conn: asyncpg.Connection, session_id: uuid.UUID, *, for_update: bool = False
-) -> SessionRow | None:
-    row = await conn.fetchrow(
-        "SELECT * FROM sessions WHERE session_id = $1" + (" FOR UPDATE" if for_update else ""), session_id
-    )
-    return _session(row) if row else None
-
-
-async def insert_session(
-    conn: asyncpg.Connection,
-    *,
-    session_id: uuid.UUID,
-    uai: str,
-    session: Session,
-    password_hash: str,
-    plan_id: uuid.UUID | None,
-    now: datetime,
-) -> None:
-    await conn.execute(
-        "INSERT INTO sessions (session_id, session_number, uai, site, room, invigilators, day, time,"
-        " observations, access_code, invigilator_password, invigilator_password_hash, plan_id,"
-        " created_at, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
-        session_id,
-        session.number,
-        uai,
-        session.site,
-        session.room,
-        list(session.invigilators),
-        session.day,
-        session.time,
-        session.observations,
-        session.access_code,
-        session.invigilator_password,
-        password_hash,
-        plan_id,
-        now,
-    )
-
-
-async def update_session(
-    conn: asyncpg.Connection, session_id: uuid.UUID, session: Session, now: datetime
-) -> None:
-    await conn.execute(
-        "UPDATE sessions SET site = $2, room = $3, invigilators = $4, day = $5, time = $6,"
-        " observations = $7, updated_at = $8 WHERE session_id = $1",
-        session_id,
-        session.site,
-        session.room,
-        list(session.invigilators),
-        session.day,
-        session.time,
-        session.observations,
-        now,
-    )
-
-
-async def cancel_session(conn: asyncpg.Connection, session_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE sessions SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE session_id = $1",
-        session_id,
-        now,
-    )
-
-
-async def mark_started(conn: asyncpg.Connection, session_id: uuid.UUID, started_at: datetime) -> bool:
-    """Record that a test started; keeps the earliest start whatever the order of arrival.
-
-    False when the session is unknown.
-    """
-    result = await conn.execute(
-        "UPDATE sessions SET first_test_started_at = least(coalesce(first_test_started_at, $2), $2)"
-        " WHERE session_id = $1",
-        session_id,
-        started_at,
-    )
-    return result != "UPDATE 0"
-
-
-async def mark_finalised(
-    conn: asyncpg.Connection, session_id: uuid.UUID, *, started_at: datetime, finalised_at: datetime
-) -> bool:
-    """Lock a session finalisation closed; keeps the earliest start. False when the session is unknown."""
-    result = await conn.execute(
-        "UPDATE sessions SET first_test_started_at = least(coalesce(first_test_started_at, $2), $2),"
-        " finalised_at = greatest(coalesce(finalised_at, $3), $3) WHERE session_id = $1",
-        session_id,
-        started_at,
-        finalised_at,
-    )
-    return result != "UPDATE 0"
-
-
-# ---------------------------------------------------------------------------------------- candidates
-
-
 @dataclass(frozen=True, slots=True)
 class CandidateRow:
     candidate_id: uuid.UUID
@@ -462,67 +146,36 @@ def _candidate(row: asyncpg.Record) -> CandidateRow:
     )
 
 
-async def candidates(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[CandidateRow]:
-    rows = await conn.fetch(
-        "SELECT k.*, s.session_number FROM candidates k JOIN sessions s USING (session_id)"
-        " WHERE k.session_id = $1 ORDER BY k.last_name, k.first_name, k.birthdate",
-        session_id,
-    )
-    return [_candidate(r) for r in rows]
-
-
-async def insert_candidates(
-    conn: asyncpg.Connection,
-    session_id: uuid.UUID,
-    enrolled: Sequence[tuple[uuid.UUID, str | None, Candidate]],
-    now: datetime,
-) -> None:
-    await conn.executemany(
-        "INSERT INTO candidates (candidate_id, session_id, learner_id, ine, first_name, last_name,"
-        " birthdate, division, extra_time_percentage, override_reason, enrolled_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        [
-            (
-                candidate_id,
-                session_id,
-                c.learner_id,
-                ine,
-                c.first_name,
-                c.last_name,
-                c.birthdate,
-                c.division,
-                c.extra_time_percentage,
-                c.certifiability_override,
-                now,
-            )
-            for candidate_id, ine, c in enrolled
-        ],
-    )
-
-
-async def delete_candidate(
-    conn: asyncpg.Connection, session_id: uuid.UUID, candidate_id: uuid.UUID
-) -> str | None:
-    """Remove a candidate; returns its learner id, None when not a candidate of that session."""
-    return await conn.fetchval(
-        "DELETE FROM candidates WHERE session_id = $1 AND candidate_id = $2 RETURNING learner_id",
-        session_id,
-        candidate_id,
-    )
-
-
-# --------------------------------------------------------------------------------------------- plans
-
-
 @dataclass(frozen=True, slots=True)
 class PlanRow:
     plan_id: uuid.UUID
     uai: str
     school_year: str
     status: str
-    proposal: dict[str, Any]
+    proposal: PlanProposal
     created_at: datetime
     confirmed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClassCount:
+    """One class of a school in the learners read model."""
+
+    division: str
+    learners: int
+    certifiable: int
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedDocument:
+    """A document whose fingerprint was recorded when it was issued (ConvocationsIssued)."""
+
+    kind: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    candidate_ids: tuple[uuid.UUID, ...]
+    issued_at: datetime
 
 
 def _plan(row: asyncpg.Record) -> PlanRow:
@@ -531,84 +184,468 @@ def _plan(row: asyncpg.Record) -> PlanRow:
         row["uai"],
         row["school_year"],
         row["status"],
-        row["proposal"],
+        PlanProposal.from_json(row["proposal"]),
         row["created_at"],
         row["confirmed_at"],
     )
 
 
-async def insert_plan(
-    conn: asyncpg.Connection,
-    *,
-    plan_id: uuid.UUID,
-    uai: str,
-    school_year: str,
-    status: str,
-    proposal: Mapping[str, Any],
-    now: datetime,
-) -> None:
-    await conn.execute(
-        "INSERT INTO plans (plan_id, uai, school_year, status, proposal, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        plan_id,
-        uai,
-        school_year,
-        status,
-        dict(proposal),
-        now,
-    )
+class SchedulerStore:
+    """The scheduler's SQL, on one connection (the unit of work's transaction)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def lock_school(self, uai: str) -> bool:
+        """Serialise the commands of one school (session overlaps, enrolments); False if unknown."""
+        return bool(await self.conn.fetchval("SELECT true FROM schools WHERE uai = $1 FOR UPDATE", uai))
+
+    async def get_school(self, uai: str) -> SchoolRow | None:
+        row = await self.conn.fetchrow("SELECT * FROM schools WHERE uai = $1", uai)
+        if row is None:
+            return None
+        rooms = await self.conn.fetch("SELECT * FROM rooms WHERE uai = $1 ORDER BY position, name", uai)
+        staff = await self.conn.fetch("SELECT * FROM staff WHERE uai = $1 ORDER BY position, name", uai)
+        return SchoolRow(
+            uai=row["uai"],
+            name=row["name"],
+            level=row["level"],
+            city=row["city"],
+            site=row["site"],
+            hours=row["hours"],
+            rooms=tuple(Room(r["name"], r["workstations"], r["site"]) for r in rooms),
+            staff=tuple(StaffRow(s["name"], s["availability"]) for s in staff),
+            updated_at=row["updated_at"],
+        )
+
+    async def upsert_school(
+        self,
+        *,
+        uai: str,
+        name: str,
+        level: str,
+        city: str,
+        site: str,
+        hours: Mapping[str, Any],
+        rooms: Sequence[Room],
+        staff: Sequence[StaffRow],
+        now: datetime,
+    ) -> bool:
+        """Replace the school's description (rooms and staff included); True when it was created."""
+        created = await self.conn.fetchval(
+            "INSERT INTO schools (uai, name, level, city, site, hours, created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+            " ON CONFLICT (uai) DO UPDATE SET name = $2, level = $3, city = $4, site = $5, hours = $6,"
+            " updated_at = $7"
+            " RETURNING (xmax = 0)",  # xmax = 0 only for a freshly inserted row
+            uai,
+            name,
+            level,
+            city,
+            site,
+            dict(hours),
+            now,
+        )
+        await self.conn.execute("DELETE FROM rooms WHERE uai = $1", uai)
+        await self.conn.executemany(
+            "INSERT INTO rooms (uai, name, workstations, site, position) VALUES ($1, $2, $3, $4, $5)",
+            [(uai, r.name, r.workstations, r.site, i) for i, r in enumerate(rooms)],
+        )
+        await self.conn.execute("DELETE FROM staff WHERE uai = $1", uai)
+        await self.conn.executemany(
+            "INSERT INTO staff (uai, name, availability, position) VALUES ($1, $2, $3, $4)",
+            [(uai, s.name, s.availability, i) for i, s in enumerate(staff)],
+        )
+        return bool(created)
+
+    async def upsert_learner(
+        self,
+        *,
+        learner_id: str,
+        uai: str,
+        ine: str | None,
+        first_name: str,
+        last_name: str,
+        birthdate: date,
+        division: str,
+        active: bool,
+        at: datetime,
+    ) -> None:
+        """The latest snapshot wins; the same snapshot again (a replay) leaves the row untouched."""
+        await self.conn.execute(
+            "INSERT INTO learners"
+            " (learner_id, uai, ine, first_name, last_name, birthdate, division, active, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (learner_id) DO UPDATE SET uai = $2, ine = $3, first_name = $4, last_name = $5,"
+            " birthdate = $6, division = $7, active = $8, updated_at = $9"
+            " WHERE (learners.uai, learners.ine, learners.first_name, learners.last_name, learners.birthdate,"
+            " learners.division, learners.active) IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8)",
+            learner_id,
+            uai,
+            ine,
+            first_name,
+            last_name,
+            birthdate,
+            division,
+            active,
+            at,
+        )
+
+    async def deactivate_learner(self, learner_id: str, at: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE learners SET active = false, updated_at = $2 WHERE learner_id = $1 AND active",
+            learner_id,
+            at,
+        )
+
+    async def upsert_certifiability(
+        self,
+        *,
+        learner_id: str,
+        uai: str,
+        status: str,
+        certifiable_competences: int | None,
+        assessed_at: datetime,
+    ) -> None:
+        """Keep the most recent assessment; an older one arriving late changes nothing."""
+        await self.conn.execute(
+            "INSERT INTO learner_certifiability"
+            " (learner_id, uai, status, certifiable_competences, assessed_at) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (learner_id) DO UPDATE SET uai = $2, status = $3, certifiable_competences = $4,"
+            " assessed_at = $5 WHERE learner_certifiability.assessed_at <= $5",
+            learner_id,
+            uai,
+            status,
+            certifiable_competences,
+            assessed_at,
+        )
+
+    async def learners_of_class(self, uai: str, division: str) -> list[LearnerRow]:
+        rows = await self.conn.fetch(
+            _LEARNERS
+            + " WHERE l.uai = $1 AND l.division = $2 AND l.active ORDER BY l.last_name, l.first_name",
+            uai,
+            division,
+        )
+        return [_learner(r) for r in rows]
+
+    async def learners_by_id(self, ids: Iterable[str]) -> dict[str, LearnerRow]:
+        rows = await self.conn.fetch(_LEARNERS + " WHERE l.learner_id = ANY($1::text[])", list(ids))
+        return {r["learner_id"]: _learner(r) for r in rows}
+
+    async def divisions(self, uai: str) -> list[str]:
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT division FROM learners WHERE uai = $1 AND active ORDER BY division", uai
+        )
+        return [r["division"] for r in rows]
+
+    async def class_counts(self, uai: str) -> list[ClassCount]:
+        rows = await self.conn.fetch(
+            "SELECT l.division, count(*) AS learners,"
+            " count(*) FILTER (WHERE c.status = 'certifiable') AS certifiable"
+            " FROM learners l LEFT JOIN learner_certifiability c USING (learner_id)"
+            " WHERE l.uai = $1 AND l.active GROUP BY l.division ORDER BY l.division",
+            uai,
+        )
+        return [ClassCount(r["division"], r["learners"], r["certifiable"]) for r in rows]
+
+    async def plannable_learners(self, uai: str) -> dict[str, list[str]]:
+        """Certifiable active learners of the school not yet in a live session, by class (ids sorted by name)."""
+        rows = await self.conn.fetch(
+            "SELECT l.learner_id, l.division FROM learners l"
+            " JOIN learner_certifiability c USING (learner_id)"
+            " WHERE l.uai = $1 AND l.active AND c.status = 'certifiable'"
+            " AND NOT EXISTS (SELECT 1 FROM candidates k JOIN sessions s USING (session_id)"
+            "                 WHERE k.learner_id = l.learner_id AND s.status = 'scheduled')"
+            " ORDER BY l.division, l.last_name, l.first_name, l.learner_id",
+            uai,
+        )
+        classes: dict[str, list[str]] = {}
+        for row in rows:
+            classes.setdefault(row["division"], []).append(row["learner_id"])
+        return classes
+
+    async def learners_in_other_live_sessions(
+        self, learner_ids: Iterable[str], session_id: uuid.UUID
+    ) -> dict[str, int]:
+        """learner id → number of the other live session they are already a candidate of."""
+        rows = await self.conn.fetch(
+            "SELECT k.learner_id, s.session_number FROM candidates k JOIN sessions s USING (session_id)"
+            " WHERE k.learner_id = ANY($1::text[]) AND s.status = 'scheduled' AND s.session_id <> $2",
+            list(learner_ids),
+            session_id,
+        )
+        return {r["learner_id"]: r["session_number"] for r in rows}
+
+    async def next_session_number(self) -> int:
+        return int(await self.conn.fetchval("SELECT nextval('session_number_seq')"))
+
+    async def live_access_codes(self) -> set[str]:
+        """Access codes of every live session, read under a lock held until the transaction ends.
+
+        Codes are unique across the académie while schools are locked one by one: without this lock two
+        schools creating sessions at once could draw the same code and the second insert would fail.
+        """
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('certibus.scheduler.access_codes.' || current_schema()))"
+        )
+        rows = await self.conn.fetch("SELECT access_code FROM sessions WHERE status = 'scheduled'")
+        return {r["access_code"] for r in rows}
+
+    async def live_sessions(self, uai: str) -> list[SessionRow]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM sessions WHERE uai = $1 AND status = 'scheduled' ORDER BY day, time, session_number",
+            uai,
+        )
+        return [_session(r) for r in rows]
+
+    async def school_sessions(
+        self, uai: str, *, include_cancelled: bool = False, day: date | None = None
+    ) -> list[SessionRow]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM sessions WHERE uai = $1 AND ($2 OR status = 'scheduled')"
+            " AND ($3::date IS NULL OR day = $3) ORDER BY day, time, session_number",
+            uai,
+            include_cancelled,
+            day,
+        )
+        return [_session(r) for r in rows]
+
+    async def get_session(self, session_id: uuid.UUID, *, for_update: bool = False) -> SessionRow | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM sessions WHERE session_id = $1" + (" FOR UPDATE" if for_update else ""), session_id
+        )
+        return _session(row) if row else None
+
+    async def insert_session(
+        self,
+        *,
+        session_id: uuid.UUID,
+        uai: str,
+        session: Session,
+        password_hash: str,
+        plan_id: uuid.UUID | None,
+        now: datetime,
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO sessions (session_id, session_number, uai, site, room, invigilators, day, time,"
+            " observations, access_code, invigilator_password, invigilator_password_hash, plan_id,"
+            " created_at, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+            session_id,
+            session.number,
+            uai,
+            session.site,
+            session.room,
+            list(session.invigilators),
+            session.day,
+            session.time,
+            session.observations,
+            session.access_code,
+            session.invigilator_password,
+            password_hash,
+            plan_id,
+            now,
+        )
+
+    async def update_session(self, session_id: uuid.UUID, session: Session, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE sessions SET site = $2, room = $3, invigilators = $4, day = $5, time = $6,"
+            " observations = $7, updated_at = $8 WHERE session_id = $1",
+            session_id,
+            session.site,
+            session.room,
+            list(session.invigilators),
+            session.day,
+            session.time,
+            session.observations,
+            now,
+        )
+
+    async def cancel_session(self, session_id: uuid.UUID, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE sessions SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE session_id = $1",
+            session_id,
+            now,
+        )
+
+    async def mark_started(self, session_id: uuid.UUID, started_at: datetime) -> bool:
+        """Record that a test started; keeps the earliest start whatever the order of arrival.
+
+        False when the session is unknown.
+        """
+        result = await self.conn.execute(
+            "UPDATE sessions SET first_test_started_at = least(coalesce(first_test_started_at, $2), $2)"
+            " WHERE session_id = $1",
+            session_id,
+            started_at,
+        )
+        return result != "UPDATE 0"
+
+    async def mark_finalised(
+        self, session_id: uuid.UUID, *, started_at: datetime, finalised_at: datetime
+    ) -> bool:
+        """Lock a session finalisation closed; keeps the earliest start. False when the session is unknown."""
+        result = await self.conn.execute(
+            "UPDATE sessions SET first_test_started_at = least(coalesce(first_test_started_at, $2), $2),"
+            " finalised_at = greatest(coalesce(finalised_at, $3), $3) WHERE session_id = $1",
+            session_id,
+            started_at,
+            finalised_at,
+        )
+        return result != "UPDATE 0"
+
+    async def candidates(self, session_id: uuid.UUID) -> list[CandidateRow]:
+        rows = await self.conn.fetch(
+            "SELECT k.*, s.session_number FROM candidates k JOIN sessions s USING (session_id)"
+            " WHERE k.session_id = $1 ORDER BY k.last_name, k.first_name, k.birthdate",
+            session_id,
+        )
+        return [_candidate(r) for r in rows]
+
+    async def candidate_counts(self, session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """session id → number of its candidates (sessions without any are absent)."""
+        rows = await self.conn.fetch(
+            "SELECT session_id, count(*) FROM candidates WHERE session_id = ANY($1::uuid[])"
+            " GROUP BY session_id",
+            list(session_ids),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def insert_candidates(
+        self,
+        session_id: uuid.UUID,
+        enrolled: Sequence[tuple[uuid.UUID, str | None, Candidate]],
+        now: datetime,
+    ) -> None:
+        await self.conn.executemany(
+            "INSERT INTO candidates (candidate_id, session_id, learner_id, ine, first_name, last_name,"
+            " birthdate, division, extra_time_percentage, override_reason, enrolled_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            [
+                (
+                    candidate_id,
+                    session_id,
+                    c.learner_id,
+                    ine,
+                    c.first_name,
+                    c.last_name,
+                    c.birthdate,
+                    c.division,
+                    c.extra_time_percentage,
+                    c.certifiability_override,
+                    now,
+                )
+                for candidate_id, ine, c in enrolled
+            ],
+        )
+
+    async def delete_candidate(self, session_id: uuid.UUID, candidate_id: uuid.UUID) -> str | None:
+        """Remove a candidate; returns its learner id, None when not a candidate of that session."""
+        return await self.conn.fetchval(
+            "DELETE FROM candidates WHERE session_id = $1 AND candidate_id = $2 RETURNING learner_id",
+            session_id,
+            candidate_id,
+        )
+
+    async def insert_plan(
+        self,
+        *,
+        plan_id: uuid.UUID,
+        uai: str,
+        school_year: str,
+        status: str,
+        proposal: PlanProposal,
+        now: datetime,
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO plans (plan_id, uai, school_year, status, proposal, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            plan_id,
+            uai,
+            school_year,
+            status,
+            proposal.to_json(),
+            now,
+        )
+
+    async def get_plan(self, plan_id: uuid.UUID, *, for_update: bool = False) -> PlanRow | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM plans WHERE plan_id = $1" + (" FOR UPDATE" if for_update else ""), plan_id
+        )
+        return _plan(row) if row else None
+
+    async def confirm_plan(self, plan_id: uuid.UUID, now: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE plans SET status = 'confirmed', confirmed_at = $2 WHERE plan_id = $1", plan_id, now
+        )
+
+    async def insert_document(
+        self,
+        *,
+        session_id: uuid.UUID | None,
+        uai: str,
+        kind: str,
+        file_name: str,
+        sha256: str,
+        size_bytes: int,
+        candidate_ids: Sequence[uuid.UUID],
+        now: datetime,
+    ) -> uuid.UUID:
+        document_id = uuid.uuid4()
+        await self.conn.execute(
+            "INSERT INTO documents (document_id, session_id, uai, kind, file_name, sha256, size_bytes,"
+            " candidate_ids, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            document_id,
+            session_id,
+            uai,
+            kind,
+            file_name,
+            sha256,
+            size_bytes,
+            list(candidate_ids),
+            now,
+        )
+        return document_id
+
+    async def session_documents(self, session_id: uuid.UUID) -> list[IssuedDocument]:
+        rows = await self.conn.fetch(
+            "SELECT kind, file_name, sha256, size_bytes, candidate_ids, issued_at FROM documents"
+            " WHERE session_id = $1 ORDER BY issued_at",
+            session_id,
+        )
+        return [
+            IssuedDocument(
+                r["kind"],
+                r["file_name"],
+                r["sha256"],
+                r["size_bytes"],
+                tuple(r["candidate_ids"]),
+                r["issued_at"],
+            )
+            for r in rows
+        ]
 
 
-async def get_plan(
-    conn: asyncpg.Connection, plan_id: uuid.UUID, *, for_update: bool = False
-) -> PlanRow | None:
-    row = await conn.fetchrow(
-        "SELECT * FROM plans WHERE plan_id = $1" + (" FOR UPDATE" if for_update else ""), plan_id
-    )
-    return _plan(row) if row else None
+@dataclass(frozen=True)
+class StoreUnitOfWork:
+    """A unit of work of the outbox, with the scheduler's store on its connection (what use cases get)."""
+
+    outbox: UnitOfWork
+    store: SchedulerStore
+
+    async def emit(self, event: Event) -> Envelope:
+        return await self.outbox.emit(event)
 
 
-async def confirm_plan(conn: asyncpg.Connection, plan_id: uuid.UUID, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE plans SET status = 'confirmed', confirmed_at = $2 WHERE plan_id = $1", plan_id, now
-    )
+def transactions(
+    begin_outbox: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
+) -> Callable[[], AbstractAsyncContextManager[StoreUnitOfWork]]:
+    """The ``begin`` factory of the use cases, from the runtime's ``unit_of_work``."""
 
+    @asynccontextmanager
+    async def begin() -> AsyncIterator[StoreUnitOfWork]:
+        async with begin_outbox() as outbox:
+            yield StoreUnitOfWork(outbox, SchedulerStore(outbox.conn))
 
-# ----------------------------------------------------------------------------------------- documents
-
-
-async def insert_document(
-    conn: asyncpg.Connection,
-    *,
-    session_id: uuid.UUID | None,
-    uai: str,
-    kind: str,
-    file_name: str,
-    sha256: str,
-    size_bytes: int,
-    candidate_ids: Sequence[uuid.UUID],
-    now: datetime,
-) -> uuid.UUID:
-    document_id = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO documents (document_id, session_id, uai, kind, file_name, sha256, size_bytes,"
-        " candidate_ids, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        document_id,
-        session_id,
-        uai,
-        kind,
-        file_name,
-        sha256,
-        size_bytes,
-        list(candidate_ids),
-        now,
-    )
-    return document_id
-
-
-async def session_documents(conn: asyncpg.Connection, session_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT document_id, kind, file_name, sha256, size_bytes, candidate_ids, issued_at FROM documents"
-        " WHERE session_id = $1 ORDER BY issued_at",
-        session_id,
-    )
+    return begin

@@ -105,8 +105,8 @@ async def service_path(request: PlanningRequest) -> None:
     import asyncpg
     import httpx
 
-    from services.scheduler import store
     from services.scheduler.app import definition
+    from services.scheduler.store import SchedulerStore
     from shared.clock import ManualClock
     from shared.db import provision_service
     from shared.service import create_app
@@ -131,10 +131,10 @@ async def service_path(request: PlanningRequest) -> None:
             runtime = app.state.runtime
             runtime.clock = ManualClock(datetime(2023, 10, 2, 7, 0, tzinfo=UTC))
             async with runtime.unit_of_work() as uow:
+                store = SchedulerStore(uow.conn)
                 for group in request.classes:
                     for k, learner_id in enumerate(group.student_ids):
                         await store.upsert_learner(
-                            uow.conn,
                             learner_id=learner_id,
                             uai=uai,
                             ine=None,
@@ -146,7 +146,6 @@ async def service_path(request: PlanningRequest) -> None:
                             at=runtime.clock.now(),
                         )
                         await store.upsert_certifiability(
-                            uow.conn,
                             learner_id=learner_id,
                             uai=uai,
                             status="certifiable",

@@ -8,6 +8,7 @@ Rendering choices, and why:
 - `invariant=1`: the same input gives the same bytes (no timestamp or random id in the PDF), and zip
   entries carry a fixed date, so bundles are reproducible and cacheable.
 - Attendance sheets print exactly 20 candidates a page, like Pix's.
+- One module past 400 lines: the documents share one drawing helper (``_Pdf``) and one page layout.
 """
 
 from __future__ import annotations

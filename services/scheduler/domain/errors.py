@@ -1,23 +1,14 @@
-"""One exception type for every refusal, so handlers can map `code` to HTTP/event outcomes."""
+"""The scheduler's refusals: the one ``shared.errors.DomainError``, plus the planner's own kind.
+
+Every rule raises ``DomainError(code, message, **details)``; the service's ``{code: status}``
+table (app.py) decides what HTTP makes of a code, so no rule here knows about statuses.
+"""
 
 from __future__ import annotations
 
+from shared.errors import DomainError
 
-class DomainError(Exception):
-    """A business rule refused the request.
-
-    `code` is stable and machine-readable (e.g. ``session.outside_window``); `message` is French
-    and meant for the school staff; `details` carries the values the message was built from.
-    """
-
-    def __init__(self, code: str, message: str, **details: object) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
-
-    def __repr__(self) -> str:
-        return f"DomainError({self.code!r}, {self.message!r})"
+__all__ = ["DomainError", "PlanningError"]
 
 
 class PlanningError(DomainError):

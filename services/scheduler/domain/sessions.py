@@ -169,9 +169,9 @@ def record_test_started(session: Session, at: datetime) -> Session:
 
 def find_overlap(session: Session, existing: Iterable[Session]) -> Session | None:
     """Another session in the same room whose 2-hour slot intersects this one's."""
-    room = _key(session.room)
+    room = name_key(session.room)
     for other in existing:
-        if other.number == session.number or _key(other.room) != room:
+        if other.number == session.number or name_key(other.room) != room:
             continue
         if other.starts_at < session.ends_at and session.starts_at < other.ends_at:
             return other
@@ -201,7 +201,7 @@ def _validate(
             time=session.time,
         )
     calendar.check_session_date(session.day)
-    if _key(session.room) not in {_key(r.name) for r in rooms}:
+    if name_key(session.room) not in {name_key(r.name) for r in rooms}:
         raise DomainError("room.unknown", f"salle inconnue : {session.room!r}", room=session.room)
     clash = find_overlap(session, existing)
     if clash is not None:
@@ -223,15 +223,15 @@ def _validate(
 
 
 def _busy_invigilator(session: Session, existing: Iterable[Session]) -> tuple[str, Session] | None:
-    names = {_key(n): n for n in session.invigilators}
+    names = {name_key(n): n for n in session.invigilators}
     for other in existing:
         if other.number == session.number:
             continue
         if not (other.starts_at < session.ends_at and session.starts_at < other.ends_at):
             continue
         for name in other.invigilators:
-            if _key(name) in names:
-                return names[_key(name)], other
+            if name_key(name) in names:
+                return names[name_key(name)], other
     return None
 
 
@@ -241,5 +241,23 @@ def _clean_names(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
 
 
-def _key(name: str) -> str:
+def name_key(name: str) -> str:
+    """How room and person names compare: case and spacing do not matter ("Salle  101" = "salle 101")."""
     return " ".join(name.split()).casefold()
+
+
+def room_capacity(rooms: Iterable[Room], room: str) -> int | None:
+    """Workstations of the room named exactly ``room`` (a session stores the school's spelling)."""
+    return next((r.workstations for r in rooms if r.name == room), None)
+
+
+def check_room_capacity(session: Session, rooms: Iterable[Room], enrolled: int) -> None:
+    """A session moved to another room must still seat its ``enrolled`` candidates."""
+    capacity = room_capacity(rooms, session.room) or 0
+    if enrolled > capacity:
+        raise DomainError(
+            "room.capacity_exceeded",
+            f"la salle {session.room} compte {capacity} postes pour {enrolled} candidat(s) inscrit(s)",
+            capacity=capacity,
+            enrolled=enrolled,
+        )

@@ -1,0 +1,144 @@
+"""Plans: propose sessions for a school's certifiable learners, then confirm the proposal.
+
+A proposal (or the reason none exists) is stored; confirming creates every proposed session and
+enrols its classes in one transaction, refused when the proposal no longer holds (``plan.stale``,
+``plan.conflict``): nothing is created then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from services.scheduler.domain.calendar import CertificationCalendar, SchoolLevel, school_year_of
+from services.scheduler.domain.enrolment import enrol_learners
+from services.scheduler.domain.errors import DomainError
+from services.scheduler.domain.planner import PlanningRequest, classes_to_plan
+from services.scheduler.domain.plans import check_not_stale, propose, taken_half_days
+from services.scheduler.domain.schools import normalise_uai, school_hours, staff_members
+from services.scheduler.domain.sessions import create_session, room_capacity
+from services.scheduler.schemas import PlanIn
+from services.scheduler.store import PlanRow
+from services.scheduler.usecases.common import Begin, PasswordHasher, SchoolClock, UnitOfWork, school_of
+from services.scheduler.usecases.sessions import NewSession, insert_new_sessions
+
+
+async def propose_plan(
+    begin: Begin, *, uai: str, body: PlanIn, clock: SchoolClock, calendar: CertificationCalendar
+) -> PlanRow:
+    """Plan the certifiable learners not yet enrolled (of the given classes, if any); the proposal
+    (or why none exists) is stored. An unknown class is refused before anything is stored."""
+    uai = normalise_uai(uai)
+    today = clock.local_now().date()
+    async with begin() as uow:
+        school = await school_of(uow, uai)
+        plannable = await uow.store.plannable_learners(uai)
+        school_divisions = await uow.store.divisions(uai) if body.divisions is not None else []
+        existing = await uow.store.live_sessions(uai)
+    classes = classes_to_plan(plannable, divisions=body.divisions, school_divisions=school_divisions)
+    school_year = body.school_year or school_year_of(today)
+    track = calendar.for_level(school_year, SchoolLevel(school.level))
+    hours = school_hours(school.hours)
+    request = PlanningRequest(
+        classes=classes,
+        rooms=school.rooms,
+        staff=staff_members((s.name, s.availability) for s in school.staff),
+        window=track.window,
+        hours=hours,
+        not_before=max(today + timedelta(days=1), body.not_before or today),
+        taken_half_days=taken_half_days((row.session for row in existing), hours),
+    )
+    proposal = await asyncio.to_thread(
+        propose, request, track=track, divisions=body.divisions, school_site=school.site
+    )
+    plan_id = uuid.uuid4()
+    async with begin() as uow:
+        await uow.store.insert_plan(
+            plan_id=plan_id,
+            uai=uai,
+            school_year=school_year,
+            status="impossible" if proposal.error else "proposed",
+            proposal=proposal,
+            now=clock.now(),
+        )
+        return await _plan(uow, plan_id)
+
+
+async def get_plan(begin: Begin, *, plan_id: uuid.UUID) -> PlanRow:
+    async with begin() as uow:
+        return await _plan(uow, plan_id)
+
+
+async def _plan(uow: UnitOfWork, plan_id: uuid.UUID, *, lock: bool = False) -> PlanRow:
+    row = await uow.store.get_plan(plan_id, for_update=lock)
+    if row is None:
+        raise DomainError("plan.unknown", f"proposition inconnue : {plan_id}", plan_id=str(plan_id))
+    return row
+
+
+async def confirm_plan(
+    begin: Begin,
+    *,
+    plan_id: uuid.UUID,
+    clock: SchoolClock,
+    calendar: CertificationCalendar,
+    hash_password: PasswordHasher,
+) -> tuple[PlanRow, list[uuid.UUID]]:
+    """Create every proposed session and enrol its classes, all or nothing."""
+    now, local = clock.now(), clock.local_now()
+    async with begin() as uow:
+        plan = await _plan(uow, plan_id, lock=True)
+        proposal = plan.proposal
+        if plan.status == "confirmed":
+            raise DomainError("plan.already_confirmed", "cette proposition a déjà été confirmée")
+        if plan.status == "impossible":
+            reason = proposal.error.message if proposal.error else ""
+            raise DomainError("plan.impossible", "cette proposition n'a pas de solution : " + reason)
+        school = await school_of(uow, plan.uai, lock=True)
+        wanted = proposal.learner_ids
+        learners = await uow.store.learners_by_id(wanted)
+        elsewhere = await uow.store.learners_in_other_live_sessions(wanted, uuid.uuid4())
+        active = {lid: row.learner for lid, row in learners.items() if row.active}
+        check_not_stale(proposal, school_id=school.uai, active=active, elsewhere=elsewhere)
+        existing = [row.session for row in await uow.store.live_sessions(school.uai)]
+        taken_codes = await uow.store.live_access_codes()
+        created: list[NewSession] = []
+        for planned in proposal.sessions:
+            track = calendar.for_date(planned.day, SchoolLevel(school.level))
+            try:
+                session = create_session(
+                    number=await uow.store.next_session_number(),
+                    site=planned.site,
+                    room=planned.room,
+                    invigilators=planned.invigilators,
+                    day=planned.day,
+                    time=planned.time,
+                    calendar=track,
+                    rooms=school.rooms,
+                    existing=existing,
+                    now=local,
+                    taken_codes=taken_codes,
+                )
+                result = enrol_learners(
+                    session_number=session.number,
+                    school_id=school.uai,
+                    room_capacity=room_capacity(school.rooms, session.room) or 0,
+                    learners=[learners[lid].learner for lid in planned.learner_ids],
+                    existing=[],
+                    invigilators=len(session.invigilators),
+                )
+            except DomainError as error:
+                raise DomainError(
+                    "plan.conflict",
+                    f"la proposition ne tient plus ({planned.describe()}) : {error.message}",
+                    cause=error.code,
+                    **error.details,
+                ) from None
+            existing.append(session)
+            taken_codes.add(session.access_code)
+            enrolled = [(uuid.uuid4(), learners[c.learner_id].ine, c) for c in result.enrolled]
+            created.append(NewSession(uuid.uuid4(), session, enrolled))
+        await insert_new_sessions(uow, school, created, plan_id=plan_id, now=now, hash_password=hash_password)
+        await uow.store.confirm_plan(plan_id, now)
+        return await _plan(uow, plan_id), [n.session_id for n in created]
