@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from eligibility_component_support import UAI, outbox_events, upload, upload_roster
 
-from services.eligibility.domain.samples import (
+from deploy.local.generator import (
     Participation,
     campaign_csv_bytes,
     generate_learners,
