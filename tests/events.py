@@ -115,7 +115,7 @@ def enrolled(session_event: SessionCreated, *learners: LearnerRegistered) -> Can
 def enrolled_from_roster(
     session_event: SessionCreated, learners, ids: dict[str, str], enrolled_at: datetime
 ) -> CandidatesEnrolled:
-    """The scheduler enrolling learners of a roster file (eligibility's samples) by the ids eligibility
+    """The scheduler enrolling learners of a roster file (deploy/local/generator.py) by the ids eligibility
     gave them (``ids`` by INE); candidate ids ``c0``, ``c1``, … in the order of ``learners``."""
     return CandidatesEnrolled(
         session_id=session_event.session_id,

@@ -25,17 +25,18 @@ from typing import Any
 
 import httpx
 
-from deploy.local.stack import StackConfig, start_stack
-from services.eligibility.domain.samples import (
+from deploy.local.generator import (
     campaign_csv_bytes,
     generate_learners,
     generate_participations,
     learner_csv_bytes,
     random_uai,
 )
-from services.scheduler.domain.calendar import CALENDAR_FILE
+from deploy.local.stack import StackConfig, start_stack
 
 REPO = Path(__file__).resolve().parents[2]
+#: the scheduler's calendar, read as a data file (the driver imports no service code)
+CALENDAR_FILE = REPO / "services" / "scheduler" / "domain" / "calendar.json"
 
 #: The reference found no official 2026-2027 calendar. The local run adds a provisional one, in its
 #: own copy of the calendar (CALENDAR_FILE), modelled on 2025-2026; the scheduler's own data is not

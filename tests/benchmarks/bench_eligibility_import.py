@@ -20,14 +20,14 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from services.eligibility.app import definition
-from services.eligibility.domain.samples import (
+from deploy.local.generator import (
     campaign_csv_bytes,
     generate_learners,
     generate_participations,
     learner_csv_bytes,
     siecle_xml_bytes,
 )
+from services.eligibility.app import definition
 from services.eligibility.domain.tabular import MAX_FILE_BYTES
 from services.eligibility.store import transactions
 from services.eligibility.usecases.campaigns import import_campaign

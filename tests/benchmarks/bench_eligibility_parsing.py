@@ -9,6 +9,13 @@ import time
 from dataclasses import replace
 from datetime import date
 
+from deploy.local.generator import (
+    campaign_csv_bytes,
+    generate_learners,
+    generate_participations,
+    learner_csv_bytes,
+    siecle_xml_bytes,
+)
 from services.eligibility.domain.campaign import parse_campaign_export
 from services.eligibility.domain.campaign_matching import (
     LearnerIdentity,
@@ -17,13 +24,6 @@ from services.eligibility.domain.campaign_matching import (
 )
 from services.eligibility.domain.roster_csv import parse_learner_csv
 from services.eligibility.domain.roster_diff import ExistingLearner, diff_roster
-from services.eligibility.domain.samples import (
-    campaign_csv_bytes,
-    generate_learners,
-    generate_participations,
-    learner_csv_bytes,
-    siecle_xml_bytes,
-)
 from services.eligibility.domain.siecle_xml import parse_siecle_xml
 
 UAI = "0211089V"

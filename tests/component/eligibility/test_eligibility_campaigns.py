@@ -15,7 +15,7 @@ from eligibility_component_support import (
     upload_roster,
 )
 
-from services.eligibility.domain.samples import (
+from deploy.local.generator import (
     Participation,
     campaign_csv_bytes,
     generate_learners,

@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from eligibility_component_support import UAI, outbox_events, upload, upload_roster
 
-from services.eligibility.app import remediation_tick
-from services.eligibility.domain.samples import (
+from deploy.local.generator import (
     Participation,
     campaign_csv_bytes,
     generate_learners,
     learner_csv_bytes,
 )
+from services.eligibility.app import remediation_tick
 from services.eligibility.handlers import (
     on_candidate_unenrolled,
     on_candidates_enrolled,

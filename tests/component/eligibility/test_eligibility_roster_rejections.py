@@ -15,8 +15,8 @@ from eligibility_component_support import (
     upload_roster,
 )
 
+from deploy.local.generator import generate_learners, siecle_xml_bytes
 from services.eligibility.app import definition
-from services.eligibility.domain.samples import generate_learners, siecle_xml_bytes
 from shared.contracts.identifiers import mod23_letter
 
 pytestmark = pytest.mark.integration

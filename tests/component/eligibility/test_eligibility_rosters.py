@@ -14,7 +14,7 @@ from eligibility_component_support import (
     upload_roster,
 )
 
-from services.eligibility.domain.samples import generate_learners, learner_csv_bytes, siecle_xml_bytes
+from deploy.local.generator import generate_learners, learner_csv_bytes, siecle_xml_bytes
 from shared.contracts.events import (
     LearnerDeactivated,
     LearnerRegistered,

@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from services.eligibility.app import definition, remediation_tick
-from services.eligibility.domain.samples import (
+from deploy.local.generator import (
     Participation,
     campaign_csv_bytes,
     generate_learners,
     learner_csv_bytes,
 )
+from services.eligibility.app import definition, remediation_tick
 from shared.clock import ManualClock
 from shared.contracts.events import (
     CertifiabilityAssessed,

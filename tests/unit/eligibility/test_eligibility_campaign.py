@@ -5,14 +5,14 @@ from datetime import date
 
 import pytest
 
-from services.eligibility.domain.campaign import parse_campaign_export
-from services.eligibility.domain.issues import Rule
-from services.eligibility.domain.samples import (
+from deploy.local.generator import (
     Participation,
     campaign_csv_bytes,
     generate_learners,
     generate_participations,
 )
+from services.eligibility.domain.campaign import parse_campaign_export
+from services.eligibility.domain.issues import Rule
 from shared.contracts.referential import COMPETENCE_IDS, COMPETENCES
 
 LEARNERS = generate_learners(21, 40)

@@ -1,5 +1,6 @@
 from datetime import date
 
+from deploy.local.generator import Participation, campaign_csv_bytes
 from services.eligibility.domain.campaign import parse_campaign_export
 from services.eligibility.domain.campaign_matching import (
     LearnerIdentity,
@@ -15,7 +16,6 @@ from services.eligibility.domain.certifiability import (
     level_from_pix,
     summarise,
 )
-from services.eligibility.domain.samples import Participation, campaign_csv_bytes
 from shared.contracts.referential import COMPETENCE_IDS
 
 CERT, NOT, UNKNOWN = (

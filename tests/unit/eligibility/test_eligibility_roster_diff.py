@@ -1,7 +1,13 @@
-from dataclasses import replace
+from dataclasses import asdict, replace
 
+from deploy.local.generator import generate_learners as generated_learners
+from services.eligibility.domain.roster import RosterLearner, Sex
 from services.eligibility.domain.roster_diff import ExistingLearner, FieldChange, diff_roster
-from services.eligibility.domain.samples import generate_learners
+
+
+def generate_learners(seed: int, count: int) -> list[RosterLearner]:
+    """The driver's generated learners as the domain holds them once imported."""
+    return [RosterLearner(**{**asdict(x), "sex": Sex(x.sex.value)}) for x in generated_learners(seed, count)]
 
 
 def test_reimport_diff_registers_updates_moves_deactivates_and_reactivates():

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from services.eligibility.domain.samples import random_ine, random_uai
+from deploy.local.generator import random_ine, random_uai
 from shared.contracts.identifiers import (
     IneKind,
     ine_kind,

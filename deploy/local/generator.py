@@ -1,40 +1,109 @@
-"""Seeded, realistic test data in the exact Pix / SIECLE formats.
+"""Seeded, realistic school data in the exact Pix / SIECLE file formats, written as a school would.
 
-Used by unit and component tests, the parsing benchmark and the end-to-end run, so that all of
-them exercise the same bytes a school would upload. Same seed → same bytes.
+The main job's driver (deploy/local/academie.py) uploads these bytes to eligibility, and the unit,
+component and benchmark tests feed the same bytes to eligibility's parsers. It lives beside the driver,
+not in a service's domain: it is a *client* of certibus, so it depends only on shared/contracts (UAI
+and INE check letters, the Pix referential) and writes the published formats itself (the Pix Orga
+learner template, the SIECLE BEE_ELEVES export, the Pix Orga profile-collection export); a parser that
+drifts from those formats then fails the tests instead of silently agreeing with its own writer.
+Same seed → same bytes.
 """
 
+from __future__ import annotations
+
 import random
+import re
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from enum import StrEnum
 from xml.sax.saxutils import escape
 
-from services.eligibility.domain.campaign import (
-    HEADER_CAMPAIGN_ID,
-    HEADER_CAMPAIGN_NAME,
-    HEADER_CERTIFIABLE,
-    HEADER_CERTIFIABLE_COUNT,
-    HEADER_CODE,
-    HEADER_DIVISION,
-    HEADER_FIRST_NAME,
-    HEADER_LAST_NAME,
-    HEADER_ORGANISATION,
-    HEADER_SHARED,
-    HEADER_SHARED_AT,
-    HEADER_TOTAL_PIX,
-    LEVEL_PREFIX,
-    PIX_PREFIX,
-)
-from services.eligibility.domain.certifiability import (
-    MIN_CERTIFIABLE_COMPETENCES,
-    PIX_PER_LEVEL,
-    certifiable_competences,
-    level_from_pix,
-)
-from services.eligibility.domain.roster import RosterLearner, Sex
-from services.eligibility.domain.roster_csv import PIX_LEARNER_HEADERS
 from shared.contracts.identifiers import ALPHABET23, IneKind, mod23_letter
 from shared.contracts.referential import COMPETENCE_IDS, COMPETENCES
+
+#: Pix's rules as published (pix-domain.md): 8 pix per level, certifiable with 5 competences at level ≥ 1.
+PIX_PER_LEVEL = 8
+MIN_CERTIFIABLE_COMPETENCES = 5
+
+#: The Pix Orga learner import template, in its column order (newer order: Code sexe after Nom d'usage).
+PIX_LEARNER_HEADERS: dict[str, str] = {
+    "ine": "Identifiant unique*",
+    "first_name": "Premier prénom*",
+    "second_name": "Deuxième prénom",
+    "third_name": "Troisième prénom",
+    "last_name": "Nom de famille*",
+    "usage_name": "Nom d'usage",
+    "sex": "Code sexe*",
+    "birth_date": "Date de naissance (jj/mm/aaaa)*",
+    "birth_city_code": "Code commune naissance**",
+    "birth_city": "Libellé commune naissance**",
+    "birth_department_code": "Code département naissance*",
+    "birth_country_code": "Code pays naissance*",
+    "status": "Statut*",
+    "mef_code": "Code MEF*",
+    "division": "Division*",
+}
+
+#: The Pix Orga profile-collection export's headers.
+HEADER_ORGANISATION = "Nom de l'organisation"
+HEADER_CAMPAIGN_ID = "ID Campagne"
+HEADER_CODE = "Code"
+HEADER_CAMPAIGN_NAME = "Nom de la campagne"
+HEADER_LAST_NAME = "Nom du Participant"
+HEADER_FIRST_NAME = "Prénom du Participant"
+HEADER_DIVISION = "Classe"
+HEADER_SHARED = "Envoi (O/N)"
+HEADER_SHARED_AT = "Date de l'envoi"
+HEADER_TOTAL_PIX = "Nombre de pix total"
+HEADER_CERTIFIABLE = "Certifiable (O/N)"
+HEADER_CERTIFIABLE_COUNT = "Nombre de compétences certifiables"
+LEVEL_PREFIX = "Niveau pour la compétence "
+PIX_PREFIX = "Nombre de pix pour la compétence "
+
+
+class Sex(StrEnum):
+    """As the Pix learner CSV writes it (the SIECLE XML writes 1 / 2)."""
+
+    MALE = "M"
+    FEMALE = "F"
+
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+
+def name_key(value: str) -> str:
+    """How Pix reconciles names (letters and digits, no accents, lower case): two generated learners
+    of one school never share a key, so no import sees them as one person."""
+    decomposed = unicodedata.normalize("NFKD", value)
+    return _NOT_ALNUM.sub("", "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold())
+
+
+@dataclass(frozen=True, slots=True)
+class Learner:
+    """One learner as a SIECLE roster carries them (the fields of the Pix learner template)."""
+
+    ine: str
+    first_name: str
+    last_name: str
+    birth_date: date
+    sex: Sex
+    division: str
+    mef_code: str
+    status: str
+    birth_country_code: str
+    birth_department_code: str
+    birth_city_code: str = ""
+    birth_city: str = ""
+    second_name: str = ""
+    third_name: str = ""
+    usage_name: str = ""
+
+    @property
+    def identity_key(self) -> tuple[str, str, date]:
+        """Same person in one school: last name + first name + birth date, as Pix compares them."""
+        return (name_key(self.last_name), name_key(self.first_name), self.birth_date)
+
 
 LAST_NAMES = (
     "Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau", "Laurent",
@@ -85,22 +154,28 @@ def random_ine(rng: random.Random, kind: IneKind = IneKind.BEA) -> str:
 
 
 def generate_learners(
-    seed: int, count: int, *, school_year: int = 2025, classes_per_level: int | None = None
-) -> list[RosterLearner]:
-    """`count` distinct collège learners (6e–3e) spread over classes of ~28, unique INEs and identities."""
+    seed: int,
+    count: int,
+    *,
+    school_year: int = 2025,
+    classes_per_level: int | None = None,
+    levels: tuple[tuple[str, str, int], ...] = LEVELS,
+) -> list[Learner]:
+    """`count` distinct learners spread over `levels` (collège 6e–3e by default) in classes of ~28,
+    unique INEs and identities. `levels` are (division prefix, MEF code, age), as LEVELS."""
     rng = random.Random(seed)
-    per_level = classes_per_level or max(1, -(-count // (28 * len(LEVELS))))
-    learners: list[RosterLearner] = []
+    per_level = classes_per_level or max(1, -(-count // (28 * len(levels))))
+    learners: list[Learner] = []
     ines: set[str] = set()
     identities: set[tuple[str, str, date]] = set()
     while len(learners) < count:
-        prefix, mef, age = LEVELS[len(learners) % len(LEVELS)]
+        prefix, mef, age = levels[len(learners) % len(levels)]
         sex = rng.choice((Sex.FEMALE, Sex.MALE))
         first = rng.choice(FIRST_NAMES_F if sex is Sex.FEMALE else FIRST_NAMES_M)
         last = rng.choice(LAST_NAMES)
         born = date(school_year - age, 1, 1) + timedelta(days=rng.randrange(365))
         ine = random_ine(rng, IneKind.RNIE if rng.random() < 0.6 else IneKind.BEA)
-        learner = RosterLearner(
+        learner = Learner(
             ine=ine,
             first_name=first,
             last_name=last,
@@ -143,7 +218,7 @@ def _csv_cell(value: str, delimiter: str) -> str:
 
 
 def learner_csv_bytes(
-    learners: list[RosterLearner],
+    learners: list[Learner],
     *,
     delimiter: str = ";",
     encoding: str = "utf-8",
@@ -170,13 +245,13 @@ def learner_csv_bytes(
             "mef_code": learner.mef_code,
             "division": learner.division,
         }
-        lines.append(delimiter.join(_csv_cell(values[f.value], delimiter) for f in PIX_LEARNER_HEADERS))
+        lines.append(delimiter.join(_csv_cell(values[f], delimiter) for f in PIX_LEARNER_HEADERS))
     text = line_ending.join(lines) + line_ending
     return (b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding)
 
 
 def siecle_xml_bytes(
-    learners: list[RosterLearner],
+    learners: list[Learner],
     uai: str,
     *,
     encoding: str = "ISO-8859-15",
@@ -238,12 +313,13 @@ class Participation:
 
     @property
     def certifiable_count(self) -> int:
-        return len(certifiable_competences(self.levels))
+        """Competences at level ≥ 1."""
+        return sum(level >= 1 for level in self.levels.values())
 
 
 def generate_participations(
     seed: int,
-    learners: list[RosterLearner],
+    learners: list[Learner],
     *,
     share_rate: float = 0.85,
     certifiable_rate: float = 0.7,
@@ -277,6 +353,10 @@ def generate_participations(
             )
         )
     return result
+
+
+def level_from_pix(pix: int) -> int:
+    return pix // PIX_PER_LEVEL
 
 
 def _quoted(value: str) -> str:

@@ -1,4 +1,7 @@
-from services.eligibility.domain.samples import (
+"""The driver's data generator: deterministic, valid identifiers, the rates it is asked for, and the
+very headers eligibility's readers expect (the generator writes the formats on its own)."""
+
+from deploy.local.generator import (
     campaign_csv_bytes,
     generate_learners,
     generate_participations,
@@ -31,3 +34,27 @@ def test_generated_shares_and_certifiable_rates_are_roughly_as_asked():
     shared = [p for p in participations if p.shared]
     assert 0.75 < len(shared) / 2_000 < 0.85
     assert 0.45 < sum(p.certifiable_count >= 5 for p in shared) / len(shared) < 0.55
+
+
+def test_generator_levels_give_the_certifying_classes_asked_for():
+    learners = generate_learners(6, 100, levels=(("T", "20212012110", 17),))
+    assert {x.division[0] for x in learners} == {"T"} and {x.mef_code for x in learners} == {"20212012110"}
+    assert all(x.birth_date.year == 2025 - 17 for x in learners)
+    assert learners != generate_learners(6, 100)
+
+
+def test_written_headers_are_the_ones_eligibility_reads():
+    from deploy.local import generator
+    from services.eligibility.domain import campaign
+    from services.eligibility.domain.roster_csv import PIX_LEARNER_HEADERS
+
+    assert {f.value: h for f, h in PIX_LEARNER_HEADERS.items()} == generator.PIX_LEARNER_HEADERS
+    assert list(PIX_LEARNER_HEADERS.values()) == list(generator.PIX_LEARNER_HEADERS.values())
+    for name in (
+        "HEADER_ORGANISATION",
+        "HEADER_SHARED",
+        "HEADER_CERTIFIABLE_COUNT",
+        "LEVEL_PREFIX",
+        "PIX_PREFIX",
+    ):
+        assert getattr(generator, name) == getattr(campaign, name)

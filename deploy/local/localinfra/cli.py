@@ -1,0 +1,234 @@
+"""The `infra.py` commands: up, down, status, env, reset, and the exit codes callers rely on.
+
+up starts Kafka first (its JVM boots while PostgreSQL starts), reports each part with its timings,
+and writes the env file only when both answer; status exits 3 when something is down.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .config import (
+    HOST,
+    Config,
+    InfraError,
+)
+from .envfile import env_lines, write_env
+from .kafka import (
+    KafkaLaunch,
+    kafka_launch,
+    kafka_libs_present,
+    kafka_ready,
+    kafka_running_pid,
+    kafka_running_port,
+    kafka_stop,
+    kafka_version,
+    kafka_wait_ready,
+)
+from .postgres import (
+    pg_bindir,
+    pg_is_ready,
+    pg_paths,
+    pg_postmaster,
+    pg_running_pid,
+    pg_stop,
+    pg_up,
+)
+from .processes import ensure_dir, fmt_secs, tail
+
+
+def cmd_up(cfg: Config) -> int:
+    ensure_dir(cfg.logs)
+    t0 = time.monotonic()
+    failures: list[InfraError] = []
+
+    # Kafka first: its JVM boots while PostgreSQL starts
+    launch: KafkaLaunch | None = None
+    try:
+        launch = kafka_launch(cfg)
+        if not launch.reused:
+            print(f"kafka: broker starting (pid {launch.pid}), log {cfg.kafka_log}", flush=True)
+    except InfraError as exc:
+        failures.append(exc)
+        report_error("kafka", exc)
+
+    try:
+        pid, reused, timings = pg_up(cfg)
+        detail = ", ".join(f"{k} {fmt_secs(v)}" for k, v in timings.items())
+        state = "already running, reused" if reused else "started"
+        print(f"postgres: {state} (pid {pid}) on {HOST}:{cfg.pg_port}" + (f" [{detail}]" if detail else ""))
+    except InfraError as exc:
+        failures.append(exc)
+        report_error("postgres", exc)
+
+    if launch is not None:
+        try:
+            ready = kafka_wait_ready(cfg, launch)
+            timings = {**launch.timings}
+            if not launch.reused:
+                timings["start to ready"] = ready
+            detail = ", ".join(f"{k} {fmt_secs(v)}" for k, v in timings.items())
+            state = "already running, reused" if launch.reused else f"started (Kafka {kafka_version(cfg)})"
+            print(
+                f"kafka: {state} (pid {launch.pid}) on {HOST}:{cfg.kafka_port}"
+                + (f" [{detail}]" if detail else "")
+            )
+        except InfraError as exc:
+            failures.append(exc)
+            report_error("kafka", exc)
+
+    if failures:
+        print(f"up: FAILED after {fmt_secs(time.monotonic() - t0)}", file=sys.stderr)
+        return 1
+    write_env(cfg)
+    print(f"up: ready in {fmt_secs(time.monotonic() - t0)}; env written to {cfg.env_file}:")
+    for line in env_lines(cfg):
+        print(line)
+    return 0
+
+
+def cmd_down(cfg: Config) -> int:
+    rc = 0
+    for name, stop in (("kafka", kafka_stop), ("postgres", pg_stop)):
+        try:
+            print(f"{name}: {stop(cfg)}")
+        except InfraError as exc:
+            report_error(name, exc)
+            rc = 1
+    return rc
+
+
+def cmd_status(cfg: Config) -> int:
+    all_up = True
+    print(f"state dir: {cfg.state}")
+    # kafka
+    pid = kafka_running_pid(cfg)
+    port = kafka_running_port(cfg) if pid else cfg.kafka_port
+    if pid is not None:
+        state = "running, ready" if kafka_ready(HOST, port or cfg.kafka_port) else "running, NOT answering"
+        all_up &= state == "running, ready"
+    else:
+        state = "stopped" + (" (stale pid file)" if cfg.kafka_pidfile.exists() else "")
+        all_up = False
+    if kafka_libs_present(cfg):
+        libs = f"{kafka_version(cfg)} ({cfg.kafka_libs})"
+    elif any(cfg.kafka_libs.glob("kafka_2.13-*.jar")):
+        libs = f"{kafka_version(cfg)} ({cfg.kafka_libs}; POM changed: jars re-downloaded at next start)"
+    else:
+        libs = "jars not downloaded yet (first `up` runs Maven)"
+    print(f"kafka:    {state}; pid {pid or '-'}; {HOST}:{port} (controller {cfg.controller_port})")
+    print(f"          version {libs}")
+    print(f"          data {cfg.kafka_data}; log {cfg.kafka_log}")
+    # postgres
+    marker = cfg.state / "postgres" / "location"
+    if marker.exists():
+        data, run = pg_paths(cfg)
+        pid = pg_running_pid(data)
+        info = pg_postmaster(data) or {}
+        port = int(info.get("port") or cfg.pg_port) if pid else cfg.pg_port
+        bindir = pg_bindir(required=False)
+        if pid is not None:
+            ok = bindir is not None and pg_is_ready(bindir, port)
+            state = "running, ready" if ok else "running, NOT answering"
+            all_up &= ok
+        else:
+            state = "stopped"
+            all_up = False
+        print(f"postgres: {state}; pid {pid or '-'}; {HOST}:{port}; binaries {bindir or 'missing'}")
+        print(f"          data {data}; socket dir {run}; log {cfg.pg_log}")
+    else:
+        all_up = False
+        print(f"postgres: not initialised; {HOST}:{cfg.pg_port}; log {cfg.pg_log}")
+    print(f"env file: {cfg.env_file}" + ("" if cfg.env_file.exists() else " (not written yet: run up)"))
+    return 0 if all_up else 3
+
+
+def cmd_env(cfg: Config) -> int:
+    if cfg.env_file.exists():
+        sys.stdout.write(cfg.env_file.read_text())
+    else:
+        print("\n".join(env_lines(cfg)))
+    return 0
+
+
+def cmd_reset(cfg: Config, what: str) -> int:
+    if what not in ("kafka", "postgres", "all"):
+        print(f"reset: unknown target {what!r} (kafka, postgres or all)", file=sys.stderr)
+        return 2
+    rc = 0
+    if what in ("kafka", "all"):
+        try:
+            print(f"kafka: {kafka_stop(cfg)}")
+            shutil.rmtree(cfg.kafka_data, ignore_errors=True)
+            cfg.kafka_format_info.unlink(missing_ok=True)
+            print(f"kafka: data wiped ({cfg.kafka_data})")
+        except InfraError as exc:
+            report_error("kafka", exc)
+            rc = 1
+    if what in ("postgres", "all"):
+        marker = cfg.state / "postgres" / "location"
+        try:
+            print(f"postgres: {pg_stop(cfg)}")
+            if marker.exists():
+                root = Path(marker.read_text().strip())
+                shutil.rmtree(root / "data", ignore_errors=True)
+                shutil.rmtree(root / "run", ignore_errors=True)
+                if root != cfg.state / "postgres":
+                    shutil.rmtree(root, ignore_errors=True)
+                marker.unlink()
+                print(f"postgres: data wiped ({root / 'data'})")
+        except InfraError as exc:
+            report_error("postgres", exc)
+            rc = 1
+    print("run `infra.py up` to start again")
+    return rc
+
+
+def report_error(component: str, exc: InfraError) -> None:
+    print(f"{component}: ERROR: {exc}", file=sys.stderr)
+    if exc.log is not None:
+        text = tail(exc.log)
+        if text:
+            print(f"--- last lines of {exc.log} ---", file=sys.stderr)
+            print(text, file=sys.stderr)
+            print("---", file=sys.stderr)
+    sys.stderr.flush()
+
+
+USAGE = """usage: python3 deploy/local/infra.py COMMAND
+
+  up                 start Kafka and PostgreSQL (idempotent), write .local/env
+  down               stop what `up` started (data is kept)
+  status             show state, pids, ports, data and log paths (exit 3 if something is down)
+  env                print the export lines (eval "$(python3 deploy/local/infra.py env)")
+  reset [kafka|postgres|all]   stop and wipe data (default all)
+"""
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    try:
+        cfg = Config.load()
+        if command == "up" and not rest:
+            return cmd_up(cfg)
+        if command == "down" and not rest:
+            return cmd_down(cfg)
+        if command == "status" and not rest:
+            return cmd_status(cfg)
+        if command == "env" and not rest:
+            return cmd_env(cfg)
+        if command == "reset" and len(rest) <= 1:
+            return cmd_reset(cfg, rest[0] if rest else "all")
+    except InfraError as exc:
+        report_error(command, exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    print(USAGE, end="", file=sys.stderr)
+    return 2

@@ -1,0 +1,351 @@
+"""A single-node Kafka (KRaft) broker from the Maven Central jars: fetch, configure, format, start, stop.
+
+No Kafka distribution is installed: Maven downloads the broker jars once (deploy/local/kafka/pom.xml)
+and the JVM runs `kafka.Kafka` on them, so the same broker runs wherever Java 17+ and Maven do.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import (
+    HOST,
+    KAFKA_READY_TIMEOUT,
+    KAFKA_STOP_TIMEOUT,
+    POM,
+    REPO,
+    Config,
+    InfraError,
+)
+from .processes import cmdline, ensure_dir, fmt_secs, pid_alive, port_in_use, read_pid, rotate
+
+LOG4J2_PROPERTIES = """\
+# written by deploy/local/infra.py
+status = warn
+appender.err.type = Console
+appender.err.name = ERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.err.ref = ERR
+# keep the one INFO line that says the node is up: "[KafkaRaftServer nodeId=1] Kafka Server started"
+logger.up.name = kafka.server.KafkaRaftServer
+logger.up.level = info
+"""
+
+
+def java_bin() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").exists():
+        return str(Path(java_home) / "bin" / "java")
+    found = shutil.which("java")
+    if not found:
+        raise InfraError(
+            "java not found: Kafka 4.x needs a Java 17+ runtime (e.g. apt-get install openjdk-17-jre)"
+        )
+    return found
+
+
+def java_opts(cfg: Config) -> list[str]:
+    return [
+        "-Xms256m",
+        "-Xmx512m",
+        "-XX:+UseSerialGC",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-XX:-UsePerfData",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={cfg.kafka_log4j}",
+        f"-Dkafka.logs.dir={cfg.logs}",
+    ]
+
+
+def pom_digest() -> str:
+    return hashlib.sha256(POM.read_bytes()).hexdigest()
+
+
+def kafka_libs_present(cfg: Config) -> bool:
+    marker = cfg.kafka_libs / ".pom-sha256"
+    if not marker.exists() or marker.read_text().strip() != pom_digest():
+        return False
+    return any(cfg.kafka_libs.glob("kafka_2.13-*.jar")) and any(cfg.kafka_libs.glob("log4j-slf4j-impl-*.jar"))
+
+
+def kafka_fetch_libs(cfg: Config) -> float | None:
+    """Download the broker jars with Maven when missing (or when the POM changed). Returns seconds spent."""
+    if kafka_libs_present(cfg):
+        return None
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise InfraError("mvn not found: Maven is needed once to download the Kafka jars from Maven Central")
+    start = time.monotonic()
+    tmp = cfg.kafka_dir / "libs.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    log = ensure_dir(cfg.logs) / "maven.log"
+    cmd = [
+        mvn,
+        "-B",
+        "-q",
+        "-Dstyle.color=never",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={tmp}",
+    ]
+    print(f"kafka: downloading broker jars with Maven ({POM.relative_to(REPO)}) ...", flush=True)
+    with log.open("w") as out:
+        out.write("$ " + " ".join(cmd) + "\n")
+        out.flush()
+        result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, check=False)
+    if result.returncode != 0 or not any(tmp.glob("kafka_2.13-*.jar")):
+        raise InfraError(f"Maven could not download the Kafka jars (exit {result.returncode})", log)
+    (tmp / ".pom-sha256").write_text(pom_digest() + "\n")
+    shutil.rmtree(cfg.kafka_libs, ignore_errors=True)
+    tmp.replace(cfg.kafka_libs)
+    return time.monotonic() - start
+
+
+def kafka_version(cfg: Config) -> str:
+    jars = sorted(cfg.kafka_libs.glob("kafka_2.13-*.jar"))
+    return jars[0].name.removeprefix("kafka_2.13-").removesuffix(".jar") if jars else "?"
+
+
+def kafka_write_config(cfg: Config) -> None:
+    ensure_dir(cfg.kafka_dir)
+    cfg.kafka_log4j.write_text(LOG4J2_PROPERTIES)
+    c, k = cfg.controller_port, cfg.kafka_port
+    cfg.kafka_properties.write_text(
+        f"""\
+# written by deploy/local/infra.py on every start: edit the script, not this file
+# --- identity and quorum (single node, dynamic quorum formatted with --standalone)
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers={HOST}:{c}
+
+# --- listeners (loopback only)
+listeners=PLAINTEXT://{HOST}:{k},CONTROLLER://{HOST}:{c}
+advertised.listeners=PLAINTEXT://{HOST}:{k},CONTROLLER://{HOST}:{c}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+
+# --- storage (kept across up/down; `infra.py reset kafka` wipes it)
+log.dirs={cfg.kafka_data}
+
+# --- single-replica internal topics
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+
+# --- fast and light for local use
+num.partitions=1
+group.initial.rebalance.delay.ms=0
+offsets.topic.num.partitions=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.num.partitions=1
+num.network.threads=1
+num.io.threads=2
+background.threads=2
+num.recovery.threads.per.data.dir=1
+log.cleaner.dedupe.buffer.size=4194304
+log.cleaner.threads=1
+# the project creates its topics explicitly
+auto.create.topics.enable=false
+# defaults 2000 / 9000: after an unclean stop (SIGKILL, crash) the restarted node waits for the old
+# broker session to expire before it is unfenced; a short session makes that wait ~3 s instead of ~10 s
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+"""
+    )
+
+
+def kafka_format(cfg: Config) -> float | None:
+    """Format the KRaft storage once. Returns seconds spent, None when already formatted."""
+    info = None
+    if cfg.kafka_format_info.exists() and (cfg.kafka_data / "meta.properties").exists():
+        info = json.loads(cfg.kafka_format_info.read_text())
+    if info is not None:
+        if info.get("controller_port") != cfg.controller_port:
+            raise InfraError(
+                f"Kafka data was formatted with controller port {info.get('controller_port')}, now "
+                f"{cfg.controller_port}: set CERTIBUS_KAFKA_CONTROLLER_PORT={info.get('controller_port')} "
+                "or run `infra.py reset kafka` (wipes topics)"
+            )
+        return None
+    start = time.monotonic()
+    shutil.rmtree(cfg.kafka_data, ignore_errors=True)
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    log = ensure_dir(cfg.logs) / "kafka-format.log"
+    cmd = [
+        java_bin(),
+        *java_opts(cfg),
+        "-cp",
+        f"{cfg.kafka_libs}/*",
+        "kafka.tools.StorageTool",
+        "format",
+        "--standalone",
+        "-t",
+        cluster_id,
+        "-c",
+        str(cfg.kafka_properties),
+    ]
+    with log.open("w") as out:
+        try:
+            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=120, check=False)
+        except subprocess.TimeoutExpired:
+            raise InfraError("Kafka storage format timed out after 120 s", log) from None
+    if result.returncode != 0:
+        raise InfraError(f"Kafka storage format failed (exit {result.returncode})", log)
+    cfg.kafka_format_info.write_text(
+        json.dumps({"cluster_id": cluster_id, "controller_port": cfg.controller_port}, indent=2) + "\n"
+    )
+    return time.monotonic() - start
+
+
+def kafka_ready(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Metadata v4 request (stdlib only); True when the reply lists at least one broker."""
+    cid = b"ready-check"
+    msg = struct.pack(">hhih", 3, 4, 1, len(cid)) + cid + struct.pack(">ib", -1, 0)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(struct.pack(">i", len(msg)) + msg)
+            buf = b""
+            while len(buf) < 16:  # size, correlation id, throttle ms, broker count
+                chunk = s.recv(16 - len(buf))
+                if not chunk:
+                    return False
+                buf += chunk
+            _size, corr, _throttle, brokers = struct.unpack(">iiii", buf)
+            return corr == 1 and brokers >= 1
+    except OSError:
+        return False
+
+
+def kafka_running_pid(cfg: Config) -> int | None:
+    """The pid of the broker this script started, if it is still alive (None otherwise)."""
+    pid = read_pid(cfg.kafka_pidfile)
+    if pid is None or not pid_alive(pid):
+        return None
+    args = cmdline(pid)
+    if "kafka.Kafka" not in args or str(cfg.kafka_properties) not in args:
+        return None  # pid reused by another process
+    return pid
+
+
+def kafka_running_port(cfg: Config) -> int | None:
+    try:
+        text = cfg.kafka_properties.read_text()
+    except OSError:
+        return None
+    m = re.search(r"^listeners=PLAINTEXT://[^:]+:(\d+)", text, re.M)
+    return int(m.group(1)) if m else None
+
+
+@dataclass
+class KafkaLaunch:
+    pid: int
+    started: float
+    reused: bool
+    timings: dict[str, float]
+
+
+def kafka_launch(cfg: Config) -> KafkaLaunch:
+    timings: dict[str, float] = {}
+    pid = kafka_running_pid(cfg)
+    if pid is not None:
+        port = kafka_running_port(cfg)
+        if port != cfg.kafka_port:
+            raise InfraError(
+                f"Kafka is already running (pid {pid}) on port {port}, not {cfg.kafka_port}: "
+                "run `infra.py down` first"
+            )
+        return KafkaLaunch(pid, time.monotonic(), True, timings)
+    if cfg.kafka_pidfile.exists():
+        print(f"kafka: removing stale pid file {cfg.kafka_pidfile}", flush=True)
+        cfg.kafka_pidfile.unlink()
+    for port, what in (
+        (cfg.kafka_port, "CERTIBUS_KAFKA_PORT"),
+        (cfg.controller_port, "CERTIBUS_KAFKA_CONTROLLER_PORT"),
+    ):
+        if port_in_use(port):
+            raise InfraError(
+                f"port {HOST}:{port} is already in use by another process: choose another with {what}"
+            )
+    java = java_bin()
+    spent = kafka_fetch_libs(cfg)
+    if spent is not None:
+        timings["jar download"] = spent
+    kafka_write_config(cfg)
+    spent = kafka_format(cfg)
+    if spent is not None:
+        timings["storage format"] = spent
+    ensure_dir(cfg.logs)
+    rotate(cfg.kafka_log)
+    cmd = [java, *java_opts(cfg), "-cp", f"{cfg.kafka_libs}/*", "kafka.Kafka", str(cfg.kafka_properties)]
+    with cfg.kafka_log.open("ab") as out:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=cfg.kafka_dir,
+            close_fds=True,
+        )
+    cfg.kafka_pidfile.write_text(f"{proc.pid}\n")
+    return KafkaLaunch(proc.pid, time.monotonic(), False, timings)
+
+
+def kafka_wait_ready(cfg: Config, launch: KafkaLaunch) -> float:
+    deadline = launch.started + KAFKA_READY_TIMEOUT
+    while True:
+        if kafka_ready(HOST, cfg.kafka_port):
+            return time.monotonic() - launch.started
+        if not pid_alive(launch.pid):
+            cfg.kafka_pidfile.unlink(missing_ok=True)
+            raise InfraError(f"Kafka broker (pid {launch.pid}) exited during start-up", cfg.kafka_log)
+        if time.monotonic() > deadline:
+            raise InfraError(
+                f"Kafka broker (pid {launch.pid}) did not answer a Metadata request "
+                f"on {HOST}:{cfg.kafka_port} "
+                f"within {KAFKA_READY_TIMEOUT:.0f} s (still running; `infra.py down` stops it)",
+                cfg.kafka_log,
+            )
+        time.sleep(0.2)
+
+
+def kafka_stop(cfg: Config) -> str:
+    pid = kafka_running_pid(cfg)
+    if pid is None:
+        if cfg.kafka_pidfile.exists():
+            cfg.kafka_pidfile.unlink()
+            return "not running (stale pid file removed)"
+        return "not running"
+    start = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    while pid_alive(pid) and time.monotonic() - start < KAFKA_STOP_TIMEOUT:
+        time.sleep(0.2)
+    how = "SIGTERM"
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        how = f"SIGKILL after {KAFKA_STOP_TIMEOUT:.0f} s"
+        while pid_alive(pid) and time.monotonic() - start < KAFKA_STOP_TIMEOUT + 10:
+            time.sleep(0.1)
+    cfg.kafka_pidfile.unlink(missing_ok=True)
+    return f"stopped pid {pid} ({how}, {fmt_secs(time.monotonic() - start)})"
