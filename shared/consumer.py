@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -246,7 +245,7 @@ class EventConsumer:
             with _context(record, envelope):
                 await self._dead_letter(record, f"payload: {validation_summary(exc)}", attempts=0)
             return None
-        return Received(record, envelope, event, uuid.UUID(envelope.id))
+        return Received(record, envelope, event)
 
     async def _apply_run(self, items: list[Received]) -> list[Received]:
         """The run's inbox rows in one statement, then the fresh events' handlers; returns the fresh."""

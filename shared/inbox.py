@@ -8,7 +8,6 @@ again. A batch's run of records is recorded with one statement (``unnest`` array
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -33,7 +32,6 @@ class Received:
     record: ConsumerRecord
     envelope: Envelope
     event: Event
-    event_id: uuid.UUID
 
 
 async def record_one(conn: asyncpg.Connection, consumer: str, item: Received) -> bool:
@@ -44,7 +42,7 @@ async def record_one(conn: asyncpg.Connection, consumer: str, item: Received) ->
             "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)"
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING true",
             consumer,
-            item.event_id,
+            item.envelope.id,
             item.envelope.type,
             record.topic,
             record.partition,
@@ -56,25 +54,21 @@ async def record_one(conn: asyncpg.Connection, consumer: str, item: Received) ->
 async def record_run(conn: asyncpg.Connection, consumer: str, items: list[Received]) -> list[Received]:
     """Insert the inbox rows of one partition's run in one statement; return the fresh, in order.
 
-    An event id met twice in the run counts once (its first record); the ids a previous
-    transaction recorded are dropped.
+    The statement says which rows it inserted by their offsets (unique in a partition's run, and
+    free of how an event id is spelt): an id already recorded, or met earlier in the run, is not.
     """
-    first_of_each: dict[uuid.UUID, Received] = {}
-    for item in items:
-        first_of_each.setdefault(item.event_id, item)
-    unique = list(first_of_each.values())
-    head = unique[0].record
+    head = items[0].record
     inserted = await conn.fetch(
         "INSERT INTO inbox (consumer, event_id, event_type, topic, kafka_partition, kafka_offset)"
         " SELECT $1, e.id, e.type, $2, $3, e.kafka_offset"
-        " FROM unnest($4::uuid[], $5::text[], $6::bigint[]) AS e(id, type, kafka_offset)"
-        " ON CONFLICT DO NOTHING RETURNING event_id",
+        " FROM unnest($4::uuid[], $5::text[], $6::bigint[]) WITH ORDINALITY AS e(id, type, kafka_offset, n)"
+        " ORDER BY e.n ON CONFLICT DO NOTHING RETURNING kafka_offset",
         consumer,
         head.topic,
         head.partition,
-        [item.event_id for item in unique],
-        [item.envelope.type for item in unique],
-        [item.record.offset for item in unique],
+        [item.envelope.id for item in items],
+        [item.envelope.type for item in items],
+        [item.record.offset for item in items],
     )
-    new_ids = {row[0] for row in inserted}
-    return [item for item in unique if item.event_id in new_ids]
+    fresh_offsets = {row[0] for row in inserted}
+    return [item for item in items if item.record.offset in fresh_offsets]
