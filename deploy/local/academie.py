@@ -63,11 +63,6 @@ async def _for_each(
             group.create_task(bounded(school))
 
 
-def _school_rng(seed: int, school: School) -> random.Random:
-    """Each school's own chance (absences, incidents): the same for a seed whatever the interleaving."""
-    return random.Random(f"{seed}:{school.uai}")
-
-
 async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporter) -> dict[str, Any]:
     """The five phases of the year for ``schools``; returns the summary (without topics and files)."""
     limit = asyncio.Semaphore(run.concurrency)
@@ -95,28 +90,36 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
     sessions = sum(len(ids) for ids in planned.values())
     with reporter.phase("enrolment and convocations", sessions, "sessions") as advance:
 
-        async def convoke(school: School) -> None:
-            for session_id in planned[school.uai]:
-                school.sessions.append(await run.convoke(school, session_id))
-                advance(1)
+        async def convoke(school: School, session_id: str) -> dict[str, Any]:
+            async with limit:
+                detail = await run.convoke(school, session_id)
+            advance(1)
+            return detail
+
+        async def convoke_school(school: School) -> None:
+            # a school's sessions in parallel, in the order the plan gave them
+            school.sessions.extend(await asyncio.gather(*(convoke(school, i) for i in planned[school.uai])))
             candidates = sum(len(s["candidates"]) for s in school.sessions)
             run.log(
                 f"  {school.uai}: {len(school.sessions)} session(s) confirmed, {candidates} candidates convoked"
             )
 
-        await _for_each(limit, schools, convoke)
+        await asyncio.gather(*(convoke_school(school) for school in schools))
 
     reporter.log("3. the certification day: invigilator space and finalisation (finalisation)")
     candidates = sum(len(s["candidates"]) for school in schools for s in school.sessions)
     with reporter.phase("invigilation and finalisation", candidates, "candidates") as advance:
 
+        async def supervise(school: School, index: int, session: dict[str, Any]) -> None:
+            # rooms run side by side: each session has its own chance, whatever the interleaving
+            async with limit:
+                advance(await run.supervise(school, session, random.Random(f"{seed}:{school.uai}:{index}")))
+
         async def the_day(school: School) -> None:
-            rng = _school_rng(seed, school)
-            for session in school.sessions:
-                advance(await run.supervise(school, session, rng))
+            await asyncio.gather(*(supervise(school, i, s) for i, s in enumerate(school.sessions)))
             run.log(f"  {school.uai}: {len(school.sessions)} session(s) supervised and finalised")
 
-        await _for_each(limit, schools, the_day)
+        await asyncio.gather(*(the_day(school) for school in schools))
 
     reporter.log("4. results from the Pix sandbox, class exports and livrets (export)")
     classes = sum(

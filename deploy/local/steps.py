@@ -65,7 +65,13 @@ class Run:
         public: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
-        reply = await (self.public if public else self.http)[service].request(method, path, **kwargs)
+        client = (self.public if public else self.http)[service]
+        try:
+            reply = await client.request(method, path, **kwargs)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            if method != "GET":
+                raise  # a command may have been applied: retrying it needs an idempotency key
+            reply = await client.request(method, path, **kwargs)  # a read is safe to send again
         if reply.status_code not in expect:
             raise RuntimeError(f"{service} {method} {path} → {reply.status_code}: {reply.text[:2000]}")
         return reply
@@ -170,7 +176,7 @@ class Run:
                 continue
             for step in ("presence", "start"):
                 await self.call("finalisation", "POST", f"{base}/{cid}/{step}", public=True, headers=headers)
-            school.summary["started"] = school.summary.get("started", 0) + 1
+            school.summary["started"] = school.summary.get("started", 0) + 1  # one event loop: no race
             if index == 0 and rng.random() < 0.5:
                 await self.call(
                     "finalisation",
