@@ -77,6 +77,17 @@ async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> list[To
     )
 
 
+async def end_offsets(bootstrap_servers: str, topics: list[str]) -> dict[TopicPartition, int]:
+    """The end offset of every partition of ``topics`` (how many records were ever written there)."""
+    partitions = await topic_partitions(bootstrap_servers, topics)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        await consumer.stop()
+
+
 @dataclass(frozen=True, slots=True)
 class PartitionLag:
     topic: str

@@ -240,4 +240,11 @@ def run(definition: ServiceDefinition) -> None:
     """Entry point of ``python -m services.<name>``."""
     settings = definition.settings_class()
     app = create_app(definition, settings)
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=settings.http_keepalive_seconds,
+    )

@@ -93,6 +93,9 @@ class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
 
     http_host: str = Field(default="127.0.0.1")
     http_port: int = Field(default=8000)
+    #: longer than the idle timeout of whatever sits in front (a gateway keeps connections ≈ 60 s):
+    #: a server closing first races the next request sent on the same connection (reset, not answered)
+    http_keepalive_seconds: int = Field(default=75, gt=0)
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json", pattern="^(json|console)$")
     rebuild_read_models: bool = Field(

@@ -1,0 +1,310 @@
+"""What one school does in the year, step by step, through the services' public HTTP APIs only.
+
+Each ``Run`` method is one school's step (its calls in order); the driver (deploy/local/academie.py)
+runs a step for many schools at once. Waiting is polling a public read model: the services are
+eventually consistent, and a school's staff would reload the page too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from deploy.local.generator import campaign_csv_bytes, generate_participations, learner_csv_bytes
+from deploy.local.schools import School, school_body
+
+T = TypeVar("T")
+
+
+class Run:
+    """HTTP clients of one run: the portal's (with API_TOKEN) and the public ones (invigilator space,
+    LSU/LSL API, which have their own credentials). Open it with ``async with``."""
+
+    def __init__(
+        self,
+        urls: dict[str, str],
+        output: Path,
+        log: Callable[[str], None] = print,
+        api_token: str | None = None,
+        concurrency: int = 32,
+    ) -> None:
+        self.urls = urls
+        self.output = output
+        self.log = log
+        self.api_token = api_token
+        self.concurrency = concurrency
+        self.http: dict[str, httpx.AsyncClient] = {}
+        self.public: dict[str, httpx.AsyncClient] = {}
+
+    async def __aenter__(self) -> Run:
+        portal = {"Authorization": f"Bearer {self.api_token}"} if self.api_token else {}
+        limits = httpx.Limits(
+            max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency
+        )
+        for name, url in self.urls.items():
+            self.http[name] = httpx.AsyncClient(base_url=url, timeout=120, headers=portal, limits=limits)
+            self.public[name] = httpx.AsyncClient(base_url=url, timeout=120, limits=limits)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.gather(*(c.aclose() for c in [*self.http.values(), *self.public.values()]))
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        expect: tuple[int, ...] = (200, 201),
+        public: bool = False,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        client = (self.public if public else self.http)[service]
+        try:
+            reply = await client.request(method, path, **kwargs)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            if method != "GET":
+                raise  # a command may have been applied: retrying it needs an idempotency key
+            reply = await client.request(method, path, **kwargs)  # a read is safe to send again
+        if reply.status_code not in expect:
+            raise RuntimeError(f"{service} {method} {path} → {reply.status_code}: {reply.text[:2000]}")
+        return reply
+
+    async def wait(
+        self, what: str, check: Callable[[], Awaitable[T | None]], seconds: float = 300, every: float = 0.3
+    ) -> T:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            result = await check()
+            if result:
+                return result
+            await asyncio.sleep(every)
+        raise RuntimeError(f"timed out after {seconds}s waiting for {what}")
+
+    # ---- eligibility ------------------------------------------------------------------------
+
+    async def import_rosters(self, school: School, seed: int) -> None:
+        seed = seed * 1000 + int(school.uai[:7]) % 1000
+        roster = learner_csv_bytes(school.learners, delimiter=";", bom=True)
+        reply = (
+            await self.call(
+                "eligibility",
+                "POST",
+                f"/schools/{school.uai}/rosters",
+                files={"file": (f"export_eleves_{school.uai}.csv", roster, "text/csv")},
+            )
+        ).json()
+        participations = generate_participations(seed, school.learners, share_rate=0.9, certifiable_rate=0.85)
+        campaign = campaign_csv_bytes(participations, organisation=school.name)
+        report = (
+            await self.call(
+                "eligibility",
+                "POST",
+                f"/schools/{school.uai}/campaign-exports",
+                files={"file": ("collecte_profils.csv", campaign, "text/csv")},
+            )
+        ).json()
+        summary = (await self.call("eligibility", "GET", f"/schools/{school.uai}/certifiability")).json()
+        school.summary.update(roster=reply, campaign=report, certifiability=summary)
+        self.log(
+            f"  {school.uai} {school.name}: {len(school.learners)} learners imported;"
+            f" certifiability {summary.get('counts', summary)}"
+        )
+
+    # ---- scheduler --------------------------------------------------------------------------
+
+    async def plan(self, school: School) -> list[str]:
+        """Set the school up, wait until the scheduler knows its learners, plan and confirm."""
+        await self.call("scheduler", "PUT", f"/schools/{school.uai}", json=school_body(school))
+        expected = _count(school.summary["certifiability"], "certifiable")
+        # a real SIECLE roster holds the whole school: name the certifying classes (3e / terminales)
+        certifying = school.divisions
+
+        async def classes_known() -> bool:
+            classes = (await self.call("scheduler", "GET", f"/schools/{school.uai}")).json()["classes"]
+            known = {c["division"] for c in classes}
+            return known >= set(certifying) and sum(c["certifiable"] for c in classes) >= expected
+
+        await self.wait(
+            f"{school.uai}: the scheduler to learn its classes and certifiable learners", classes_known
+        )
+        plan = (
+            await self.call(
+                "scheduler",
+                "POST",
+                f"/schools/{school.uai}/plans",
+                json={"school_year": "2026-2027", "divisions": certifying},
+            )
+        ).json()
+        if plan["status"] != "proposed":
+            raise RuntimeError(f"{school.uai}: no plan: {plan['error']}")
+        confirmed = (await self.call("scheduler", "POST", f"/plans/{plan['plan_id']}/confirm")).json()
+        school.summary["plan"] = {"sessions": len(plan["sessions"]), "half_days": len(plan["half_days"])}
+        return list(confirmed["session_ids"])
+
+    async def convoke(self, school: School, session_id: str) -> dict[str, Any]:
+        """Convocations of one session, its details and its document bundle, kept in the output."""
+        await self.call("scheduler", "POST", f"/sessions/{session_id}/convocations")
+        detail = (await self.call("scheduler", "GET", f"/sessions/{session_id}")).json()
+        bundle = await self.call("scheduler", "GET", f"/sessions/{session_id}/bundle.zip")
+        documents = self.output / "documents" / school.uai
+        documents.mkdir(parents=True, exist_ok=True)
+        (documents / f"session-{detail['session_number']}.zip").write_bytes(bundle.content)
+        return detail
+
+    # ---- finalisation -----------------------------------------------------------------------
+
+    async def supervise(self, school: School, session: dict[str, Any], rng: random.Random) -> int:
+        """The day of one session in the invigilator space, then its finalisation; candidates seen."""
+        login = await self.wait(
+            f"session {session['session_number']} to reach the invigilator space",
+            lambda: self._try_login(session),
+        )
+        headers = {"Authorization": f"Bearer {login['token']}"}
+        base = f"/invigilator/sessions/{session['session_id']}/candidates"
+        reports = []
+        for index, candidate in enumerate(session["candidates"]):
+            cid = candidate["candidate_id"]
+            if rng.random() < 0.05:
+                reports.append({"candidate_id": cid, "present": False})
+                continue
+            for step in ("presence", "start"):
+                await self.call("finalisation", "POST", f"{base}/{cid}/{step}", public=True, headers=headers)
+            school.summary["started"] = school.summary.get("started", 0) + 1  # one event loop: no race
+            if index == 0 and rng.random() < 0.5:
+                await self.call(
+                    "finalisation",
+                    "POST",
+                    f"/invigilator/sessions/{session['session_id']}/incidents",
+                    public=True,
+                    headers=headers,
+                    json={
+                        "candidate_id": cid,
+                        "code": "C7",
+                        "description": "Connexion perdue 5 minutes, reprise autorisée",
+                    },
+                )
+                await self.call("finalisation", "POST", f"{base}/{cid}/resume", public=True, headers=headers)
+            if rng.random() < 0.03:
+                await self.call("finalisation", "POST", f"{base}/{cid}/end", public=True, headers=headers)
+                reports.append({"candidate_id": cid, "present": True, "abort_reason": "technical"})
+                continue
+            await self.call("finalisation", "POST", f"{base}/{cid}/complete", public=True, headers=headers)
+            reports.append({"candidate_id": cid, "present": True})
+        if any(r["present"] for r in reports):
+            await self.expect_session_locked(session)
+        await self.call(
+            "finalisation",
+            "PUT",
+            f"/sessions/{session['session_id']}/finalisation",
+            json={
+                "examiner_global_comment": None,
+                "has_incident": False,
+                "has_joining_issue": False,
+                "candidate_reports": reports,
+            },
+        )
+        return len(reports)
+
+    async def expect_session_locked(self, session: dict[str, Any]) -> None:
+        """A test started (SessionStarted): the scheduler must refuse to move the session, before
+        any finalisation."""
+        path = f"/sessions/{session['session_id']}"
+
+        async def started() -> bool:
+            return (await self.call("scheduler", "GET", path)).json()["started"]
+
+        await self.wait(f"the scheduler to learn that session {session['session_number']} started", started)
+        refused = await self.call("scheduler", "PATCH", path, expect=(409,), json={"time": session["time"]})
+        if refused.json()["error"]["code"] != "session.started":
+            raise RuntimeError(f"session {session['session_number']}: unexpected refusal {refused.text}")
+
+    async def _try_login(self, session: dict[str, Any]) -> dict[str, Any] | None:
+        reply = await self.public["finalisation"].post(
+            "/invigilator/login",
+            json={"session_number": session["session_number"], "password": session["invigilator_password"]},
+        )
+        return reply.json() if reply.status_code == 200 else None
+
+    # ---- export -----------------------------------------------------------------------------
+
+    async def collect_exports(self, school: School) -> int:
+        """Wait for every result in the livret, then fetch it and each class's files; classes fetched."""
+        divisions = sorted({c["division"] for s in school.sessions for c in s["candidates"]})
+        started = school.summary.get("started", 0)
+
+        async def livret_complete() -> dict[str, Any] | None:
+            """Pix gives a result to every candidate who started a test; wait for all of them."""
+            reply = await self.http["export"].get(f"/schools/{school.uai}/livret.json")
+            if reply.status_code != 200:
+                return None
+            certifications = reply.json()["data"]["attributes"]["certifications"]
+            return reply.json() if len(certifications) >= started else None
+
+        livret = await self.wait(f"{school.uai}: results to reach the livret", livret_complete, seconds=600)
+        target = self.output / "http" / school.uai
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "livret.json").write_text(
+            json.dumps(livret, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        for division in divisions:
+            # the export is eventually consistent: a class appears once its roster and results both arrived
+            async def class_csv(d: str = division) -> httpx.Response | None:
+                reply = await self.http["export"].get(f"/schools/{school.uai}/classes/{d}/results.csv")
+                return reply if reply.status_code == 200 else None
+
+            csv = await self.wait(f"{school.uai}: the class results CSV of {division}", class_csv)
+            (target / f"resultats_{division}.csv").write_bytes(csv.content)
+            pdf = await self.http["export"].get(f"/schools/{school.uai}/classes/{division}/attestations.pdf")
+            if pdf.status_code == 200:
+                (target / f"attestations_{division}.pdf").write_bytes(pdf.content)
+            readiness = (
+                await self.call("export", "GET", f"/schools/{school.uai}/classes/{division}/readiness")
+            ).json()
+            school.summary.setdefault("readiness", {})[division] = readiness
+        certs = livret["data"]["attributes"]["certifications"]
+        statuses = {
+            s: sum(1 for c in certs if c["status"] == s) for s in ("validated", "rejected", "pending")
+        }
+        school.summary["livret"] = statuses
+        self.log(
+            f"  {school.uai}: livret with {len(certs)} certifications {statuses}; {len(divisions)} class CSV(s)"
+        )
+        return len(divisions)
+
+    async def livret_api(self, uai: str, client_id: str, secret: str) -> int:
+        token = (
+            await self.call(
+                "export",
+                "POST",
+                "/api/application/token",
+                public=True,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": client_id,
+                    "client_secret": secret,
+                    "scope": "organizations-certifications-result",
+                },
+            )
+        ).json()["access_token"]
+        feed = (
+            await self.call(
+                "export",
+                "GET",
+                f"/api/organizations/{uai}/certifications",
+                public=True,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        ).json()
+        return len(feed["data"]["attributes"]["certifications"])
+
+
+def _count(summary: dict[str, Any], key: str) -> int:
+    counts = summary.get("counts", summary)
+    return int(counts.get(key, 0))

@@ -1,0 +1,54 @@
+"""The académies the main job generates: sizes, kinds of school, certifying classes, determinism."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from deploy.local.schools import SCALES, school_body, schools_for
+from shared.contracts.identifiers import is_valid_ine, is_valid_uai
+
+
+def test_the_college_scale_has_every_kind_of_school_and_about_5000_students() -> None:
+    schools = schools_for("college", seed=7)
+    assert len(schools) == SCALES["college"].schools == 20
+    students = sum(len(s.learners) for s in schools)
+    assert 4_000 <= students <= 6_000
+    assert Counter(s.kind for s in schools).keys() == {"college", "lycee", "lycee_pro"}
+    assert len({s.uai for s in schools}) == len(schools) and all(is_valid_uai(s.uai) for s in schools)
+    assert all(is_valid_ine(lrn.ine) for s in schools for lrn in s.learners)
+
+
+@pytest.mark.parametrize(
+    ("kind", "prefixes"), [("college", {"3"}), ("lycee", {"T"}), ("lycee_pro", {"TPRO", "2CAP", "BTS2"})]
+)
+def test_each_kind_certifies_its_own_classes(kind: str, prefixes: set[str]) -> None:
+    schools = [s for s in schools_for("college", seed=7) if s.kind == kind]
+    assert schools
+    for school in schools:
+        assert all(any(d.startswith(p) for p in prefixes) for d in school.divisions), school.divisions
+
+
+def test_rooms_and_staff_grow_with_the_school() -> None:
+    schools = sorted(schools_for("college", seed=7), key=lambda s: len(s.learners))
+    small, large = school_body(schools[0]), school_body(schools[-1])
+    assert len(large["rooms"]) >= len(small["rooms"])
+    assert len(large["staff"]) >= 2 * len(large["rooms"])
+
+
+def test_the_same_seed_gives_the_same_academie_and_another_seed_another() -> None:
+    def fingerprint(seed: int) -> list[tuple]:
+        return [
+            (s.uai, s.name, s.kind, tuple(lrn.ine for lrn in s.learners))
+            for s in schools_for("college", seed)
+        ]
+
+    assert fingerprint(11) == fingerprint(11)
+    assert fingerprint(11) != fingerprint(12)
+
+
+def test_the_demo_scale_keeps_its_few_schools_and_students_per_school() -> None:
+    schools = schools_for("demo", seed=2027)
+    assert len(schools) == 3 and all(len(s.learners) == 60 for s in schools)
+    assert len(schools_for("demo", seed=2027, schools=2, students=30)) == 2
