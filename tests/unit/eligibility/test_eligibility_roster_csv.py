@@ -1,6 +1,5 @@
 """The Pix Orga learner CSV: every rule, every bad input, accepted whole or rejected whole."""
 
-import time
 from dataclasses import replace
 from datetime import date
 
@@ -330,7 +329,8 @@ def test_line_numbers_count_physical_lines_of_multiline_cells():
     assert only_issue(parse(text)).line == 4
 
 
-def test_a_20_mb_file_parses_in_a_few_seconds():
+def test_a_20_mb_file_is_accepted_whole():
+    """Correctness at size; its speed is measured by tests/benchmarks/bench_eligibility_parsing.py."""
     learners = [learner for learner in generate_learners(11, 3_000) if learner.ine[-2].isalpha()]  # RNIE
     parts = [learner_csv_bytes(learners)]
     size, copy = len(parts[0]), 0
@@ -344,9 +344,6 @@ def test_a_20_mb_file_parses_in_a_few_seconds():
         size += len(parts[-1])
     data = b"".join(parts)
     assert len(data) >= 20 * 1024 * 1024
-    started = time.process_time()  # CPU time: other processes on the machine do not make it flaky
     result = parse_learner_csv(data, file_name="big.csv", uai=UAI, reference_date=TODAY)
-    elapsed = time.process_time() - started
     assert result.accepted, result.issues[:3]
-    assert len(result.learners) > 200_000
-    assert elapsed < 10, elapsed
+    assert len(result.learners) == len(learners) * (copy + 1) > 200_000
