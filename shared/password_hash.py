@@ -25,11 +25,16 @@ KEY_LENGTH = 32
 SALT_LENGTH = 16
 
 
-def hash_password(plain: str) -> str:
-    """Hash `plain` (with or without the "C-" prefix) with scrypt and a fresh random salt."""
+def hash_password(plain: str, *, n: int = SCRYPT_N) -> str:
+    """Hash `plain` (with or without the "C-" prefix) with scrypt at cost `n` and a fresh random salt.
+
+    The cost is written into the hash, so `verify_password` checks hashes of every cost, old and new.
+    """
+    if n < 2 or n & (n - 1):
+        raise ValueError(f"scrypt cost n must be a power of 2 above 1, not {n}")
     salt = secrets.token_bytes(SALT_LENGTH)
-    digest = _scrypt(_normalise(plain), salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    return f"scrypt$n={SCRYPT_N},r={SCRYPT_R},p={SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+    digest = _scrypt(_normalise(plain), salt, n, SCRYPT_R, SCRYPT_P)
+    return f"scrypt$n={n},r={SCRYPT_R},p={SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
 def verify_password(plain: str, encoded: str) -> bool:

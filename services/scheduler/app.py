@@ -3,6 +3,7 @@ the use cases' dependencies (transactions, the schools' clock, the calendar read
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -40,6 +41,17 @@ class Settings(ServiceSettings):
         description="JSON file of certification windows per school year and track (a new year = new entry)",
     )
 
+    invigilator_password_scrypt_n: int = Field(
+        default=2**11,
+        description="scrypt cost N of the invigilator password hash (power of 2; README says why 2048)",
+    )
+
+    @field_validator("invigilator_password_scrypt_n")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        hash_password("C-check", n=value)  # raises for a cost scrypt refuses: fail at start-up
+        return value
+
     @field_validator("school_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -54,7 +66,7 @@ def wire(runtime: Runtime) -> None:
         # read at each call: tests (and the demo's clock) replace runtime.clock while it runs
         clock=SchoolClock(lambda: runtime.clock.now(), ZoneInfo(settings.school_timezone)),
         calendar=CertificationCalendar.load(settings.calendar_file),
-        hash_password=hash_password,
+        hash_password=partial(hash_password, n=settings.invigilator_password_scrypt_n),
     )
     learners = runtime.consumer("learners", ELIGIBILITY)
     learners.on(LearnerRegistered, handlers.on_learner_registered)

@@ -608,6 +608,22 @@ class SchedulerStore:
         )
         return document_id
 
+    async def rendered(self, key: str, inputs_sha256: str) -> bytes | None:
+        """The document ``key`` as rendered from these inputs, None when it never was (or they changed)."""
+        content = await self.conn.fetchval(
+            "SELECT content FROM rendered_documents WHERE key = $1 AND inputs_sha256 = $2", key, inputs_sha256
+        )
+        return None if content is None else bytes(content)
+
+    async def keep_rendered(self, key: str, inputs_sha256: str, content: bytes) -> None:
+        await self.conn.execute(
+            "INSERT INTO rendered_documents (key, inputs_sha256, content) VALUES ($1, $2, $3)"
+            " ON CONFLICT (key) DO UPDATE SET inputs_sha256 = $2, content = $3, rendered_at = now()",
+            key,
+            inputs_sha256,
+            content,
+        )
+
     async def session_documents(self, session_id: uuid.UUID) -> list[IssuedDocument]:
         rows = await self.conn.fetch(
             "SELECT kind, file_name, sha256, size_bytes, candidate_ids, issued_at FROM documents"

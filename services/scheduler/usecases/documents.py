@@ -1,7 +1,11 @@
 """Documents: a session's PDFs (convocations, attendance sheet, invigilator kit, incident and fraud
 reports), its bundle, a school day's bundle, and issuing the convocations (ConvocationsIssued).
 
-Only live sessions have documents; the PDFs themselves are drawn by domain.documents.
+Only live sessions have documents; the PDFs themselves are drawn by domain.documents. Rendering
+costs ~100 ms a bundle, so each document is rendered once per content and kept
+(``rendered_documents``): its key names it, the digest of everything it shows (school, session,
+candidates, renderer version) says whether the kept bytes still hold. A download whose content has
+not changed is a read; an enrolment, an edit or a school change gives a new digest, hence new bytes.
 """
 
 from __future__ import annotations
@@ -47,6 +51,22 @@ SESSION_DOCUMENTS: dict[str, tuple[str, Renderer]] = {
     "fraud-report": ("pv-fraude", lambda school, session, _: documents.render_fraud_report(school, session)),
 }
 DOCUMENT_KINDS = tuple(SESSION_DOCUMENTS)
+#: part of every digest: bump it when domain.documents draws differently, so kept bytes are redrawn
+RENDERING_VERSION = 1
+
+
+async def _rendered(begin: Begin, key: str, shows: object, render: Callable[[], bytes]) -> bytes:
+    """The document ``key`` showing ``shows`` (frozen values): kept bytes when they still hold, else
+    rendered (in a thread) and kept."""
+    digest = hashlib.sha256(repr((RENDERING_VERSION, shows)).encode()).hexdigest()
+    async with begin() as uow:
+        kept = await uow.store.rendered(key, digest)
+    if kept is not None:
+        return kept
+    content = await asyncio.to_thread(render)
+    async with begin() as uow:
+        await uow.store.keep_rendered(key, digest, content)
+    return content
 
 
 @dataclass(frozen=True)
@@ -93,9 +113,13 @@ async def session_document(begin: Begin, *, session_id: uuid.UUID, kind: str) ->
         )
     view = await _live_view(begin, session_id)
     prefix, render = SESSION_DOCUMENTS[kind]
-    session = view.row.session
-    content = await asyncio.to_thread(
-        render, school_document(view.school), session, [c.candidate for c in view.candidates]
+    session, school = view.row.session, school_document(view.school)
+    candidates = tuple(c.candidate for c in view.candidates)
+    content = await _rendered(
+        begin,
+        f"session:{session_id}:{kind}",
+        (school, session, candidates),
+        lambda: render(school, session, candidates),
     )
     return DocumentFile(f"{prefix}-session-{session.number}.pdf", content, PDF)
 
@@ -108,9 +132,12 @@ async def candidate_convocation(
     found = next((c for c in view.candidates if c.candidate_id == candidate_id), None)
     if found is None:
         raise unknown_candidate(candidate_id)
-    session = view.row.session
-    content = await asyncio.to_thread(
-        documents.render_convocation, school_document(view.school), session, found.candidate
+    session, school = view.row.session, school_document(view.school)
+    content = await _rendered(
+        begin,
+        f"session:{session_id}:convocation:{candidate_id}",
+        (school, session, found.candidate),
+        lambda: documents.render_convocation(school, session, found.candidate),
     )
     return DocumentFile(f"convocation-session-{session.number}-{candidate_id}.pdf", content, PDF)
 
@@ -118,12 +145,13 @@ async def candidate_convocation(
 async def session_bundle(begin: Begin, *, session_id: uuid.UUID) -> DocumentFile:
     """Every PDF of the session in one zip."""
     view = await _live_view(begin, session_id)
-    session = view.row.session
-    content = await asyncio.to_thread(
-        documents.build_session_bundle,
-        school_document(view.school),
-        session,
-        [c.candidate for c in view.candidates],
+    session, school = view.row.session, school_document(view.school)
+    candidates = tuple(c.candidate for c in view.candidates)
+    content = await _rendered(
+        begin,
+        f"session:{session_id}:bundle",
+        (school, session, candidates),
+        lambda: documents.build_session_bundle(school, session, candidates),
     )
     return DocumentFile(documents.session_bundle_name(session), content, ZIP)
 
@@ -139,7 +167,13 @@ async def day_bundle(begin: Begin, *, uai: str, day: date) -> DocumentFile:
         raise DomainError(
             "day.no_session", f"aucune session le {day:%d/%m/%Y} pour {uai}", uai=uai, date=day.isoformat()
         )
-    content = await asyncio.to_thread(documents.build_day_bundle, school_document(school), day, pairs)
+    shown = school_document(school)
+    content = await _rendered(
+        begin,
+        f"day:{uai}:{day.isoformat()}",
+        (shown, day, tuple((s, tuple(c)) for s, c in pairs)),
+        lambda: documents.build_day_bundle(shown, day, pairs),
+    )
     return DocumentFile(documents.day_bundle_name(day), content, ZIP)
 
 

@@ -158,3 +158,30 @@ async def test_document_refusals(svc):
     missing = await svc.http.get(f"/sessions/{uuid.uuid4()}/bundle.zip")
     assert (missing.status_code, error_code(missing)) == (404, "session.unknown")
     assert await snapshot(svc) == before
+
+
+async def test_a_bundle_is_kept_once_rendered_and_rendered_anew_when_its_session_changes(svc):
+    uai, session = await session_with(svc, 3)
+    session_id = session["session_id"]
+    first = await svc.http.get(f"/sessions/{session_id}/bundle.zip")
+    kept = await svc.pool.fetchval(
+        "SELECT rendered_at FROM rendered_documents WHERE key = $1", f"session:{session_id}:bundle"
+    )
+    second = await svc.http.get(f"/sessions/{session_id}/bundle.zip")
+    assert second.content == first.content and kept is not None
+    assert (
+        await svc.pool.fetchval(  # the second download was a read: the kept row is untouched
+            "SELECT rendered_at FROM rendered_documents WHERE key = $1", f"session:{session_id}:bundle"
+        )
+        == kept
+    )
+
+    await add_class(svc, uai, "1G3", 1)
+    assert (
+        await svc.http.post(f"/sessions/{session_id}/enrolments", json={"division": "1G3"})
+    ).status_code == 201
+    enrolled = await svc.http.get(f"/sessions/{session_id}/bundle.zip")
+    assert enrolled.content != first.content
+    assert (await svc.http.patch(f"/sessions/{session_id}", json={"time": "10:00"})).status_code == 200
+    moved = await svc.http.get(f"/sessions/{session_id}/bundle.zip")
+    assert moved.content not in (first.content, enrolled.content)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2025, 10, 1, 7, 0, tzinfo=UTC)
 ACCESS_CODE = re.compile(r"^[BCDFGHJKMPQRTVWXY]{4}[2346789]{2}$")
-SCRYPT_HASH = re.compile(r"^scrypt\$n=16384,r=8,p=1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$")
+SCRYPT_HASH = re.compile(r"^scrypt\$n=2048,r=8,p=1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$")
 
 
 def new_uai() -> str:

@@ -58,6 +58,8 @@ class State:
     #: session id → candidate id → row
     candidates: dict[uuid.UUID, dict[uuid.UUID, CandidateRow]] = field(default_factory=dict)
     documents: list[tuple[uuid.UUID | None, IssuedDocument]] = field(default_factory=list)
+    #: key → (inputs digest, content)
+    rendered: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 class InMemoryStore:
@@ -296,6 +298,13 @@ class InMemoryStore:
         document = IssuedDocument(kind, file_name, sha256, size_bytes, tuple(candidate_ids), now)
         self.state.documents.append((session_id, document))
         return uuid.uuid4()
+
+    async def rendered(self, key: str, inputs_sha256: str) -> bytes | None:
+        kept = self.state.rendered.get(key)
+        return kept[1] if kept and kept[0] == inputs_sha256 else None
+
+    async def keep_rendered(self, key: str, inputs_sha256: str, content: bytes) -> None:
+        self.state.rendered[key] = (inputs_sha256, content)
 
     async def session_documents(self, session_id: uuid.UUID) -> list[IssuedDocument]:
         return sorted((d for sid, d in self.state.documents if sid == session_id), key=lambda d: d.issued_at)

@@ -1,0 +1,73 @@
+"""Documents are rendered once per content: a second download is a read, a change renders anew."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.scheduler.domain import documents as drawing
+from services.scheduler.schemas import EnrolmentIn, SessionPatch
+from services.scheduler.usecases import documents, enrolment, sessions
+from tests.unit.scheduler.fakes import InMemoryScheduler
+from tests.unit.scheduler.usecase_support import CALENDAR, CLOCK, UAI, new_session, refused, school
+
+
+@pytest.fixture
+def renders(monkeypatch) -> list[str]:
+    """Counts the bundles and attendance sheets actually drawn."""
+    drawn: list[str] = []
+
+    def counting(name, real):
+        def counted(*args):
+            drawn.append(name)
+            return real(*args)
+
+        return counted
+
+    monkeypatch.setattr(drawing, "build_session_bundle", counting("bundle", drawing.build_session_bundle))
+    prefix, sheet = documents.SESSION_DOCUMENTS["attendance-sheet"]
+    monkeypatch.setitem(documents.SESSION_DOCUMENTS, "attendance-sheet", (prefix, counting("sheet", sheet)))
+    return drawn
+
+
+async def test_two_downloads_give_the_same_bytes_rendered_once_and_a_change_renders_anew(renders) -> None:
+    scheduler = InMemoryScheduler()
+    await school(scheduler)
+    session_id = await new_session(scheduler)
+    scheduler.add_class(UAI, "TG1", 2)
+
+    first = await documents.session_bundle(scheduler.begin, session_id=session_id)
+    second = await documents.session_bundle(scheduler.begin, session_id=session_id)
+    assert second.content == first.content and renders == ["bundle"]
+    assert second.file_name == first.file_name and second.media_type == "application/zip"
+
+    await enrolment.enrol(
+        scheduler.begin, session_id=session_id, body=EnrolmentIn(division="TG1"), clock=CLOCK
+    )
+    enrolled = await documents.session_bundle(scheduler.begin, session_id=session_id)
+    assert enrolled.content != first.content and renders == ["bundle"] * 2
+
+    await sessions.patch_session(
+        scheduler.begin,
+        session_id=session_id,
+        body=SessionPatch(time="10:00"),
+        clock=CLOCK,
+        calendar=CALENDAR,
+    )
+    moved = await documents.session_bundle(scheduler.begin, session_id=session_id)
+    assert moved.content not in (first.content, enrolled.content) and len(renders) == 3
+    assert (await documents.session_bundle(scheduler.begin, session_id=session_id)).content == moved.content
+    assert len(renders) == 3
+
+
+async def test_each_kind_is_kept_apart_and_an_unknown_kind_is_refused(renders) -> None:
+    scheduler = InMemoryScheduler()
+    await school(scheduler)
+    session_id = await new_session(scheduler)
+    sheet = await documents.session_document(scheduler.begin, session_id=session_id, kind="attendance-sheet")
+    kit = await documents.session_document(scheduler.begin, session_id=session_id, kind="invigilator-kit")
+    assert sheet.content.startswith(b"%PDF") and kit.content != sheet.content
+    again = await documents.session_document(scheduler.begin, session_id=session_id, kind="attendance-sheet")
+    assert again.content == sheet.content and renders == ["sheet"]
+    await refused(
+        "document.unknown", documents.session_document(scheduler.begin, session_id=session_id, kind="x")
+    )
