@@ -11,6 +11,13 @@ Secrets are stored as PBKDF2-HMAC-SHA256 hashes (``pbkdf2_sha256$iterations$salt
 Tokens are compact JWS (JWT, HS256): ``base64url(header).base64url(claims).base64url(signature)``,
 claims ``client_id``, ``scope``, ``uais``, ``iat``, ``exp``. Every secret or signature comparison
 is constant-time, and an unknown client id costs the same hashing work as a known one.
+
+A PBKDF2 check costs ~0.3 s of CPU by design, and the LSU/LSL client asks a token for each school
+it reads: ``VerifiedSecrets`` remembers, per client, a keyed digest (HMAC with a per-process random
+key) of the secret last proven right against the client's *current* hash, so the same right
+secret is not hashed again. A wrong secret, an unknown client, or a client whose configured hash
+changed still costs the full PBKDF2 run: guessing is as slow as before, and only the right
+credentials (which the answer reveals anyway) are answered fast.
 Pure functions: the clock (``now``) and the signing key are parameters.
 """
 
@@ -110,10 +117,39 @@ def _dummy_hash() -> str:
     return hash_secret("certibus-dummy-secret", salt=b"\x00" * 16)
 
 
+class VerifiedSecrets:
+    """The secrets already proven right, per client and for its current hash, as keyed digests."""
+
+    def __init__(self) -> None:
+        self._key = os.urandom(32)
+        self._proven: dict[str, tuple[str, bytes]] = {}  # client id → (secret hash, digest)
+
+    def verify(self, client: ClientCredentials, secret: str) -> bool:
+        """Like :func:`verify_secret` against ``client.secret_hash``, without hashing again a
+        secret this client already proved right with that very hash (constant-time compare)."""
+        digest = hmac.new(self._key, secret.encode("utf-8"), hashlib.sha256).digest()
+        proven = self._proven.get(client.client_id)
+        if (
+            proven is not None
+            and hmac.compare_digest(proven[0], client.secret_hash)
+            and hmac.compare_digest(proven[1], digest)
+        ):
+            return True
+        if not verify_secret(secret, client.secret_hash):
+            return False
+        self._proven[client.client_id] = (client.secret_hash, digest)
+        return True
+
+
 def authenticate_client(
-    clients: Mapping[str, ClientCredentials], client_id: str, client_secret: str, scope: str
+    clients: Mapping[str, ClientCredentials],
+    client_id: str,
+    client_secret: str,
+    scope: str,
+    verified: VerifiedSecrets | None = None,
 ) -> ClientCredentials:
-    """The client if its credentials are right and it may use ``scope``.
+    """The client if its credentials are right and it may use ``scope``; ``verified`` spares the
+    PBKDF2 run of a secret already proven right for the client's current hash.
 
     Raises AuthError 401 for unknown id or wrong secret, 403 for a scope that is not
     ``organizations-certifications-result`` or not granted to the client.
@@ -122,7 +158,11 @@ def authenticate_client(
     if client is None:
         verify_secret(client_secret, _dummy_hash())  # same work as a known client: no id oracle
         raise AuthError(401, INVALID_CREDENTIALS)
-    if not verify_secret(client_secret, client.secret_hash):
+    if verified is not None:
+        right = verified.verify(client, client_secret)
+    else:
+        right = verify_secret(client_secret, client.secret_hash)
+    if not right:
         raise AuthError(401, INVALID_CREDENTIALS)
     if scope != LIVRET_SCOPE or scope not in client.scopes:
         raise AuthError(403, SCOPE_NOT_ALLOWED)

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from services.export.domain.auth import (
     ClientCredentials,
+    VerifiedSecrets,
     authenticate_client,
     authorize_uai,
     hash_secret,
@@ -70,10 +71,12 @@ async def issue_client_token(
     scope: str,
     key: bytes,
     now: datetime,
+    verified: VerifiedSecrets | None = None,
 ) -> dict[str, str]:
     """``{token_type, access_token, client_id}`` for a client whose credentials and scope are
-    right; AuthError 401 / 403 otherwise (the secret check runs in a thread: it is a PBKDF2 hash)."""
-    client = await asyncio.to_thread(authenticate_client, clients, client_id, client_secret, scope)
+    right; AuthError 401 / 403 otherwise (the secret check runs in a thread: it is a PBKDF2 hash,
+    unless ``verified`` already proved this secret right for the client's current hash)."""
+    client = await asyncio.to_thread(authenticate_client, clients, client_id, client_secret, scope, verified)
     return token_response(client, issue_token(client, scope, key=key, now=now))
 
 

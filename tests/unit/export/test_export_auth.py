@@ -150,3 +150,34 @@ def test_a_token_outlives_no_revocation(clients):
     authorize_uai(claims, "0759999z", narrowed)
     no_scope = {"osmose": replace(clients["osmose"], scopes=frozenset({"something-else"}))}
     refused(401, INVALID_TOKEN, authorize_uai, claims, "0759999Z", no_scope)
+
+
+def test_a_secret_proven_right_is_not_hashed_again_a_wrong_one_always_is(clients, monkeypatch):
+    from services.export.domain import auth
+
+    hashed = []
+    real = auth.verify_secret
+    monkeypatch.setattr(auth, "verify_secret", lambda s, h: hashed.append(s) or real(s, h))
+    verified = auth.VerifiedSecrets()
+    for _ in range(3):
+        assert authenticate_client(clients, "osmose", "s3cret", LIVRET_SCOPE, verified).client_id == "osmose"
+    assert hashed == ["s3cret"]
+    for _ in range(2):
+        refused(
+            401, INVALID_CREDENTIALS, authenticate_client, clients, "osmose", "wrong", LIVRET_SCOPE, verified
+        )
+    refused(
+        401, INVALID_CREDENTIALS, authenticate_client, clients, "nobody", "s3cret", LIVRET_SCOPE, verified
+    )
+    assert hashed == ["s3cret", "wrong", "wrong", "s3cret"]
+
+
+def test_a_proven_secret_counts_only_for_the_hash_configured_now(clients):
+    from services.export.domain.auth import VerifiedSecrets
+
+    verified = VerifiedSecrets()
+    assert verified.verify(clients["osmose"], "s3cret")
+    rotated = replace(clients["osmose"], secret_hash=hash_secret("n3w", iterations=1_000))
+    assert not verified.verify(rotated, "s3cret")  # the old secret no longer opens the client
+    assert verified.verify(rotated, "n3w")
+    refused(401, INVALID_CREDENTIALS, authenticate_client, {}, "osmose", "s3cret", LIVRET_SCOPE, verified)
