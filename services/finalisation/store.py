@@ -14,7 +14,8 @@ table groups above are each short; splitting them would scatter one schema over 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,6 +31,7 @@ from services.finalisation.domain.invigilation import (
     TestState,
 )
 from services.finalisation.domain.issue_reports import IssueCategory, IssueReport, IssueSubcategory
+from services.finalisation.domain.results import ResultsImport
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
 from shared.contracts.events import EnrolledCandidate as EnrolledCandidateEvent
 from shared.contracts.events import Event, SessionDetails
@@ -48,6 +50,9 @@ class SqlUnitOfWork:
 
     async def emit(self, event: Event) -> None:
         await self.outbox.emit(event)
+
+    async def emit_many(self, events: Sequence[Event]) -> None:
+        await self.outbox.emit_many(events)
 
 
 @asynccontextmanager
@@ -329,50 +334,64 @@ class FinalisationStore:
 
     # ---- results ----------------------------------------------------------------------------------
 
-    async def session_results(self, session_id: str) -> dict[str, dict[str, Any]]:
-        """The session's current results by candidate id (the stored `to_payload()` dicts)."""
-        rows = await self.conn.fetch(
-            "SELECT candidate_id, result FROM session_results WHERE session_id = $1", session_id
+    async def lock_finalisations(self, session_ids: Sequence[str]) -> None:
+        """Lock these finalised sessions, in one statement and in id order (concurrent imports of
+        overlapping files take their locks in the same order, so they cannot deadlock)."""
+        await self.conn.execute(
+            "SELECT 1 FROM finalisations WHERE session_id = ANY($1::text[]) ORDER BY session_id FOR UPDATE",
+            list(session_ids),
         )
-        return {row["candidate_id"]: row["result"] for row in rows}
 
-    async def replace_results(self, session_id: str, results: dict[str, dict[str, Any]]) -> None:
-        await self.conn.executemany(
+    async def session_results(self, session_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """Each session's current results by candidate id (the stored ``to_payload()`` dicts)."""
+        rows = await self.conn.fetch(
+            "SELECT session_id, candidate_id, result FROM session_results WHERE session_id = ANY($1::text[])",
+            list(session_ids),
+        )
+        results: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in rows:
+            results.setdefault(row["session_id"], {})[row["candidate_id"]] = row["result"]
+        return results
+
+    async def replace_results(self, changes: Mapping[str, Mapping[str, dict[str, Any]]]) -> None:
+        """Write the changed results of every session in one statement (``{session: {candidate: …}}``)."""
+        rows = [(sid, cid, p) for sid, by_candidate in changes.items() for cid, p in by_candidate.items()]
+        if not rows:
+            return
+        await self.conn.execute(
             """
             INSERT INTO session_results (session_id, candidate_id, certification_id, result)
-            VALUES ($1, $2, $3, $4)
+            SELECT r.session_id, r.candidate_id, r.certification_id, r.result::jsonb
+            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])
+                AS r(session_id, candidate_id, certification_id, result)
             ON CONFLICT (session_id, candidate_id) DO UPDATE SET
                 certification_id = EXCLUDED.certification_id, result = EXCLUDED.result
             """,
-            [(session_id, cid, payload["certification_id"], payload) for cid, payload in results.items()],
+            [sid for sid, _, _ in rows],
+            [cid for _, cid, _ in rows],
+            [p["certification_id"] for _, _, p in rows],
+            [json.dumps(p) for _, _, p in rows],
         )
 
-    async def record_import(
-        self,
-        *,
-        session_id: str,
-        source: str,
-        file_name: str,
-        file_sha256: str,
-        fingerprint: str,
-        matched: int,
-        unmatched: int,
-        imported_at: datetime,
-    ) -> None:
+    async def record_imports(self, imports: Sequence[ResultsImport]) -> None:
+        """One ``results_imports`` row per session an import changed, in one statement."""
+        if not imports:
+            return
         await self.conn.execute(
             """
             INSERT INTO results_imports (session_id, source, file_name, file_sha256, fingerprint,
                 matched, unmatched, imported_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                $6::int[], $7::int[], $8::timestamptz[])
             """,
-            session_id,
-            source,
-            file_name,
-            file_sha256,
-            fingerprint,
-            matched,
-            unmatched,
-            imported_at,
+            [i.session_id for i in imports],
+            [i.source.value for i in imports],
+            [i.file_name for i in imports],
+            [i.file_sha256 for i in imports],
+            [i.fingerprint for i in imports],
+            [i.matched for i in imports],
+            [i.unmatched for i in imports],
+            [i.imported_at for i in imports],
         )
 
     # ---- overdue ----------------------------------------------------------------------------------

@@ -81,6 +81,20 @@ class CertificationResult:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ResultsImport:
+    """An import that changed a session's results: which file, what it matched, the new fingerprint."""
+
+    session_id: str
+    source: ResultSource
+    file_name: str
+    file_sha256: str
+    fingerprint: str
+    matched: int
+    unmatched: int
+    imported_at: datetime
+
+
 def results_fingerprint(results: Iterable[CertificationResult]) -> str:
     """sha256 (hex) of a session's normalised results, independent of row order.
 

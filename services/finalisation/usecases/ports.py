@@ -8,13 +8,14 @@ otherwise, and the events emitted inside it are published only if it commits (th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from services.finalisation.domain.invigilation import PasswordVerifier, RecordedIncident, SessionRoom
+from services.finalisation.domain.results import ResultsImport
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
 from shared.contracts.events import Event
 
@@ -53,22 +54,13 @@ class Store(Protocol):
 
     async def finalisations(self, uai: str | None = None) -> list[RecordedFinalisation]: ...
 
-    async def session_results(self, session_id: str) -> dict[str, dict[str, Any]]: ...
+    async def lock_finalisations(self, session_ids: Sequence[str]) -> None: ...
 
-    async def replace_results(self, session_id: str, results: dict[str, dict[str, Any]]) -> None: ...
+    async def session_results(self, session_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]: ...
 
-    async def record_import(
-        self,
-        *,
-        session_id: str,
-        source: str,
-        file_name: str,
-        file_sha256: str,
-        fingerprint: str,
-        matched: int,
-        unmatched: int,
-        imported_at: datetime,
-    ) -> None: ...
+    async def replace_results(self, changes: Mapping[str, Mapping[str, dict[str, Any]]]) -> None: ...
+
+    async def record_imports(self, imports: Sequence[ResultsImport]) -> None: ...
 
     async def unfinalised_sessions_up_to(self, last_date: date) -> list[ScheduledSession]: ...
 
@@ -84,6 +76,8 @@ class UnitOfWork(Protocol):
     def store(self) -> Store: ...
 
     async def emit(self, event: Event) -> None: ...
+
+    async def emit_many(self, events: Sequence[Event]) -> None: ...
 
 
 #: opens a unit of work (``async with begin() as uow``)

@@ -5,6 +5,9 @@ compares fingerprints (domain ``results.payloads_fingerprint``) before and after
 import brought nothing new: nothing is written and nothing is raised, which is what makes a replayed
 sandbox event or a school uploading the same file twice harmless. Otherwise the session's whole
 merged result set travels in ResultsProcessed, so consumers can apply the latest snapshot.
+
+Set-based whatever the file covers: the sessions' locks, their current results, the changed rows,
+the import records and the events are each one statement, not one per session or per row.
 """
 
 from __future__ import annotations
@@ -18,7 +21,12 @@ from typing import Any
 import structlog
 
 from services.finalisation.domain.matching import KnownCandidate, MatchedResult, MatchReport, match_results
-from services.finalisation.domain.results import CertificationResult, ResultSource, payloads_fingerprint
+from services.finalisation.domain.results import (
+    CertificationResult,
+    ResultsImport,
+    ResultSource,
+    payloads_fingerprint,
+)
 from services.finalisation.domain.results_formats import (
     BOM,
     PARIS,
@@ -114,7 +122,7 @@ async def import_results(
         if session_id is not None:
             if await store.session(session_id) is None:
                 raise unknown_session(session_id)
-            recorded = await store.finalisation(session_id)
+            recorded = await store.finalisation(session_id, lock=True)  # the lock the merge needs
             if recorded is None:
                 raise DomainError(
                     "results.session_not_finalised",
@@ -138,29 +146,29 @@ async def import_results(
         for match in report.matched:
             by_session[match.candidate.session_id].append(match)
         unmatched_rows = len(report.unmatched) + len(report.ambiguous)
+        session_ids = sorted(by_session)
+        if session_id is None:
+            await store.lock_finalisations(session_ids)
+        current_results = await store.session_results(session_ids)
+        changes: dict[str, dict[str, dict[str, Any]]] = {}
+        imports: list[ResultsImport] = []
+        raised: list[events.ResultsProcessed] = []
         outcomes = []
-        for sid in sorted(by_session):  # one lock order for concurrent multi-session imports
-            await store.finalisation(sid, lock=True)
-            current = await store.session_results(sid)
+        for sid in session_ids:
+            current = current_results.get(sid, {})
             incoming = {m.candidate.candidate_id: m.result.to_payload() for m in by_session[sid]}
             merged = {**current, **incoming}
             before = payloads_fingerprint(current.values()) if current else None
             after = payloads_fingerprint(merged.values())
             unchanged = before == after
             if not unchanged:
-                changed = {cid: p for cid, p in incoming.items() if current.get(cid) != p}
-                await store.replace_results(sid, changed)
-                await store.record_import(
-                    session_id=sid,
-                    source=source.value,
-                    file_name=file_name,
-                    file_sha256=file_sha256,
-                    fingerprint=after,
-                    matched=len(incoming),
-                    unmatched=unmatched_rows,
-                    imported_at=now,
+                changes[sid] = {cid: p for cid, p in incoming.items() if current.get(cid) != p}
+                imports.append(
+                    ResultsImport(
+                        sid, source, file_name, file_sha256, after, len(incoming), unmatched_rows, now
+                    )
                 )
-                await uow.emit(results_processed(finalised[sid], merged, source, after, unmatched_rows, now))
+                raised.append(results_processed(finalised[sid], merged, source, after, unmatched_rows, now))
             outcomes.append(
                 {
                     "session_id": sid,
@@ -169,6 +177,9 @@ async def import_results(
                     "results_sha256": after,
                 }
             )
+        await store.replace_results(changes)
+        await store.record_imports(imports)
+        await uow.emit_many(raised)
     log.info(
         "results imported",
         source=source.value,

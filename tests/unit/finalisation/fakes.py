@@ -9,7 +9,7 @@ only once it commits. Locks are no-ops: one test drives one use case at a time.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -22,6 +22,7 @@ from services.finalisation.domain.invigilation import (
     SessionRoom,
     TestState,
 )
+from services.finalisation.domain.results import ResultsImport
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
 from services.finalisation.usecases.ports import Dependencies, Lock
 from shared.contracts.events import Event
@@ -44,7 +45,7 @@ class Tables:
     incidents: dict[str, list[RecordedIncident]] = field(default_factory=dict)
     finalisations: dict[str, RecordedFinalisation] = field(default_factory=dict)
     results: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    imports: list[dict[str, Any]] = field(default_factory=list)
+    imports: list[ResultsImport] = field(default_factory=list)
     overdue_notices: dict[str, datetime] = field(default_factory=dict)
 
 
@@ -148,14 +149,19 @@ class InMemoryStore:
             f for _, f in sorted(self.tables.finalisations.items()) if uai is None or f.payload["uai"] == uai
         ]
 
-    async def session_results(self, session_id: str) -> dict[str, dict[str, Any]]:
-        return dict(self.tables.results.get(session_id, {}))
+    async def lock_finalisations(self, session_ids: Sequence[str]) -> None:
+        pass
 
-    async def replace_results(self, session_id: str, results: dict[str, dict[str, Any]]) -> None:
-        self.tables.results.setdefault(session_id, {}).update(results)
+    async def session_results(self, session_ids: Sequence[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        results = self.tables.results
+        return {sid: dict(results[sid]) for sid in session_ids if results.get(sid)}
 
-    async def record_import(self, **values: Any) -> None:
-        self.tables.imports.append(values)
+    async def replace_results(self, changes: Mapping[str, Mapping[str, dict[str, Any]]]) -> None:
+        for sid, by_candidate in changes.items():
+            self.tables.results.setdefault(sid, {}).update(by_candidate)
+
+    async def record_imports(self, imports: Sequence[ResultsImport]) -> None:
+        self.tables.imports.extend(imports)
 
     async def unfinalised_sessions_up_to(self, last_date: date) -> list[ScheduledSession]:
         t = self.tables
@@ -185,6 +191,9 @@ class FakeUnitOfWork:
 
     async def emit(self, event: Event) -> None:
         self.emitted.append(event)
+
+    async def emit_many(self, events: Sequence[Event]) -> None:
+        self.emitted.extend(events)
 
 
 class InMemoryFinalisation:
