@@ -28,7 +28,7 @@ log = structlog.get_logger(__name__)
 StoreT = TypeVar("StoreT")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slots: a generic alias sets __orig_class__ on the instances it makes
 class StoreWork(Generic[StoreT]):
     """One transaction of a service: its store on the transaction's connection, and its outbox."""
 

@@ -6,7 +6,6 @@ The composition root: its settings, its routes (api.py) and their error table, i
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import structlog
@@ -21,6 +20,7 @@ from services.eligibility.usecases.one_month_check import check_remediations
 from shared.contracts.events import RemediationRequested
 from shared.service import Runtime, ServiceDefinition
 from shared.settings import ServiceSettings
+from shared.usecases import every
 
 log = structlog.get_logger(__name__)
 
@@ -54,16 +54,10 @@ async def remediation_tick(runtime: Runtime) -> list[RemediationRequested]:
     )
 
 
-async def remediation_job(runtime: Runtime) -> None:
-    """Every REMEDIATION_CHECK_INTERVAL_SECONDS; a failed tick is logged and retried next time."""
-    while True:
-        try:
-            await remediation_tick(runtime)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("one-month check failed; retrying at next tick")
-        await asyncio.sleep(runtime.settings.remediation_check_interval_seconds)
+#: the one-month check every REMEDIATION_CHECK_INTERVAL_SECONDS (a failed tick waits for the next)
+remediation_job = every(
+    remediation_tick, lambda runtime: runtime.settings.remediation_check_interval_seconds, "one-month check"
+)
 
 
 definition = ServiceDefinition(

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -29,7 +29,7 @@ from services.eligibility.domain.certifiability import (
 )
 from services.eligibility.domain.roster import RosterLearner, Sex
 from services.eligibility.domain.roster_diff import ExistingLearner
-from shared.contracts.events import Event
+from shared import usecases as shared_usecases
 from shared.outbox import UnitOfWork
 
 #: Learner columns holding the RosterLearner fields, in RosterLearner's order.
@@ -486,28 +486,12 @@ class EligibilityStore:
 # the unit of work the use cases get
 
 
-@dataclass(frozen=True, slots=True)
-class StoreWork:
-    """One transaction of the service: its store, and its outbox for the events it raises."""
-
-    uow: UnitOfWork
-    store: EligibilityStore
-
-    async def emit(self, event: Event) -> None:
-        await self.uow.emit(event)
-
-    async def emit_many(self, events: Sequence[Event]) -> None:
-        await self.uow.emit_many(events)
+#: one transaction of the service: its store and its outbox (shared/usecases.py)
+StoreWork = shared_usecases.StoreWork[EligibilityStore]
 
 
 def transactions(
     begin: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
 ) -> Callable[[], AbstractAsyncContextManager[StoreWork]]:
     """A ``begin`` factory for the use cases from the platform's (``runtime.unit_of_work``)."""
-
-    @asynccontextmanager
-    async def work() -> AsyncIterator[StoreWork]:
-        async with begin() as uow:
-            yield StoreWork(uow, EligibilityStore(uow.conn))
-
-    return work
+    return shared_usecases.transactions(begin, EligibilityStore)

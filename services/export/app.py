@@ -8,7 +8,6 @@ output directory.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import structlog
@@ -21,6 +20,7 @@ from services.export.store import transactions
 from services.export.usecases.rebuild import rebuild_stale_schools
 from shared.service import Runtime, ServiceDefinition
 from shared.settings import ServiceSettings
+from shared.usecases import every
 
 log = structlog.get_logger(__name__)
 
@@ -76,17 +76,18 @@ async def stale_schools_tick(runtime: Runtime, limit: int = 50) -> int:
     )
 
 
-async def stale_schools_job(runtime: Runtime) -> None:
-    """Every ``EXPORT_REBUILD_INTERVAL_SECONDS``, rebuild the schools whose roster or sessions moved."""
-    while True:
-        try:
-            while await stale_schools_tick(runtime):
-                pass
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("rebuilding stale schools failed; will retry")
-        await asyncio.sleep(runtime.settings.export_rebuild_interval_seconds)
+async def rebuild_all_stale(runtime: Runtime) -> None:
+    """Ticks until no school is left stale (a tick rebuilds at most 50)."""
+    while await stale_schools_tick(runtime):
+        pass
+
+
+#: every EXPORT_REBUILD_INTERVAL_SECONDS, rebuild the schools whose roster or sessions moved
+stale_schools_job = every(
+    rebuild_all_stale,
+    lambda runtime: runtime.settings.export_rebuild_interval_seconds,
+    "rebuilding stale schools",
+)
 
 
 definition = ServiceDefinition(

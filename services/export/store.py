@@ -12,8 +12,8 @@ reviewer checks queries.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,9 +24,9 @@ import structlog
 from services.export.domain.records import Candidate, CertificationResult, Learner, ResultStatus
 from services.export.domain.selection import division_key
 from services.export.domain.uai import normalise_uai
+from shared import usecases as shared_usecases
 from shared.contracts.events import (
     CandidatesEnrolled,
-    Event,
     LearnerSnapshot,
     ResultsProcessed,
     SessionDetails,
@@ -449,25 +449,12 @@ class ExportStore:
 # -- the unit of work the use cases get --------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class StoreWork:
-    """One transaction of the service: its store, and its outbox for the events it raises."""
-
-    uow: UnitOfWork
-    store: ExportStore
-
-    async def emit_many(self, events: Sequence[Event]) -> None:
-        await self.uow.emit_many(events)
+#: one transaction of the service: its store and its outbox (shared/usecases.py)
+StoreWork = shared_usecases.StoreWork[ExportStore]
 
 
 def transactions(
     begin: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
 ) -> Callable[[], AbstractAsyncContextManager[StoreWork]]:
     """A ``begin`` factory for the use cases from the platform's (``runtime.unit_of_work``)."""
-
-    @asynccontextmanager
-    async def work() -> AsyncIterator[StoreWork]:
-        async with begin() as uow:
-            yield StoreWork(uow, ExportStore(uow.conn))
-
-    return work
+    return shared_usecases.transactions(begin, ExportStore)

@@ -7,7 +7,6 @@ place that turns the running service (pool, clock, settings) into the use cases'
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from shared.contracts.topics import SCHEDULER
 from shared.password_hash import verify_password
 from shared.service import Runtime, ServiceDefinition
 from shared.settings import ApiToken, ServiceSettings
+from shared.usecases import every
 
 log = structlog.get_logger(__name__)
 
@@ -82,16 +82,10 @@ async def overdue_tick(runtime: Runtime) -> list[str]:
     )
 
 
-async def overdue_job(runtime: Runtime) -> None:
-    """The overdue check every FINALISATION_OVERDUE_CHECK_SECONDS; a failed tick waits for the next."""
-    while True:
-        try:
-            await overdue_tick(runtime)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("overdue check failed; retrying at the next tick")
-        await asyncio.sleep(runtime.settings.finalisation_overdue_check_seconds)
+#: the overdue check every FINALISATION_OVERDUE_CHECK_SECONDS (a failed tick waits for the next)
+overdue_job = every(
+    overdue_tick, lambda runtime: runtime.settings.finalisation_overdue_check_seconds, "overdue check"
+)
 
 
 def wire(runtime: Runtime) -> None:

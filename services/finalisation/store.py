@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,33 +32,24 @@ from services.finalisation.domain.invigilation import (
 from services.finalisation.domain.issue_reports import IssueCategory, IssueReport, IssueSubcategory
 from services.finalisation.domain.results import ResultsImport
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
+from shared import usecases as shared_usecases
 from shared.contracts.events import EnrolledCandidate as EnrolledCandidateEvent
-from shared.contracts.events import Event, SessionDetails
-from shared.outbox import UnitOfWork, unit_of_work
+from shared.contracts.events import SessionDetails
+from shared.outbox import unit_of_work
 
 if TYPE_CHECKING:
     from services.finalisation.usecases.ports import Lock
 
 
-@dataclass
-class SqlUnitOfWork:
-    """One transaction: the store on its connection, and the outbox events raised in it."""
-
-    outbox: UnitOfWork
-    store: FinalisationStore
-
-    async def emit(self, event: Event) -> None:
-        await self.outbox.emit(event)
-
-    async def emit_many(self, events: Sequence[Event]) -> None:
-        await self.outbox.emit_many(events)
+#: one transaction: the store on its connection, and its outbox (shared/usecases.py)
+SqlUnitOfWork = shared_usecases.StoreWork["FinalisationStore"]
 
 
 @asynccontextmanager
 async def begin(pool: asyncpg.Pool, service: str) -> AsyncIterator[SqlUnitOfWork]:
     """A unit of work: commits when the block ends without error, rolls back otherwise."""
     async with unit_of_work(pool, service) as outbox:
-        yield SqlUnitOfWork(outbox, FinalisationStore(outbox.conn))
+        yield shared_usecases.StoreWork(outbox, FinalisationStore(outbox.conn))
 
 
 @asynccontextmanager

@@ -10,8 +10,8 @@ and the indexes of the migration consistent); tests/unit/scheduler/fakes.py is i
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,8 +22,7 @@ from services.scheduler.domain.enrolment import Candidate, Learner
 from services.scheduler.domain.planner import Room
 from services.scheduler.domain.plans import PlanProposal
 from services.scheduler.domain.sessions import Session
-from shared.contracts.envelope import Envelope
-from shared.contracts.events import Event
+from shared import usecases as shared_usecases
 from shared.outbox import UnitOfWork
 
 LIVE = "scheduled"
@@ -643,25 +642,12 @@ class SchedulerStore:
         ]
 
 
-@dataclass(frozen=True)
-class StoreUnitOfWork:
-    """A unit of work of the outbox, with the scheduler's store on its connection (what use cases get)."""
-
-    outbox: UnitOfWork
-    store: SchedulerStore
-
-    async def emit(self, event: Event) -> Envelope:
-        return await self.outbox.emit(event)
+#: one transaction of the service: its store and its outbox (shared/usecases.py)
+StoreUnitOfWork = shared_usecases.StoreWork[SchedulerStore]
 
 
 def transactions(
     begin_outbox: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
 ) -> Callable[[], AbstractAsyncContextManager[StoreUnitOfWork]]:
     """The ``begin`` factory of the use cases, from the runtime's ``unit_of_work``."""
-
-    @asynccontextmanager
-    async def begin() -> AsyncIterator[StoreUnitOfWork]:
-        async with begin_outbox() as outbox:
-            yield StoreUnitOfWork(outbox, SchedulerStore(outbox.conn))
-
-    return begin
+    return shared_usecases.transactions(begin_outbox, SchedulerStore)

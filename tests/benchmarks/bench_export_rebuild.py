@@ -158,13 +158,13 @@ async def results_for_one_class(pool, uais: list[str], output: Path, now: dateti
     files = changed = 0
     for uai in uais:
         async with transactions(lambda: unit_of_work(pool, "export"))() as work:
-            learner_id, division = await work.uow.conn.fetchrow(
+            learner_id, division = await work.outbox.conn.fetchrow(
                 "SELECT l.learner_id, l.division FROM learners l JOIN results r USING (learner_id)"
                 " WHERE l.uai = $1 AND l.active AND r.status = 'validated'"
                 " ORDER BY l.learner_id LIMIT 1",
                 uai,
             )
-            await work.uow.conn.execute(
+            await work.outbox.conn.execute(
                 "UPDATE results SET pix_score = pix_score + 1 WHERE learner_id = $1", learner_id
             )
             report = await rebuild_school(
