@@ -15,7 +15,8 @@ of the run are applied once and only the failing one is parked. Records whose en
 does not parse are parked straight away and never fail the run. See docs/adr/0006.
 
 This module is the flow (batches, runs, retries, offsets, shutdown); the inbox statements are in
-shared/inbox.py and the dead-letter publishing in shared/dead_letters.py.
+shared/inbox.py and the dead-letter publishing in shared/dead_letters.py. Past 400 lines on purpose:
+the flow's invariants (what is committed when) only hold when read as one.
 """
 
 from __future__ import annotations

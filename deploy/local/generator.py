@@ -6,7 +6,8 @@ not in a service's domain: it is a *client* of certibus, so it depends only on s
 and INE check letters, the Pix referential) and writes the published formats itself (the Pix Orga
 learner template, the SIECLE BEE_ELEVES export, the Pix Orga profile-collection export); a parser that
 drifts from those formats then fails the tests instead of silently agreeing with its own writer.
-Same seed → same bytes.
+Same seed → same bytes. Past 400 lines on purpose: the three formats' writers share the learners and
+their identity rules, and read best side by side.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ decoding and separator sniffing as the roster applies. Columns are read by name:
 "Classe" exist only in some versions, the external id column is named by the organisation, and the
 competence columns carry competence *names*, matched (normalised, with aliases) to the referential.
 An unknown competence name rejects the file: silently ignoring it would undercount certifiability.
+Past 400 lines on purpose: one format, read column by column with its error reports, in one place.
 """
 
 import re

@@ -3,6 +3,7 @@
 `SessionRoom` holds one session's enrolled candidates and what happened to each of them on the day.
 Every command takes `now` explicitly (no clock inside the domain), raises `DomainError` with a
 machine-readable code when a rule refuses it, and returns the events to record in the outbox.
+Past 400 lines on purpose: one aggregate, whose rules about a candidate's day only read right together.
 """
 
 from __future__ import annotations

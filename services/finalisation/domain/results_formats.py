@@ -3,6 +3,7 @@ scolaire JSON (§7.2 / schools-lsu-calendar §1.2).
 
 A file is accepted whole or rejected whole: every problem found is collected and reported with the
 file name, the line, the column/field and what was expected, so a school can fix the file once.
+Past 400 lines on purpose: the two formats share their cell readers and error reports.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Automatic planning proposal: which class sits where, when, watched by whom.
 
+Past 400 lines on purpose: the hard rules and the heuristic below are one algorithm, read top to bottom.
+
 Input: a school's certifiable students by class, its rooms, its staff and their availability, its
 hours and closures, and the certification window. Output: 2-hour sessions (105 min of test plus
 installation) or a `PlanningError` saying exactly why no plan exists.
