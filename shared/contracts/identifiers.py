@@ -27,6 +27,12 @@ def mod23_letter(digits: str) -> str:
     return ALPHABET23[int(digits) % 23]
 
 
+def name_key(name: str) -> str:
+    """How names typed by people compare (rooms, staff, classes): case and spacing do not matter
+    ("Salle  101" = "salle 101", "3e  A" = "3E A")."""
+    return " ".join(name.split()).casefold()
+
+
 def normalise_identifier(value: str) -> str:
     """Identifiers compare case-insensitively (Pix does so for UAI and accepts lower-case INE)."""
     return value.strip().upper()

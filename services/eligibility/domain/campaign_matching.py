@@ -13,7 +13,7 @@ from services.eligibility.domain.campaign import CampaignRow
 from services.eligibility.domain.certifiability import CertifiabilityAssessment, assess_levels, unknown
 from services.eligibility.domain.roster import RosterLearner
 from services.eligibility.domain.text import normalise_name
-from shared.contracts.identifiers import normalise_identifier
+from shared.contracts.identifiers import name_key, normalise_identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +70,6 @@ class CampaignMatching:
     superseded: tuple[RowMatch, ...]  # other rows of an already matched learner (older, or not shared)
 
 
-def _division_key(division: str) -> str:
-    return " ".join(division.split()).casefold()
-
-
 def match_campaign_rows(rows: Iterable[CampaignRow], learners: Sequence[LearnerIdentity]) -> CampaignMatching:
     """Match rows by external id (INE), else normalised names + class (last name or usage name)."""
     by_ine = {normalise_identifier(learner.ine): learner.learner_id for learner in learners}
@@ -114,7 +110,7 @@ def _match_one(
     candidates = list({c.learner_id: c for c in named}.values())
     method = MatchMethod.NAMES_ONLY
     if row.division is not None:
-        in_class = [c for c in candidates if _division_key(c.division) == _division_key(row.division)]
+        in_class = [c for c in candidates if name_key(c.division) == name_key(row.division)]
         if in_class:
             candidates, method = in_class, MatchMethod.NAMES_AND_CLASS
         else:

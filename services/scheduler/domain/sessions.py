@@ -21,6 +21,7 @@ from services.scheduler.domain.codes import (
 )
 from services.scheduler.domain.errors import DomainError
 from services.scheduler.domain.planner import SLOT_MINUTES, TEST_MINUTES, Room
+from shared.contracts.identifiers import name_key
 
 #: Pix's regex for "Heure de début (heure locale)".
 TIME_PATTERN = re.compile(r"^(0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$")
@@ -239,11 +240,6 @@ def _clean_names(names: Sequence[str]) -> tuple[str, ...]:
     if isinstance(names, str):
         names = [names]
     return tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
-
-
-def name_key(name: str) -> str:
-    """How room and person names compare: case and spacing do not matter ("Salle  101" = "salle 101")."""
-    return " ".join(name.split()).casefold()
 
 
 def room_capacity(rooms: Iterable[Room], room: str) -> int | None:
