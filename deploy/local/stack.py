@@ -24,7 +24,13 @@ from shared.provision import provision_all
 
 REPO = Path(__file__).resolve().parents[2]
 
-DEFAULT_PORTS = {"scheduler": 8001, "eligibility": 8002, "finalisation": 8003, "export": 8004}
+#: the services' HTTP ports: CERTIBUS_HTTP_PORT_BASE (default 8001) and the next three, so two
+#: stacks (e.g. two checkouts running the main job) can run side by side
+HTTP_PORT_BASE = int(os.environ.get("CERTIBUS_HTTP_PORT_BASE", "8001"))
+DEFAULT_PORTS = {
+    service: HTTP_PORT_BASE + i
+    for i, service in enumerate(("scheduler", "eligibility", "finalisation", "export"))
+}
 
 
 @dataclass
