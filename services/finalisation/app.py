@@ -17,13 +17,6 @@ from services.finalisation import handlers, store
 from services.finalisation.api import DEPENDENCIES, ERROR_STATUSES, router
 from services.finalisation.usecases.overdue import check_overdue
 from services.finalisation.usecases.ports import Dependencies
-from shared.contracts.events import (
-    CandidatesEnrolled,
-    CandidateUnenrolled,
-    SessionCancelled,
-    SessionCreated,
-    SessionUpdated,
-)
 from shared.contracts.topics import SCHEDULER
 from shared.password_hash import verify_password
 from shared.service import Runtime, ServiceDefinition
@@ -90,12 +83,13 @@ overdue_job = every(
 
 def wire(runtime: Runtime) -> None:
     runtime.state[DEPENDENCIES] = dependencies(runtime)
-    sessions = runtime.consumer("sessions", SCHEDULER)
-    sessions.on(SessionCreated, handlers.on_session_created)
-    sessions.on(SessionUpdated, handlers.on_session_updated)
-    sessions.on(SessionCancelled, handlers.on_session_cancelled)
-    sessions.on(CandidatesEnrolled, handlers.on_candidates_enrolled)
-    sessions.on(CandidateUnenrolled, handlers.on_candidate_unenrolled)
+    # Partitions in parallel: every scheduler event here is keyed by its session_id (its subject,
+    # shared/contracts/events.py), and its handler writes only that session's rows (its `sessions`
+    # row, its `candidates` rows), reading nothing of another session; two partitions never hold
+    # events of the same session, so their transactions never touch the same rows.
+    sessions = runtime.consumer("sessions", SCHEDULER, parallel_partitions=True)
+    for event_cls, batch_handler in handlers.BATCH_HANDLERS.items():
+        sessions.on_batch(event_cls, batch_handler)
 
 
 definition = ServiceDefinition(
