@@ -26,7 +26,7 @@ from services.finalisation.usecases import results as results_intake
 from services.finalisation.usecases.ports import Begin, Dependencies
 from shared.errors import DomainError, statuses
 from shared.http import error_responses, school_api_router
-from shared.service import Runtime, get_runtime
+from shared.service import get_runtime
 
 #: the HTTP status of each refusal code (others: 422, the request's content was refused)
 ERROR_STATUSES = statuses(
@@ -50,8 +50,10 @@ DEPENDENCIES = "finalisation.dependencies"
 router = APIRouter()
 
 
-def use_case_dependencies(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Dependencies:
-    return runtime.state[DEPENDENCIES]
+async def use_case_dependencies(request: Request) -> Dependencies:
+    """The use cases' dependencies (``async``, like every dependency of these routes: FastAPI runs a
+    plain ``def`` dependency in a worker thread, a thread hop per request that was ≈ 16 % of a click)."""
+    return get_runtime(request).state[DEPENDENCIES]
 
 
 Deps = Annotated[Dependencies, Depends(use_case_dependencies)]
@@ -77,7 +79,7 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=64, description='as printed, "C-" prefix optional')
 
 
-def invigilated_session(
+async def invigilated_session(
     session_id: str, deps: Deps, authorization: Annotated[str | None, Header()] = None
 ) -> str:
     """The path's session, if the Bearer token was issued for it."""
