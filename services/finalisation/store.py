@@ -75,6 +75,19 @@ def _session(row: asyncpg.Record) -> ScheduledSession:
     )
 
 
+def _room(session: ScheduledSession, state: asyncpg.Record) -> SessionRoom:
+    """A room without seats, from a row with its first start, invigilator access and finalisation."""
+    return SessionRoom(
+        session_id=session.session_id,
+        session_number=session.session_number,
+        session_date=session.session_date,
+        password_hash=session.invigilator_password_hash,
+        first_test_started_at=state["first_test_started_at"],
+        finalised_at=state["finalised_at"],
+        has_invigilator_access=state["invigilator_access_at"] is not None,
+    )
+
+
 def _finalisation(row: asyncpg.Record) -> RecordedFinalisation:
     return RecordedFinalisation(row["session_id"], row["finalised_at"], row["payload"])
 
@@ -254,16 +267,23 @@ class FinalisationStore:
         expired, first start) and change one seat, so only that candidate's row is locked and
         written (``save_seat``), whatever the size of the room. Without incidents.
         """
-        room = await self._room_state(session)
-        if candidate_id is not None:
-            row = await self.conn.fetchrow(
-                f"{_SEATS} WHERE c.session_id = $1 AND c.candidate_id = $2 AND {_IN_THE_ROOM}"
-                " FOR UPDATE OF c",
-                session.session_id,
-                candidate_id,
-            )
-            if row is not None:
-                room.seats[candidate_id] = _seat(row)
+        if candidate_id is None:
+            return await self._room_state(session)
+        row = await self.conn.fetchrow(  # the room's state and the locked seat in one round trip
+            f"""
+            SELECT r.first_test_started_at, r.invigilator_access_at, f.finalised_at, seat.*
+            FROM (SELECT $1::text AS session_id) k
+            LEFT JOIN room_sessions r USING (session_id) LEFT JOIN finalisations f USING (session_id)
+            LEFT JOIN LATERAL ({_SEATS}
+                WHERE c.session_id = k.session_id AND c.candidate_id = $2 AND {_IN_THE_ROOM}
+                FOR UPDATE OF c) seat ON true
+            """,
+            session.session_id,
+            candidate_id,
+        )
+        room = _room(session, row)
+        if row["candidate_id"] is not None:
+            room.seats[candidate_id] = _seat(row)
         return room
 
     async def _room_state(self, session: ScheduledSession) -> SessionRoom:
@@ -276,15 +296,7 @@ class FinalisationStore:
             """,
             session.session_id,
         )
-        return SessionRoom(
-            session_id=session.session_id,
-            session_number=session.session_number,
-            session_date=session.session_date,
-            password_hash=session.invigilator_password_hash,
-            first_test_started_at=state["first_test_started_at"],
-            finalised_at=state["finalised_at"],
-            has_invigilator_access=state["invigilator_access_at"] is not None,
-        )
+        return _room(session, state)
 
     async def save_seat(self, room: SessionRoom, candidate_id: str) -> None:
         """Write one candidate's seat back (one row)."""
