@@ -6,10 +6,14 @@ the connection of the caller's transaction. ``begin`` opens the unit of work the
 (the store plus the outbox of the same transaction), ``read_only`` a consistent snapshot for reads.
 A click loads and writes one seat (``load_seat`` / ``save_seat``) under a shared lock on the
 session, so clicks on different seats run side by side; finalisation takes the session exclusively
-and the whole room (``load_room`` / ``save_room``).
+and the whole room (``load_room`` / ``save_room``). The scheduler's events are applied one at a time
+(``upsert_session``, ``upsert_candidates``, …: the reference) or a run at a time with one set-based
+statement each (``upsert_sessions``, ``enrol_candidates``, …: what the consumer runs), both through
+the same conflict rules (``_SESSION_UPSERT``, ``_CANDIDATE_UPSERT``).
 
 Longer than ~400 lines on purpose: the rule is "all SQL of the service in store.py", and the five
-table groups above are each short; splitting them would scatter one schema over several files.
+table groups above are each short; splitting them would scatter one schema over several files
+(and tests/unit/platform/test_shape.py accepts SQL in files named store.py only).
 """
 
 from __future__ import annotations
