@@ -2,7 +2,7 @@
 and API, rendered from its own read model of roster, session and result events.
 
 The composition root: its settings, its routes (api.py) and their error table, its consumers
-(handlers.py), and the stale-school job, which gives the rebuild use case its store, clock and
+(handlers.py), and the stale-class job, which gives the rebuild use case its store, clock and
 output directory.
 """
 
@@ -55,7 +55,7 @@ class Settings(ServiceSettings):
         default=None, description=f"HS256 key of livret API tokens, ≥ {MIN_SIGNING_KEY_BYTES} bytes"
     )
     export_rebuild_interval_seconds: float = Field(
-        default=5.0, gt=0, description="how often schools whose roster or sessions changed are rebuilt"
+        default=5.0, gt=0, description="how often the classes whose roster or sessions changed are rebuilt"
     )
 
     @field_validator("export_token_secret")
@@ -67,7 +67,7 @@ class Settings(ServiceSettings):
 
 
 async def stale_schools_tick(runtime: Runtime, limit: int = 50) -> int:
-    """One tick of the job: rebuild every school marked stale (up to ``limit``); return how many."""
+    """One tick of the job: rebuild the marked classes of up to ``limit`` schools; return how many schools."""
     return await rebuild_stale_schools(
         transactions(runtime.unit_of_work),
         output_dir=Path(runtime.settings.export_output_dir),
@@ -77,12 +77,12 @@ async def stale_schools_tick(runtime: Runtime, limit: int = 50) -> int:
 
 
 async def rebuild_all_stale(runtime: Runtime) -> None:
-    """Ticks until no school is left stale (a tick rebuilds at most 50)."""
+    """Ticks until no class is left marked (a tick rebuilds at most 50 schools)."""
     while await stale_schools_tick(runtime):
         pass
 
 
-#: every EXPORT_REBUILD_INTERVAL_SECONDS, rebuild the schools whose roster or sessions moved
+#: every EXPORT_REBUILD_INTERVAL_SECONDS, rebuild the classes whose roster or sessions moved
 stale_schools_job = every(
     rebuild_all_stale,
     lambda runtime: runtime.settings.export_rebuild_interval_seconds,
@@ -97,7 +97,7 @@ definition = ServiceDefinition(
     wire=wire,
     router=router,
     jobs=[stale_schools_job],
-    read_model_tables=["learners", "sessions", "candidates", "results", "exports", "stale_schools"],
+    read_model_tables=["learners", "sessions", "candidates", "results", "exports", "stale_classes"],
     error_statuses=ERRORS,
     title="certibus export",
 )

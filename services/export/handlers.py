@@ -1,29 +1,37 @@
 """Event handlers of the export service: keep the read model, rebuild files when results arrive.
 
-* eligibility (roster) and scheduler (sessions, enrolments) events only update the read model;
-  roster and session changes mark the school stale, and the rebuild job
-  (:func:`rebuild_stale_schools`) brings its files up to date a few seconds later (names and INE
-  come from the current roster; the level LSU/LSL from the school's sessions). Marking instead
+Every handler is a batch handler (``EventConsumer.on_batch``): it gets the consecutive fresh
+events of one type of one partition's run (a list of one when a record is retried alone) and
+applies them with set-based SQL, the latest snapshot of each row winning
+(:mod:`services.export.usecases.read_model`).
+
+* eligibility (roster) and scheduler (sessions, enrolments) events only update the read model and
+  mark the classes whose files they can change (a moved learner's old class too; a session: the
+  school's livret); the rebuild job (:func:`rebuild_stale_schools`) renders those classes, and
+  only those, a few seconds later, once for all the changes since its last round. Marking instead
   of rebuilding keeps a 1 000-learner roster import from rebuilding a school 1 000 times, and
   covers events read in any order across topics.
 * ``ResultsProcessed`` stores the results (published, by decision: Pix publishes a session before
-  a school can export it) and rebuilds at once the school's livret and every class CSV (so no
-  class file lags the livret, even for learners whose roster entry came after their results),
-  and the attestations of the classes those learners are in or whose CSV changed
+  a school can export it) and rebuilds at once, once per school of the run, the school's livret,
+  the classes the results reached and the classes marked stale (so no class file lags the
+  livret, even for learners whose roster entry came after their results)
   (:func:`services.export.usecases.rebuild.export_results`). A duplicate (same results, new event
   id) renders the same bytes, so nothing is rewritten or announced.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from services.export.store import ExportStore, StoreWork
+from services.export.usecases import read_model
 from services.export.usecases.rebuild import export_results
-from shared.contracts.envelope import Envelope
+from shared.consumer import BatchHandler, Delivery
 from shared.contracts.events import (
     CandidatesEnrolled,
     CandidateUnenrolled,
+    Event,
     LearnerDeactivated,
     LearnerRegistered,
     LearnerUpdated,
@@ -37,9 +45,17 @@ from shared.outbox import UnitOfWork
 from shared.service import Runtime
 
 
+def _work(uow: UnitOfWork) -> StoreWork:
+    return StoreWork(uow, ExportStore(uow.conn))
+
+
+def _events(deliveries: Sequence[Delivery]) -> list:
+    return [delivery.event for delivery in deliveries]
+
+
 class ExportHandlers:
-    """Handlers bound to the running service (for its clock and output directory); each applies one
-    event in the consumer's unit of work."""
+    """Batch handlers bound to the running service (for its clock and output directory); each
+    applies a run of events in the consumer's unit of work."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -50,53 +66,72 @@ class ExportHandlers:
 
     # -- roster ------------------------------------------------------------------------------
 
-    async def on_learner_registered(self, uow: UnitOfWork, event: LearnerRegistered, _: Envelope) -> None:
-        store = ExportStore(uow.conn)
-        await store.mark_stale([event.uai, await store.upsert_learner(event, active=True)])
+    async def on_learners_saved(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        await read_model.save_learners(_work(uow), _events(deliveries))
 
-    async def on_learner_updated(self, uow: UnitOfWork, event: LearnerUpdated, _: Envelope) -> None:
-        store = ExportStore(uow.conn)
-        await store.mark_stale([event.uai, await store.upsert_learner(event, active=event.active)])
-
-    async def on_learner_deactivated(self, uow: UnitOfWork, event: LearnerDeactivated, _: Envelope) -> None:
-        store = ExportStore(uow.conn)
-        await store.mark_stale([await store.deactivate_learner(event.learner_id)])
+    async def on_learners_deactivated(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        await read_model.deactivate_learners(_work(uow), _events(deliveries))
 
     # -- sessions and enrolments -------------------------------------------------------------
 
-    async def on_session_saved(
-        self, uow: UnitOfWork, event: SessionCreated | SessionUpdated, _: Envelope
-    ) -> None:
-        store = ExportStore(uow.conn)
-        await store.upsert_session(event)
-        await store.mark_stale([event.uai])
+    async def on_sessions_saved(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        await read_model.save_sessions(_work(uow), _events(deliveries))
 
-    async def on_session_cancelled(self, uow: UnitOfWork, event: SessionCancelled, _: Envelope) -> None:
-        await ExportStore(uow.conn).cancel_session(event.session_id)
+    async def on_sessions_cancelled(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        await read_model.cancel_sessions(_work(uow), _events(deliveries))
 
-    async def on_candidates_enrolled(self, uow: UnitOfWork, event: CandidatesEnrolled, _: Envelope) -> None:
-        await ExportStore(uow.conn).enrol_candidates(event)
+    async def on_candidates_enrolled(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        await read_model.enrol_candidates(_work(uow), _events(deliveries))
 
-    async def on_candidate_unenrolled(self, uow: UnitOfWork, event: CandidateUnenrolled, _: Envelope) -> None:
-        await ExportStore(uow.conn).unenrol_candidate(event.candidate_id, event.unenrolled_at)
+    async def on_candidates_unenrolled(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        await read_model.unenrol_candidates(_work(uow), _events(deliveries))
 
     # -- results -----------------------------------------------------------------------------
 
-    async def on_results_processed(self, uow: UnitOfWork, event: ResultsProcessed, _: Envelope) -> None:
-        work = StoreWork(uow, ExportStore(uow.conn))
-        await export_results(work, event, output_dir=self.output_dir, now=self.runtime.clock.now())
+    async def on_results_processed(self, uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+        await export_results(
+            _work(uow), _events(deliveries), output_dir=self.output_dir, now=self.runtime.clock.now()
+        )
+
+    # -- by consumer -------------------------------------------------------------------------
+
+    def roster(self) -> dict[type[Event], BatchHandler]:
+        return {
+            LearnerRegistered: self.on_learners_saved,
+            LearnerUpdated: self.on_learners_saved,
+            LearnerDeactivated: self.on_learners_deactivated,
+        }
+
+    def sessions(self) -> dict[type[Event], BatchHandler]:
+        return {
+            SessionCreated: self.on_sessions_saved,
+            SessionUpdated: self.on_sessions_saved,
+            SessionCancelled: self.on_sessions_cancelled,
+            CandidatesEnrolled: self.on_candidates_enrolled,
+            CandidateUnenrolled: self.on_candidates_unenrolled,
+        }
+
+    def results(self) -> dict[type[Event], BatchHandler]:
+        return {ResultsProcessed: self.on_results_processed}
+
+    def every_event(self) -> dict[type[Event], BatchHandler]:
+        """All of them: what a test consumer reading every kind from one topic registers."""
+        return self.roster() | self.sessions() | self.results()
 
 
 def wire(runtime: Runtime) -> None:
     handlers = ExportHandlers(runtime)
-    roster = runtime.consumer("roster", ELIGIBILITY)
-    roster.on(LearnerRegistered, handlers.on_learner_registered)
-    roster.on(LearnerUpdated, handlers.on_learner_updated)
-    roster.on(LearnerDeactivated, handlers.on_learner_deactivated)
+    # the roster's partitions side by side: learners are keyed by learner_id (a learner's rows
+    # never change in two partitions) and the stale marks are appended, never updated
+    roster = runtime.consumer("roster", ELIGIBILITY, parallel_partitions=True)
+    # sessions and enrolments in turn: a candidate can move to a session of another partition
     sessions = runtime.consumer("sessions", SCHEDULER)
-    sessions.on(SessionCreated, handlers.on_session_saved)
-    sessions.on(SessionUpdated, handlers.on_session_saved)
-    sessions.on(SessionCancelled, handlers.on_session_cancelled)
-    sessions.on(CandidatesEnrolled, handlers.on_candidates_enrolled)
-    sessions.on(CandidateUnenrolled, handlers.on_candidate_unenrolled)
-    runtime.consumer("results", FINALISATION).on(ResultsProcessed, handlers.on_results_processed)
+    # results in turn: two sessions of one school rebuild the same files and exports rows
+    results = runtime.consumer("results", FINALISATION)
+    for consumer, batch_handlers in (
+        (roster, handlers.roster()),
+        (sessions, handlers.sessions()),
+        (results, handlers.results()),
+    ):
+        for event_cls, handler in batch_handlers.items():
+            consumer.on_batch(event_cls, handler)

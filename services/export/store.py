@@ -1,8 +1,10 @@
 """SQL of the export schema, and nothing else: the read model fed by other services' events,
-the exports log and the schools to rebuild, as ``ExportStore`` over a connection.
+the exports log and the classes to rebuild, as ``ExportStore`` over a connection.
 
 Every write is an upsert keyed by the upstream id, so applying the latest snapshot of something
-twice (a redelivery, a Pix re-send, a replay) leaves the same rows. Loads return domain records
+twice (a redelivery, a Pix re-send, a replay) leaves the same rows. The writes take a consumer's
+run of events at once (``unnest`` arrays, one statement per table, one row per id: the caller
+keeps each id's latest snapshot, :mod:`services.export.usecases.read_model`). Loads return domain records
 (:mod:`services.export.domain.records`) ready for the renderers, or the typed rows below; never an
 ``asyncpg.Record``. The use cases (services/export/usecases/) see only this class's methods, which
 is what lets their tests swap in an in-memory store; ``transactions`` binds it to the platform's
@@ -26,13 +28,12 @@ from services.export.domain.selection import division_key
 from services.export.domain.uai import normalise_uai
 from shared import usecases as shared_usecases
 from shared.contracts.events import (
-    CandidatesEnrolled,
+    CertificationResult as ResultPayload,
+)
+from shared.contracts.events import (
     LearnerSnapshot,
     ResultsProcessed,
     SessionDetails,
-)
-from shared.contracts.events import (
-    CertificationResult as ResultPayload,
 )
 from shared.contracts.referential import COMPETENCE_IDS
 from shared.outbox import UnitOfWork
@@ -54,9 +55,22 @@ def competence_array(levels: dict[str, int | None]) -> list[int | None]:
     return array
 
 
-def result_row(event: ResultsProcessed, result: ResultPayload) -> tuple[Any, ...]:
-    """A ``results`` row; ``published_at`` falls back to the processing time (see upsert_results)."""
-    return (
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """A ``results`` row (``values`` in RESULT_COLUMNS order) and whether Pix gave its publication
+    time (``published``); without one, ``published_at`` holds the processing time, used only when
+    the row is new (see upsert_results)."""
+
+    certification_id: int
+    candidate_id: str
+    learner_id: str
+    values: tuple[Any, ...]
+    published: bool
+
+
+def result_row(event: ResultsProcessed, result: ResultPayload) -> ResultRow:
+    """The ``results`` row of one result of a ``ResultsProcessed``."""
+    values = (
         result.certification_id,
         event.session_id,
         event.session_number,
@@ -77,7 +91,34 @@ def result_row(event: ResultsProcessed, result: ResultPayload) -> tuple[Any, ...
         result.taken_at,
         result.published_at or event.processed_at,
         event.processed_at,
+    )
+    return ResultRow(
+        result.certification_id,
+        result.candidate_id,
+        result.learner_id,
+        values,
         result.published_at is not None,
+    )
+
+
+def _smallint_array_literal(levels: Sequence[int | None]) -> str:
+    """A ``smallint[]`` literal (``{3,NULL,2}``): unnest cannot take an array of arrays as rows."""
+    return "{" + ",".join("NULL" if level is None else str(int(level)) for level in levels) + "}"
+
+
+def _learner_row(learner: LearnerSnapshot, active: bool) -> tuple[Any, ...]:
+    return (
+        learner.learner_id,
+        normalise_uai(learner.uai),
+        learner.ine,
+        learner.first_name,
+        learner.middle_name,
+        learner.third_name,
+        learner.last_name,
+        learner.birthdate,
+        learner.birth_city,
+        learner.division,
+        active,
     )
 
 
@@ -170,103 +211,185 @@ class ExportStore:
 
     # -- roster ----------------------------------------------------------------------------------
 
-    async def upsert_learner(self, learner: LearnerSnapshot, active: bool) -> str | None:
-        """Store the learner's latest snapshot; return the school they were in before, if any."""
-        previous_uai = await self.conn.fetchval(
-            "SELECT uai FROM learners WHERE learner_id = $1", learner.learner_id
+    async def learner_classes(self, learner_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """The school and class each of these learners is in now (unknown ones are left out)."""
+        rows = await self.conn.fetch(
+            "SELECT uai, division FROM learners WHERE learner_id = ANY($1::text[])", list(learner_ids)
         )
+        return [(r["uai"], r["division"]) for r in rows]
+
+    async def upsert_learners(self, learners: Sequence[tuple[LearnerSnapshot, bool]]) -> None:
+        """Store each learner's latest snapshot with its active flag, in one statement (one per id)."""
+        if not learners:
+            return
+        columns = list(zip(*(_learner_row(snapshot, active) for snapshot, active in learners), strict=True))
         await self.conn.execute(
             """
             INSERT INTO learners (learner_id, uai, ine, first_name, middle_name, third_name, last_name,
                                   birthdate, birth_city, division, active, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now())
+            SELECT l.*, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                          $6::text[], $7::text[], $8::date[], $9::text[], $10::text[],
+                                          $11::boolean[]) AS l
             ON CONFLICT (learner_id) DO UPDATE SET
                 uai = EXCLUDED.uai, ine = EXCLUDED.ine, first_name = EXCLUDED.first_name,
                 middle_name = EXCLUDED.middle_name, third_name = EXCLUDED.third_name,
                 last_name = EXCLUDED.last_name, birthdate = EXCLUDED.birthdate,
-                birth_city = EXCLUDED.birth_city, division = EXCLUDED.division, active = EXCLUDED.active, updated_at = now()
+                birth_city = EXCLUDED.birth_city, division = EXCLUDED.division, active = EXCLUDED.active,
+                updated_at = now()
             """,
-            learner.learner_id,
-            normalise_uai(learner.uai),
-            learner.ine,
-            learner.first_name,
-            learner.middle_name,
-            learner.third_name,
-            learner.last_name,
-            learner.birthdate,
-            learner.birth_city,
-            learner.division,
-            active,
+            *(list(column) for column in columns),
         )
-        return previous_uai
 
-    async def deactivate_learner(self, learner_id: str) -> str | None:
-        """Mark a learner as gone from the roster; return their school (None when unknown)."""
-        return await self.conn.fetchval(
-            "UPDATE learners SET active = false, updated_at = now() WHERE learner_id = $1 RETURNING uai",
-            learner_id,
+    async def deactivate_learners(self, learner_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """Mark learners as gone from the roster; return the school and class of the known ones."""
+        rows = await self.conn.fetch(
+            "UPDATE learners SET active = false, updated_at = now() WHERE learner_id = ANY($1::text[])"
+            " RETURNING uai, division",
+            list(learner_ids),
         )
+        return [(r["uai"], r["division"]) for r in rows]
 
     # -- sessions and enrolments -----------------------------------------------------------------
 
-    async def upsert_session(self, session: SessionDetails) -> None:
+    async def session_schools(self, session_ids: Sequence[str]) -> list[str]:
+        """The school each of these known sessions is in now."""
+        rows = await self.conn.fetch(
+            "SELECT uai FROM sessions WHERE session_id = ANY($1::text[])", list(session_ids)
+        )
+        return [r["uai"] for r in rows]
+
+    async def upsert_sessions(self, sessions: Sequence[SessionDetails]) -> None:
+        """Store each session's latest details in one statement (one per id); ``cancelled`` is kept."""
+        if not sessions:
+            return
         await self.conn.execute(
             """
             INSERT INTO sessions (session_id, session_number, uai, certification_center, school_level,
                                   session_date, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6, now())
+            SELECT s.*, now() FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[],
+                                          $6::date[]) AS s
             ON CONFLICT (session_id) DO UPDATE SET
                 session_number = EXCLUDED.session_number, uai = EXCLUDED.uai,
                 certification_center = EXCLUDED.certification_center,
                 school_level = EXCLUDED.school_level, session_date = EXCLUDED.session_date,
                 updated_at = now()
             """,
-            session.session_id,
-            session.session_number,
-            normalise_uai(session.uai),
-            session.certification_center,
-            session.school_level,
-            session.date,
+            [s.session_id for s in sessions],
+            [s.session_number for s in sessions],
+            [normalise_uai(s.uai) for s in sessions],
+            [s.certification_center for s in sessions],
+            [s.school_level for s in sessions],
+            [s.date for s in sessions],
         )
 
-    async def cancel_session(self, session_id: str) -> None:
+    async def cancel_sessions(self, session_ids: Sequence[str]) -> None:
         await self.conn.execute(
-            "UPDATE sessions SET cancelled = true, updated_at = now() WHERE session_id = $1", session_id
+            "UPDATE sessions SET cancelled = true, updated_at = now() WHERE session_id = ANY($1::text[])",
+            list(session_ids),
         )
 
-    async def enrol_candidates(self, event: CandidatesEnrolled) -> None:
-        await self.conn.executemany(
+    async def enrol_candidates(self, candidates: Sequence[tuple[str, str, str, str]]) -> None:
+        """``(candidate_id, learner_id, session_id, uai)`` rows, one per candidate: enrolled again."""
+        if not candidates:
+            return
+        ids, learners, sessions, uais = (list(column) for column in zip(*candidates, strict=True))
+        await self.conn.execute(
             """
             INSERT INTO candidates (candidate_id, learner_id, session_id, uai, unenrolled_at)
-            VALUES ($1, $2, $3, $4, NULL)
+            SELECT c.*, NULL FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS c
             ON CONFLICT (candidate_id) DO UPDATE SET
                 learner_id = EXCLUDED.learner_id, session_id = EXCLUDED.session_id,
                 uai = EXCLUDED.uai, unenrolled_at = NULL
             """,
-            [
-                (c.candidate_id, c.learner_id, event.session_id, normalise_uai(event.uai))
-                for c in event.candidates
-            ],
+            ids,
+            learners,
+            sessions,
+            [normalise_uai(u) for u in uais],
         )
 
-    async def unenrol_candidate(self, candidate_id: str, when: datetime) -> None:
+    async def unenrol_candidates(self, unenrolments: Sequence[tuple[str, datetime]]) -> None:
+        """``(candidate_id, unenrolled_at)`` pairs, one per candidate."""
+        if not unenrolments:
+            return
+        ids, times = (list(column) for column in zip(*unenrolments, strict=True))
         await self.conn.execute(
-            "UPDATE candidates SET unenrolled_at = $2 WHERE candidate_id = $1", candidate_id, when
+            "UPDATE candidates c SET unenrolled_at = u.at"
+            " FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) WHERE c.candidate_id = u.id",
+            ids,
+            times,
         )
+
+    async def classes_of_candidates_results(self, candidate_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """The classes an enrolment change can move a result into or out of: of the learner each
+        result names and of the learner its candidate row names, for candidates that have results
+        (none in the usual order, enrolment before results)."""
+        rows = await self.conn.fetch(
+            """
+            SELECT DISTINCT l.uai, l.division FROM results r
+            LEFT JOIN candidates c ON c.candidate_id = r.candidate_id
+            JOIN learners l ON l.learner_id IN (r.learner_id, c.learner_id)
+            WHERE r.candidate_id = ANY($1::text[])
+            """,
+            list(candidate_ids),
+        )
+        return [(r["uai"], r["division"]) for r in rows]
 
     # -- results ---------------------------------------------------------------------------------
 
-    async def upsert_results(self, event: ResultsProcessed) -> None:
-        """Store every result of the event and link its candidate to its learner.
+    async def candidate_learners(self, candidate_ids: Sequence[str]) -> set[str]:
+        """The learners these known candidates are attached to now."""
+        rows = await self.conn.fetch(
+            "SELECT learner_id FROM candidates WHERE candidate_id = ANY($1::text[])", list(candidate_ids)
+        )
+        return {r["learner_id"] for r in rows}
 
-        A re-sent result without its own ``published_at`` keeps the publication time recorded the
-        first time (the processing time then), so a re-send does not move ``deliveredAt``.
+    async def upsert_results(
+        self, results: Sequence[ResultRow], candidates: Sequence[tuple[str, str, str, str]]
+    ) -> None:
+        """Store results (one row per certification) and link their candidates to their learners.
+
+        A result without its own publication time (``published`` false) keeps the one recorded the
+        first time (its row's fallback, the processing time), so a re-send does not move
+        ``deliveredAt``. ``candidates``: ``(candidate_id, learner_id, session_id, uai)``, one per
+        candidate; an existing candidate only takes the learner.
         """
-        rows = [result_row(event, result) for result in event.results]
-        await self.conn.executemany(
+        for published, update_published in ((True, "EXCLUDED.published_at"), (False, "results.published_at")):
+            rows = [row for row in results if row.published is published]
+            if rows:
+                await self._insert_results(rows, update_published)
+        if candidates:
+            ids, learners, sessions, uais = (list(column) for column in zip(*candidates, strict=True))
+            await self.conn.execute(
+                """
+                INSERT INTO candidates (candidate_id, learner_id, session_id, uai)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+                ON CONFLICT (candidate_id) DO UPDATE SET learner_id = EXCLUDED.learner_id
+                """,
+                ids,
+                learners,
+                sessions,
+                uais,
+            )
+
+    async def _insert_results(self, rows: Sequence[ResultRow], update_published: str) -> None:
+        columns = [list(column) for column in zip(*(row.values for row in rows), strict=True)]
+        columns[9] = [_smallint_array_literal(levels) for levels in columns[9]]
+        await self.conn.execute(
             f"""
             INSERT INTO results ({RESULT_COLUMNS})
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+            SELECT r.certification_id, r.session_id, r.session_number, r.candidate_id, r.learner_id,
+                   r.uai, r.certification_center, r.status, r.pix_score,
+                   r.competence_levels::smallint[], r.verification_code, r.first_name, r.last_name,
+                   r.birthdate, r.birthplace, r.external_id, r.jury_comment, r.taken_at,
+                   r.published_at, r.processed_at
+            FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[],
+                                   $7::text[], $8::text[], $9::int[], $10::text[], $11::text[], $12::text[],
+                                   $13::text[], $14::date[], $15::text[], $16::text[], $17::text[],
+                                   $18::timestamptz[], $19::timestamptz[], $20::timestamptz[])
+                 AS r(certification_id, session_id, session_number, candidate_id, learner_id, uai,
+                      certification_center, status, pix_score, competence_levels, verification_code,
+                      first_name, last_name, birthdate, birthplace, external_id, jury_comment, taken_at,
+                      published_at, processed_at)
             ON CONFLICT (certification_id) DO UPDATE SET
                 session_id = EXCLUDED.session_id, session_number = EXCLUDED.session_number,
                 candidate_id = EXCLUDED.candidate_id, learner_id = EXCLUDED.learner_id,
@@ -277,20 +400,9 @@ class ExportStore:
                 last_name = EXCLUDED.last_name, birthdate = EXCLUDED.birthdate,
                 birthplace = EXCLUDED.birthplace, external_id = EXCLUDED.external_id,
                 jury_comment = EXCLUDED.jury_comment, taken_at = EXCLUDED.taken_at,
-                published_at = CASE WHEN $21 THEN EXCLUDED.published_at ELSE results.published_at END,
-                processed_at = EXCLUDED.processed_at
+                published_at = {update_published}, processed_at = EXCLUDED.processed_at
             """,
-            rows,
-        )
-        await self.conn.executemany(
-            """
-            INSERT INTO candidates (candidate_id, learner_id, session_id, uai) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (candidate_id) DO UPDATE SET learner_id = EXCLUDED.learner_id
-            """,
-            [
-                (r.candidate_id, r.learner_id, event.session_id, normalise_uai(event.uai))
-                for r in event.results
-            ],
+            *columns,
         )
 
     async def classes_of_learners(self, learner_ids: Sequence[str]) -> dict[str, set[str]]:
@@ -414,36 +526,40 @@ class ExportStore:
             "DELETE FROM exports WHERE uai = $1 AND kind = $2 AND division_key = $3", uai, kind, key
         )
 
-    # -- schools to rebuild ----------------------------------------------------------------------
+    # -- classes to rebuild ----------------------------------------------------------------------
 
-    async def mark_stale(self, uais: Iterable[str | None]) -> None:
-        """Ask the rebuild job to look at these schools again (roster or sessions changed)."""
-        for uai in sorted({normalise_uai(u) for u in uais if u}):
+    async def mark_stale(self, marks: Iterable[tuple[str, str]]) -> None:
+        """Ask for these classes to be rendered again: ``(uai, division_key)`` pairs (``''``: the
+        school's livret alone), one row each, appended (never a row another handler updates)."""
+        unique = sorted({(normalise_uai(uai), key) for uai, key in marks if uai})
+        if unique:
             await self.conn.execute(
-                """
-                INSERT INTO stale_schools (uai) VALUES ($1)
-                ON CONFLICT (uai) DO UPDATE SET generation = stale_schools.generation + 1, marked_at = now()
-                """,
-                uai,
+                "INSERT INTO stale_classes (uai, division_key)"
+                " SELECT * FROM unnest($1::text[], $2::text[]) AS m ORDER BY 1, 2",
+                [uai for uai, _ in unique],
+                [key for _, key in unique],
             )
 
-    async def stale_schools(self, limit: int) -> list[tuple[str, int]]:
+    async def stale_schools(self, limit: int) -> list[str]:
+        """Schools with marked classes, the longest waiting first."""
         rows = await self.conn.fetch(
-            "SELECT uai, generation FROM stale_schools ORDER BY marked_at LIMIT $1", limit
+            "SELECT uai FROM stale_classes GROUP BY uai ORDER BY min(mark_id) LIMIT $1", limit
         )
-        return [(r["uai"], r["generation"]) for r in rows]
+        return [r["uai"] for r in rows]
 
-    async def stale_generation(self, uai: str) -> int | None:
-        """The school's stale mark (its generation), None when its files follow its roster."""
-        return await self.conn.fetchval(
-            "SELECT generation FROM stale_schools WHERE uai = $1", normalise_uai(uai)
+    async def stale_marks(self, uai: str) -> list[tuple[int, str]]:
+        """The school's marks as ``(mark_id, division_key)``."""
+        rows = await self.conn.fetch(
+            "SELECT mark_id, division_key FROM stale_classes WHERE uai = $1", normalise_uai(uai)
         )
+        return [(r["mark_id"], r["division_key"]) for r in rows]
 
-    async def clear_stale(self, uai: str, generation: int) -> None:
-        """Forget the mark unless the school was marked again while it was being rebuilt."""
-        await self.conn.execute(
-            "DELETE FROM stale_schools WHERE uai = $1 AND generation = $2", uai, generation
-        )
+    async def clear_stale(self, mark_ids: Sequence[int]) -> None:
+        """Forget the marks a rebuild has rendered (exactly those: a mark added meanwhile stays)."""
+        if mark_ids:
+            await self.conn.execute(
+                "DELETE FROM stale_classes WHERE mark_id = ANY($1::bigint[])", list(mark_ids)
+            )
 
 
 # -- the unit of work the use cases get --------------------------------------------------------

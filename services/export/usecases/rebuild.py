@@ -1,15 +1,17 @@
 """Rebuilding a school's files from the read model: livret JSON, class CSVs, attestations PDFs.
 
 One function (``rebuild_school``) does it for the results handler (``export_results``), the
-stale-school job (``rebuild_stale_schools``), the forced rebuild and the benchmark, inside the
+stale-class job (``rebuild_stale_schools``), the forced rebuild and the benchmark, inside the
 caller's unit of work:
 
-1. lock the school (two rebuilds of one school never interleave their writes);
-2. load its roster, enrolments and results, render the livret and **every** class CSV (in a
-   worker thread), so a class file is never behind the livret: a learner whose roster entry
-   arrived after their results is in the livret and in their class CSV from the same rebuild.
-   Attestation PDFs (the costly part) are rendered for every class too, or, after results
-   (``touched``), only for the classes the results touched and those whose CSV changed;
+1. lock the school (two rebuilds of one school never interleave their writes) and read its stale
+   marks (``stale_classes``: the classes a roster, enrolment or session change may have moved);
+2. load its roster, enrolments and results, render (in a worker thread) the livret and the CSV
+   and attestations PDF of the classes asked for (``touched``: those new results reached; none
+   for the job; None: every class) **and of every marked class**, then clear those marks. Only
+   a class whose inputs changed is marked, so the classes left out would render the bytes they
+   have: a class file is still never behind the livret (a learner whose roster entry arrived
+   after their results marked their class, rendered with the livret that takes them in);
 3. compare each digest with the last one in the ``exports`` log: an unchanged file is neither
    rewritten nor announced (only re-written when it went missing from disk); a changed one is
    written atomically under ``<output_dir>/<UAI>/`` (class files first, the livret last),
@@ -23,8 +25,8 @@ an unchanged file keeps its name. Superseded files of earlier days are left in p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -41,7 +43,7 @@ from services.export.domain.naming import LivretLevel, attestations_file_name, s
 from services.export.domain.selection import ExportIndex, division_key, select_class_results
 from services.export.domain.summaries import produce_class_results, produce_livret
 from services.export.domain.uai import normalise_uai
-from services.export.store import ExportRecord
+from services.export.store import ExportRecord, ResultRow, result_row
 from services.export.usecases import BeginWork, Work
 from shared.contracts.events import ClassResultsExported, LivretExportProduced, ResultsProcessed
 
@@ -50,6 +52,9 @@ log = structlog.get_logger(__name__)
 LIVRET = "livret"
 CLASS_RESULTS = "class_results"
 ATTESTATIONS = "attestations"
+
+#: the mark of every class of a school (left by the version that marked whole schools)
+EVERY_CLASS = "*"
 
 LEVEL_OF_SCHOOL: dict[str, LivretLevel] = {"college": "LSU", "lycee": "LSL"}
 
@@ -98,11 +103,9 @@ def _render(
     on: date,
     attestations: bool,
     previous: dict[tuple[str, str], ExportRecord],
-    touched: frozenset[str] | None = None,
 ) -> tuple[list[Rendered], list[tuple[str, str]]]:
-    """Render the school's files (pure CPU work, run in a thread); also say which logged
-    attestations no longer have anything to attest. ``touched`` (division keys): render the
-    attestations of these classes and of those whose CSV changed only; None: of every class."""
+    """Render the school's livret and the files of the classes given (pure CPU work, run in a
+    thread); also say which logged attestations no longer have anything to attest."""
     rendered: list[Rendered] = []
     vanished: list[tuple[str, str]] = []
     if level is not None:
@@ -124,7 +127,6 @@ def _render(
         key = division_key(division)
         csv = produce_class_results(index, uai, division, on)
         csv_before = previous.get((CLASS_RESULTS, key))
-        csv_changed = csv_before is None or csv_before.sha256 != csv.summary.sha256
         if csv.summary.rows or csv_before is not None:
             rendered.append(
                 Rendered(
@@ -137,7 +139,7 @@ def _render(
                     csv.summary.event_fields(),
                 )
             )
-        if attestations and (touched is None or key in touched or csv_changed):
+        if attestations:
             rows = select_class_results(index, uai, division)
             try:
                 pdf = render_attestations_pdf(rows, title=f"Attestations Pix {division}")
@@ -169,13 +171,13 @@ async def rebuild_school(
     touched: Collection[str] | None = None,
     attestations: bool = True,
 ) -> RebuildReport:
-    """Bring the school's files up to date with the read model: the livret and every class
-    (those with active learners and those exported before). ``touched``: the classes new results
-    reached; only their attestations, and those of classes whose CSV changed, are re-rendered
-    (None: every class's)."""
+    """Bring the school's files up to date with the read model: the livret, and the classes
+    ``touched`` (divisions, any spelling; None: every class, those with active learners and those
+    exported before) together with every class marked stale, whose marks it then clears."""
     store = work.store
     uai = normalise_uai(uai)
     await store.lock_school(uai)
+    marks = await store.stale_marks(uai)  # read before the load: what they mark is in it
     snapshot = await store.load_school(uai)
     level = LEVEL_OF_SCHOOL.get(await store.school_level(uai) or "")
     previous = {(r.kind, r.division_key): r for r in await store.exports_of(uai)}
@@ -185,9 +187,10 @@ async def rebuild_school(
     for record in previous.values():
         if record.kind != LIVRET:
             spellings.setdefault(record.division_key, record.division)
-    touched_keys = None if touched is None else frozenset(division_key(d) for d in touched)
-    for division in touched or ():
-        spellings.setdefault(division_key(division), division)
+    marked = {key for _, key in marks}
+    if touched is not None and EVERY_CLASS not in marked:
+        keys = {division_key(d) for d in touched} | marked
+        spellings = {key: spelling for key, spelling in spellings.items() if key in keys}
     wanted = sorted(spellings.values())
 
     if level is None and snapshot.results:
@@ -195,7 +198,7 @@ async def rebuild_school(
 
     on = paris_day(now)
     rendered, vanished = await asyncio.to_thread(
-        _render, index, uai, level, wanted, on, attestations, previous, touched_keys
+        _render, index, uai, level, wanted, on, attestations, previous
     )
 
     directory = school_directory(output_dir, uai)
@@ -241,18 +244,25 @@ async def rebuild_school(
         await store.forget_export(uai, kind, key)
         report.removed.append(previous[kind, key].file_name)
     await work.emit_many(report.events)
+    await store.clear_stale([mark_id for mark_id, _ in marks])
     if changed:
         log.info("exports rebuilt", uai=uai, changed=len(changed), considered=len(rendered))
     return report
 
 
-async def export_results(work: Work, event: ResultsProcessed, *, output_dir: Path, now: datetime) -> None:
-    """Store a session's results and rebuild, in the same unit of work, the files of every school
-    their learners are in now (the session's school included), each with the classes it touched."""
+async def export_results(
+    work: Work, events: Sequence[ResultsProcessed], *, output_dir: Path, now: datetime
+) -> None:
+    """Store sessions' results and rebuild, in the same unit of work and once per school, the
+    files of every school their learners are in now (the sessions' schools included), each with
+    the classes the results reached (and, if a candidate changed learner, the class it left)."""
     store = work.store
-    await store.upsert_results(event)
-    classes = await store.classes_of_learners([r.learner_id for r in event.results])
-    classes.setdefault(normalise_uai(event.uai), set())
+    rows, candidates = latest_results(events)
+    moved_from = await store.candidate_learners([c[0] for c in candidates])
+    await store.upsert_results(rows, candidates)
+    classes = await store.classes_of_learners(sorted({r.learner_id for r in rows} | moved_from))
+    for event in events:
+        classes.setdefault(normalise_uai(event.uai), set())
     for uai in sorted(classes):  # one order everywhere: school locks never deadlock
         report = await rebuild_school(work, uai, output_dir=output_dir, now=now, touched=classes[uai])
         log.info(
@@ -264,13 +274,38 @@ async def export_results(work: Work, event: ResultsProcessed, *, output_dir: Pat
         )
 
 
+def latest_results(
+    events: Sequence[ResultsProcessed],
+) -> tuple[list[ResultRow], list[tuple[str, str, str, str]]]:
+    """The rows the events leave, as if applied one after the other: per certification the last
+    result, with the last publication time Pix gave (a result without one keeps it); per candidate
+    the first session seen (a known candidate keeps its own) and the last learner."""
+    rows: dict[int, ResultRow] = {}
+    candidates: dict[str, tuple[str, str, str, str]] = {}
+    for event in events:
+        for result in event.results:
+            row = result_row(event, result)
+            before = rows.get(row.certification_id)
+            if before is not None and not row.published:
+                row = replace(
+                    row,
+                    values=(*row.values[:18], before.values[18], row.values[19]),
+                    published=before.published,
+                )
+            rows[row.certification_id] = row
+            first = candidates.get(result.candidate_id)
+            session, uai = (first[2], first[3]) if first else (event.session_id, normalise_uai(event.uai))
+            candidates[result.candidate_id] = (result.candidate_id, result.learner_id, session, uai)
+    return list(rows.values()), list(candidates.values())
+
+
 async def rebuild_stale_schools(begin: BeginWork, *, output_dir: Path, now: datetime, limit: int = 50) -> int:
-    """Rebuild every school marked stale (up to ``limit``), each in its own unit of work; return
-    how many. A school marked again while it was rebuilt stays marked for the next round."""
+    """Rebuild the marked classes of every school that has some (up to ``limit`` schools), each
+    school once in its own unit of work; return how many. A class marked while its school was
+    rebuilt stays marked for the next round."""
     async with begin() as work:
         pending = await work.store.stale_schools(limit)
-    for uai, generation in pending:
+    for uai in pending:
         async with begin() as work:
-            await rebuild_school(work, uai, output_dir=output_dir, now=now)
-            await work.store.clear_stale(uai, generation)
+            await rebuild_school(work, uai, output_dir=output_dir, now=now, touched=())
     return len(pending)

@@ -17,6 +17,7 @@ from services.export.app import definition, stale_schools_tick
 from services.export.domain.auth import LIVRET_SCOPE, hash_secret
 from services.export.handlers import ExportHandlers
 from shared.clock import ManualClock
+from shared.consumer import Delivery
 from shared.contracts.events import LearnerDeactivated
 from tests.events import (
     Outcome,
@@ -61,18 +62,12 @@ async def svc(start_service, tmp_path, schools):
 
 
 async def deliver(svc, *events) -> None:
-    """Apply events the way the consumers do: each in its own transaction of the service."""
-    handlers = ExportHandlers(svc.runtime)
-    by_type = {
-        "LearnerRegistered": handlers.on_learner_registered,
-        "LearnerDeactivated": handlers.on_learner_deactivated,
-        "SessionCreated": handlers.on_session_saved,
-        "CandidatesEnrolled": handlers.on_candidates_enrolled,
-        "ResultsProcessed": handlers.on_results_processed,
-    }
+    """Apply events the way the consumers do a record retried alone: each in its own transaction
+    of the service, its batch handler given a list of one."""
+    by_type = ExportHandlers(svc.runtime).every_event()
     for event in events:
         async with svc.runtime.unit_of_work() as uow:
-            await by_type[type(event).__name__](uow, event, None)
+            await by_type[type(event)](uow, [Delivery(event, None)])
 
 
 def form(**fields: str) -> dict:
@@ -259,7 +254,8 @@ async def test_unknown_class_bad_uai_and_class_without_results(svc, schools):
 async def test_forced_rebuild_rewrites_nothing_and_announces_nothing_when_unchanged(svc, schools):
     uai, _ = schools
     await school_with_results(svc, uai)
-    announced = await svc.pool.fetchval("SELECT count(*) FROM outbox")
+    # the school's own events: the consumers also export what other tests publish on the topics
+    announced = await svc.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", uai)
     assert announced == 2  # one LivretExportProduced, one ClassResultsExported
     svc.runtime.clock.advance(days=1)
     answer = await svc.http.post(f"/schools/{uai}/exports")
@@ -268,7 +264,7 @@ async def test_forced_rebuild_rewrites_nothing_and_announces_nothing_when_unchan
     assert body["changed"] == 0
     assert {f["kind"] for f in body["files"]} == {"livret", "class_results", "attestations"}
     assert all(f["file_name"].startswith("20250402_") for f in body["files"])  # unchanged: same name
-    assert await svc.pool.fetchval("SELECT count(*) FROM outbox") == announced
+    assert await svc.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", uai) == announced
 
 
 # -- readiness -----------------------------------------------------------------------------------
@@ -422,8 +418,8 @@ async def test_school_routes_need_the_api_token_the_livret_api_keeps_its_own_cre
     )
     files = sorted((p.name, p.read_bytes()) for p in (tmp_path / uai).iterdir())
     outbox, produced = (
-        await svc.pool.fetchval("SELECT count(*) FROM outbox"),
-        await svc.pool.fetch("SELECT * FROM exports ORDER BY 1, 2, 3"),
+        await svc.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", uai),
+        await svc.pool.fetch("SELECT * FROM exports WHERE uai = $1 ORDER BY 1, 2, 3", uai),
     )
     calls = [
         ("GET", f"/schools/{uai}/classes/3A/results.csv"),  # names, INE, birth dates
@@ -441,8 +437,8 @@ async def test_school_routes_need_the_api_token_the_livret_api_keeps_its_own_cre
             answer = await svc.http.request(method, path, headers=headers)
             assert (answer.status_code, answer.json()["error"]["code"]) == (401, code), (method, path)
     assert sorted((p.name, p.read_bytes()) for p in (tmp_path / uai).iterdir()) == files
-    assert await svc.pool.fetchval("SELECT count(*) FROM outbox") == outbox
-    assert await svc.pool.fetch("SELECT * FROM exports ORDER BY 1, 2, 3") == produced
+    assert await svc.pool.fetchval("SELECT count(*) FROM outbox WHERE key = $1", uai) == outbox
+    assert await svc.pool.fetch("SELECT * FROM exports WHERE uai = $1 ORDER BY 1, 2, 3", uai) == produced
 
     bearer = {"Authorization": f"Bearer {api_token}"}
     csv = await svc.http.get(f"/schools/{uai}/classes/3A/results.csv", headers=bearer)

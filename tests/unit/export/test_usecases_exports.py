@@ -38,7 +38,7 @@ async def test_a_class_file_is_refused_for_an_unknown_class_then_for_nothing_pub
     store = FakeStore()
     file = exports.class_file
     assert await async_refusal(file(store, tmp_path, UAI, "3A", CLASS_RESULTS)) == "class.not_found"
-    await store.upsert_learner(learner(UAI, "solo", division="3A"), active=True)
+    await store.upsert_learners([(learner(UAI, "solo", division="3A"), True)])
     assert await async_refusal(file(store, tmp_path, UAI.lower(), "3a", CLASS_RESULTS)) == "export.no_results"
     assert await async_refusal(exports.readiness(store, "12345", "3A")) == "uai.invalid"
 

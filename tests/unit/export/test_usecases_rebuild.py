@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from services.export.usecases.read_model import save_learners, save_sessions
 from services.export.usecases.rebuild import export_results, rebuild_stale_schools
 from shared.contracts.events import (
     ClassResultsExported,
@@ -33,17 +34,16 @@ def tx() -> FakeTransactions:
 
 
 async def deliver(tx: FakeTransactions, out: Path, *events) -> None:
-    """Each event in its own unit of work, as the consumers apply them (see handlers.py)."""
+    """Each event in its own unit of work, as the consumers apply a record retried alone (see
+    handlers.py: their batch handlers then get a list of one)."""
     for event in events:
         async with tx() as work:
             if isinstance(event, LearnerRegistered):
-                previous = await work.store.upsert_learner(event, active=True)
-                await work.store.mark_stale([event.uai, previous])
+                await save_learners(work, [event])
             elif isinstance(event, SessionCreated):
-                await work.store.upsert_session(event)
-                await work.store.mark_stale([event.uai])
+                await save_sessions(work, [event])
             elif isinstance(event, ResultsProcessed):
-                await export_results(work, event, output_dir=out, now=NOW)
+                await export_results(work, [event], output_dir=out, now=NOW)
 
 
 async def settle(tx: FakeTransactions, out: Path) -> None:
