@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from shared.consumer import BatchHandler, Delivery, EventConsumer
@@ -39,6 +40,21 @@ def as_record(event: Event, at: datetime) -> Sent:
     )
     headers = [(k, v.encode()) for k, v in envelope.to_headers().items()]
     return Sent(event.model_dump_json().encode(), subject.encode(), headers, envelope.id)
+
+
+async def produce_together(kafka: str, topic: str, *records: Sent) -> None:
+    """Write ``records`` so that each partition's share lands as one record batch, which a consumer
+    then fetches whole (one run): the producer lingers until all of them are queued."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka, enable_idempotence=True, linger_ms=200, max_batch_size=4 * 1024 * 1024
+    )
+    await producer.start()
+    try:
+        for r in records:
+            await producer.send(topic, value=r.value, key=r.key, headers=r.headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 @dataclass

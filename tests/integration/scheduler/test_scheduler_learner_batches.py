@@ -21,8 +21,13 @@ from shared.contracts.events import LearnerDeactivated, LearnerUpdated
 from shared.contracts.topics import TopicSpec
 from shared.kafka_admin import ensure_topics
 from tests.events import certifiability, learner, new_uai
-from tests.integration.scheduler.consumer_paths import as_record, consumer_path, parked_ids
-from tests.integration.test_batch_delivery import Lane, Sent, produce
+from tests.integration.scheduler.consumer_paths import (
+    as_record,
+    consumer_path,
+    parked_ids,
+    produce_together,
+)
+from tests.integration.test_batch_delivery import Lane, Sent
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +119,7 @@ async def test_batches_build_the_rows_events_one_at_a_time_build(admin_dsn, kafk
         consumer_path(admin_dsn, kafka, lane, MIGRATIONS, handle_learner_events, batched=True) as batched,
         consumer_path(admin_dsn, kafka, lane, MIGRATIONS, handle_learner_events, batched=False) as one_by_one,
     ):
-        await produce(kafka, lane.topic, *records)
+        await produce_together(kafka, lane.topic, *records)
         await asyncio.gather(batched.drained(kafka, lane.topic), one_by_one.drained(kafka, lane.topic))
         first = await batched.rows("learners", "learner_id")
         assert first == await one_by_one.rows("learners", "learner_id")
@@ -122,13 +127,13 @@ async def test_batches_build_the_rows_events_one_at_a_time_build(admin_dsn, kafk
         for path in (batched, one_by_one):
             assert (path.consumer.processed, path.consumer.duplicates) == (len(records) - 1, 1)
 
-        await produce(kafka, lane.topic, *records, *later)  # a redelivered batch, then new events
+        await produce_together(kafka, lane.topic, *records, *later)  # a redelivered batch, then new events
         await asyncio.gather(batched.drained(kafka, lane.topic), one_by_one.drained(kafka, lane.topic))
         for path in (batched, one_by_one):
             assert path.consumer.duplicates == 1 + len(records)
         calls_before_poison = len(batched.handler_calls)
 
-        await produce(kafka, lane.topic, *around_poison)
+        await produce_together(kafka, lane.topic, *around_poison)
         await asyncio.gather(batched.drained(kafka, lane.topic), one_by_one.drained(kafka, lane.topic))
         assert batched.handler_calls[calls_before_poison] == len(around_poison)  # one run, then alone
         learners = await batched.rows("learners", "learner_id")
