@@ -1,12 +1,18 @@
 """The sessions read model, built only from the scheduler's events (never from its tables).
 
 Every handler is an upsert of the latest snapshot, so a replay or a redelivery with a new id
-leaves the same rows; events about sessions we never saw created are still applied.
+leaves the same rows; events about sessions we never saw created are still applied. Sessions'
+details and enrolments (one CandidatesEnrolled per enrolment command, many candidates each) are
+batch handlers: a partition's run of them is folded to one row per session / candidate and written
+with one set-based statement; a run of one is the per-event case.
 """
 
 from __future__ import annotations
 
-from services.eligibility.store import EligibilityStore
+from collections.abc import Sequence
+
+from services.eligibility.store import CandidateRow, EligibilityStore, SessionRow
+from shared.consumer import Delivery, EventConsumer
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CandidatesEnrolled,
@@ -20,38 +26,61 @@ from shared.outbox import UnitOfWork
 from shared.service import Runtime
 
 
+async def apply_session_details(uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+    """SessionCreated / SessionUpdated of one run: the last one per session wins, one statement.
+
+    A new date means a new due date, hence a new one-month check (the old one stays recorded).
+    """
+    latest: dict[str, SessionRow] = {}
+    for event, _ in deliveries:
+        at = event.created_at if isinstance(event, SessionCreated) else event.updated_at
+        latest[event.session_id] = SessionRow(event.session_id, event.uai, event.date, event.time, at)
+    await EligibilityStore(uow.conn).upsert_sessions(list(latest.values()))
+
+
 async def on_session_created(uow: UnitOfWork, event: SessionCreated, envelope: Envelope) -> None:
-    await EligibilityStore(uow.conn).upsert_session(
-        event.session_id, event.uai, event.date, event.time, event.created_at
-    )
+    """One event alone: the same as a run of one."""
+    await apply_session_details(uow, [Delivery(event, envelope)])
 
 
 async def on_session_updated(uow: UnitOfWork, event: SessionUpdated, envelope: Envelope) -> None:
-    """A new date means a new due date, hence a new one-month check (the old one stays recorded)."""
-    await EligibilityStore(uow.conn).upsert_session(
-        event.session_id, event.uai, event.date, event.time, event.updated_at
-    )
+    await apply_session_details(uow, [Delivery(event, envelope)])
 
 
 async def on_session_cancelled(uow: UnitOfWork, event: SessionCancelled, envelope: Envelope) -> None:
     await EligibilityStore(uow.conn).cancel_session(event.session_id, event.uai, event.cancelled_at)
 
 
+async def apply_enrolments(uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+    """CandidatesEnrolled of one run: every candidate of every event, the last enrolment of each
+    (session, candidate) winning, in one statement."""
+    latest: dict[tuple[str, str], CandidateRow] = {}
+    for event, _ in deliveries:
+        for c in event.candidates:
+            latest[event.session_id, c.candidate_id] = CandidateRow(
+                event.session_id, c.candidate_id, c.learner_id, c.division
+            )
+    await EligibilityStore(uow.conn).upsert_candidates(list(latest.values()))
+
+
 async def on_candidates_enrolled(uow: UnitOfWork, event: CandidatesEnrolled, envelope: Envelope) -> None:
-    await EligibilityStore(uow.conn).upsert_candidates(
-        event.session_id,
-        [(c.candidate_id, c.learner_id, c.division) for c in event.candidates],
-    )
+    await apply_enrolments(uow, [Delivery(event, envelope)])
 
 
 async def on_candidate_unenrolled(uow: UnitOfWork, event: CandidateUnenrolled, envelope: Envelope) -> None:
     await EligibilityStore(uow.conn).remove_candidate(event.session_id, event.candidate_id)
 
 
+def handle_session_events(consumer: EventConsumer) -> None:
+    """Register the sessions read model's handlers on ``consumer`` (batch ones serve a run of one too)."""
+    consumer.on_batch(SessionCreated, apply_session_details)
+    consumer.on_batch(SessionUpdated, apply_session_details)
+    consumer.on(SessionCancelled, on_session_cancelled)
+    consumer.on_batch(CandidatesEnrolled, apply_enrolments)
+    consumer.on(CandidateUnenrolled, on_candidate_unenrolled)
+
+
 def wire(runtime: Runtime) -> None:
-    sessions = runtime.consumer("sessions", SCHEDULER)
-    sessions.on(SessionCreated, on_session_created)
-    sessions.on(SessionUpdated, on_session_updated)
-    sessions.on(SessionCancelled, on_session_cancelled)
-    sessions.on(CandidatesEnrolled, on_candidates_enrolled)
-    sessions.on(CandidateUnenrolled, on_candidate_unenrolled)
+    # Parallel partitions: scheduler events are keyed by session id, and these handlers write only
+    # that session's rows (sessions, session_candidates), so two partitions never touch one row.
+    handle_session_events(runtime.consumer("sessions", SCHEDULER, parallel_partitions=True))

@@ -139,6 +139,27 @@ class SessionCandidate:
     division: str
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """What the sessions read model keeps of a SessionCreated / SessionUpdated."""
+
+    session_id: str
+    uai: str
+    session_date: date
+    session_time: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateRow:
+    """What the sessions read model keeps of an enrolled candidate."""
+
+    session_id: str
+    candidate_id: str
+    learner_id: str
+    division: str
+
+
 class EligibilityStore:
     """The eligibility schema over one connection (a transaction's) or the pool (plain reads)."""
 
@@ -384,19 +405,20 @@ class EligibilityStore:
     # ---------------------------------------------------------------------------------------------
     # sessions read model (from the scheduler's events) and the one-month checks
 
-    async def upsert_session(
-        self, session_id: str, uai: str, session_date: date, time: str, at: datetime
-    ) -> None:
+    async def upsert_sessions(self, sessions: Sequence[SessionRow]) -> None:
+        """One row per session (the latest of its events), created or overwritten, in one statement."""
+        if not sessions:
+            return
         await self.conn.execute(
             "INSERT INTO sessions (session_id, uai, session_date, session_time, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::timestamptz[])"
             " ON CONFLICT (session_id) DO UPDATE SET uai = EXCLUDED.uai, session_date = EXCLUDED.session_date,"
             " session_time = EXCLUDED.session_time, updated_at = EXCLUDED.updated_at",
-            session_id,
-            uai,
-            session_date,
-            time,
-            at,
+            [r.session_id for r in sessions],
+            [r.uai for r in sessions],
+            [r.session_date for r in sessions],
+            [r.session_time for r in sessions],
+            [r.at for r in sessions],
         )
 
     async def cancel_session(self, session_id: str, uai: str, at: datetime) -> None:
@@ -410,20 +432,19 @@ class EligibilityStore:
             at,
         )
 
-    async def upsert_candidates(self, session_id: str, candidates: Sequence[tuple[str, str, str]]) -> None:
-        """(candidate id, learner id, division) rows; re-enrolling the same candidate overwrites it."""
+    async def upsert_candidates(self, candidates: Sequence[CandidateRow]) -> None:
+        """Candidates of any sessions, one row per (session, candidate); re-enrolling one overwrites it."""
         if not candidates:
             return
         await self.conn.execute(
             "INSERT INTO session_candidates (session_id, candidate_id, learner_id, division)"
-            " SELECT $1, c.candidate_id, c.learner_id, c.division"
-            " FROM unnest($2::text[], $3::text[], $4::text[]) AS c(candidate_id, learner_id, division)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
             " ON CONFLICT (session_id, candidate_id) DO UPDATE SET learner_id = EXCLUDED.learner_id,"
             " division = EXCLUDED.division",
-            session_id,
-            [c[0] for c in candidates],
-            [c[1] for c in candidates],
-            [c[2] for c in candidates],
+            [c.session_id for c in candidates],
+            [c.candidate_id for c in candidates],
+            [c.learner_id for c in candidates],
+            [c.division for c in candidates],
         )
 
     async def remove_candidate(self, session_id: str, candidate_id: str) -> None:

@@ -14,14 +14,7 @@ from services.scheduler.api import DEPENDENCIES, ERROR_STATUSES, UseCaseDependen
 from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar
 from services.scheduler.store import transactions
 from services.scheduler.usecases.common import SchoolClock
-from shared.contracts.events import (
-    CertifiabilityAssessed,
-    LearnerDeactivated,
-    LearnerRegistered,
-    LearnerUpdated,
-    SessionFinalised,
-    SessionStarted,
-)
+from shared.contracts.events import SessionFinalised, SessionStarted
 from shared.contracts.topics import ELIGIBILITY, FINALISATION
 from shared.password_hash import hash_password
 from shared.service import Runtime, ServiceDefinition
@@ -68,11 +61,10 @@ def wire(runtime: Runtime) -> None:
         calendar=CertificationCalendar.load(settings.calendar_file),
         hash_password=partial(hash_password, n=settings.invigilator_password_scrypt_n),
     )
-    learners = runtime.consumer("learners", ELIGIBILITY)
-    learners.on(LearnerRegistered, handlers.on_learner_registered)
-    learners.on(LearnerUpdated, handlers.on_learner_updated)
-    learners.on(LearnerDeactivated, handlers.on_learner_deactivated)
-    learners.on(CertifiabilityAssessed, handlers.on_certifiability_assessed)
+    # Parallel partitions: learner events are keyed by learner id, and their handlers write only
+    # that learner's rows (learners, learner_certifiability), so two partitions never touch one row.
+    learners = runtime.consumer("learners", ELIGIBILITY, parallel_partitions=True)
+    handlers.handle_learner_events(learners)
     finalisation = runtime.consumer("finalisation", FINALISATION)
     finalisation.on(SessionStarted, handlers.on_session_started)
     finalisation.on(SessionFinalised, handlers.on_session_finalised)

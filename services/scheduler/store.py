@@ -55,6 +55,46 @@ class LearnerRow:
     active: bool
 
 
+@dataclass(frozen=True, slots=True)
+class LearnerSnapshotRow:
+    """What the learners read model keeps of a LearnerRegistered / LearnerUpdated."""
+
+    learner_id: str
+    uai: str
+    ine: str | None
+    first_name: str
+    last_name: str
+    birthdate: date
+    division: str
+    active: bool
+    at: datetime
+    #: an earlier event of the same run left the learner different: written even if equal to the row
+    changed_in_run: bool = False
+
+    def fields(self) -> tuple:
+        """What a replay must not touch the row for (all but the time)."""
+        return (
+            self.uai,
+            self.ine,
+            self.first_name,
+            self.last_name,
+            self.birthdate,
+            self.division,
+            self.active,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CertifiabilityRow:
+    """What the read model keeps of a CertifiabilityAssessed."""
+
+    learner_id: str
+    uai: str
+    status: str
+    certifiable_competences: int | None
+    assessed_at: datetime
+
+
 _LEARNERS = (
     "SELECT l.*, coalesce(c.status = 'certifiable', false) AS certifiable"
     " FROM learners l LEFT JOIN learner_certifiability c USING (learner_id)"
@@ -257,66 +297,68 @@ class SchedulerStore:
         )
         return bool(created)
 
-    async def upsert_learner(
-        self,
-        *,
-        learner_id: str,
-        uai: str,
-        ine: str | None,
-        first_name: str,
-        last_name: str,
-        birthdate: date,
-        division: str,
-        active: bool,
-        at: datetime,
-    ) -> None:
-        """The latest snapshot wins; the same snapshot again (a replay) leaves the row untouched."""
+    async def upsert_learners(self, snapshots: Sequence[LearnerSnapshotRow]) -> None:
+        """The latest snapshot of each learner (one row per learner), in one statement.
+
+        A snapshot equal to the stored row (a replay) leaves it untouched, unless the run it comes
+        from changed the learner in between (``changed_in_run``): then it is written with its time.
+        """
+        if not snapshots:
+            return
         await self.conn.execute(
             "INSERT INTO learners"
             " (learner_id, uai, ine, first_name, last_name, birthdate, division, active, updated_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (learner_id) DO UPDATE SET uai = $2, ine = $3, first_name = $4, last_name = $5,"
-            " birthdate = $6, division = $7, active = $8, updated_at = $9"
-            " WHERE (learners.uai, learners.ine, learners.first_name, learners.last_name, learners.birthdate,"
-            " learners.division, learners.active) IS DISTINCT FROM ($2, $3, $4, $5, $6, $7, $8)",
-            learner_id,
-            uai,
-            ine,
-            first_name,
-            last_name,
-            birthdate,
-            division,
-            active,
-            at,
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+            " $6::date[], $7::text[], $8::boolean[], $9::timestamptz[])"
+            " ON CONFLICT (learner_id) DO UPDATE SET uai = EXCLUDED.uai, ine = EXCLUDED.ine,"
+            " first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
+            " birthdate = EXCLUDED.birthdate, division = EXCLUDED.division, active = EXCLUDED.active,"
+            " updated_at = EXCLUDED.updated_at"
+            " WHERE learners.learner_id = ANY($10::text[])"
+            " OR (learners.uai, learners.ine, learners.first_name, learners.last_name, learners.birthdate,"
+            " learners.division, learners.active) IS DISTINCT FROM (EXCLUDED.uai, EXCLUDED.ine,"
+            " EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.birthdate, EXCLUDED.division,"
+            " EXCLUDED.active)",
+            [s.learner_id for s in snapshots],
+            [s.uai for s in snapshots],
+            [s.ine for s in snapshots],
+            [s.first_name for s in snapshots],
+            [s.last_name for s in snapshots],
+            [s.birthdate for s in snapshots],
+            [s.division for s in snapshots],
+            [s.active for s in snapshots],
+            [s.at for s in snapshots],
+            [s.learner_id for s in snapshots if s.changed_in_run],
         )
 
-    async def deactivate_learner(self, learner_id: str, at: datetime) -> None:
+    async def deactivate_learners(self, deactivations: Mapping[str, datetime]) -> None:
+        """learner id → time: the active ones become inactive at that time, the others stay as they are."""
+        if not deactivations:
+            return
         await self.conn.execute(
-            "UPDATE learners SET active = false, updated_at = $2 WHERE learner_id = $1 AND active",
-            learner_id,
-            at,
+            "UPDATE learners l SET active = false, updated_at = d.at"
+            " FROM unnest($1::text[], $2::timestamptz[]) AS d(learner_id, at)"
+            " WHERE l.learner_id = d.learner_id AND l.active",
+            list(deactivations),
+            list(deactivations.values()),
         )
 
-    async def upsert_certifiability(
-        self,
-        *,
-        learner_id: str,
-        uai: str,
-        status: str,
-        certifiable_competences: int | None,
-        assessed_at: datetime,
-    ) -> None:
-        """Keep the most recent assessment; an older one arriving late changes nothing."""
+    async def upsert_certifiabilities(self, assessments: Sequence[CertifiabilityRow]) -> None:
+        """One assessment per learner; kept unless the stored one is more recent (a late older one)."""
+        if not assessments:
+            return
         await self.conn.execute(
-            "INSERT INTO learner_certifiability"
-            " (learner_id, uai, status, certifiable_competences, assessed_at) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (learner_id) DO UPDATE SET uai = $2, status = $3, certifiable_competences = $4,"
-            " assessed_at = $5 WHERE learner_certifiability.assessed_at <= $5",
-            learner_id,
-            uai,
-            status,
-            certifiable_competences,
-            assessed_at,
+            "INSERT INTO learner_certifiability (learner_id, uai, status, certifiable_competences, assessed_at)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::timestamptz[])"
+            " ON CONFLICT (learner_id) DO UPDATE SET uai = EXCLUDED.uai, status = EXCLUDED.status,"
+            " certifiable_competences = EXCLUDED.certifiable_competences,"
+            " assessed_at = EXCLUDED.assessed_at"
+            " WHERE learner_certifiability.assessed_at <= EXCLUDED.assessed_at",
+            [a.learner_id for a in assessments],
+            [a.uai for a in assessments],
+            [a.status for a in assessments],
+            [a.certifiable_competences for a in assessments],
+            [a.assessed_at for a in assessments],
         )
 
     async def learners_of_class(self, uai: str, division: str) -> list[LearnerRow]:

@@ -106,7 +106,7 @@ async def service_path(request: PlanningRequest) -> None:
     import httpx
 
     from services.scheduler.app import definition
-    from services.scheduler.store import SchedulerStore
+    from services.scheduler.store import CertifiabilityRow, LearnerSnapshotRow, SchedulerStore
     from shared.clock import ManualClock
     from shared.db import provision_service
     from shared.service import create_app
@@ -132,26 +132,34 @@ async def service_path(request: PlanningRequest) -> None:
             runtime.clock = ManualClock(datetime(2023, 10, 2, 7, 0, tzinfo=UTC))
             async with runtime.unit_of_work() as uow:
                 store = SchedulerStore(uow.conn)
-                for group in request.classes:
-                    for k, learner_id in enumerate(group.student_ids):
-                        await store.upsert_learner(
+                now = runtime.clock.now()
+                learners = [
+                    (group.name, k, learner_id)
+                    for group in request.classes
+                    for k, learner_id in enumerate(group.student_ids)
+                ]
+                await store.upsert_learners(
+                    [
+                        LearnerSnapshotRow(
                             learner_id=learner_id,
                             uai=uai,
                             ine=None,
                             first_name="Zoé",
                             last_name=f"Nom {learner_id}",
                             birthdate=date(2006, 1 + k % 12, 1 + k % 28),
-                            division=group.name,
+                            division=division,
                             active=True,
-                            at=runtime.clock.now(),
+                            at=now,
                         )
-                        await store.upsert_certifiability(
-                            learner_id=learner_id,
-                            uai=uai,
-                            status="certifiable",
-                            certifiable_competences=6,
-                            assessed_at=runtime.clock.now(),
-                        )
+                        for division, k, learner_id in learners
+                    ]
+                )
+                await store.upsert_certifiabilities(
+                    [
+                        CertifiabilityRow(learner_id, uai, "certifiable", 6, now)
+                        for _, _, learner_id in learners
+                    ]
+                )
             school = {
                 "name": "Lycée Gay-Lussac",
                 "level": "lycee",
