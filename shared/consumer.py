@@ -12,7 +12,8 @@ A run whose transaction fails is rolled back and handled again record by record,
 one transaction per record, retried ``retry_max_attempts`` times with exponential backoff, then sent
 to the service's dead-letter topic with headers naming where it came from and why; the good records
 of the run are applied once and only the failing one is parked. Records whose envelope or payload
-does not parse are parked straight away and never fail the run. See docs/adr/0006.
+does not parse are parked straight away and never fail the run. A database outage spends no
+attempt: the partition waits for PostgreSQL (shared/health.py). See docs/adr/0006.
 
 This module is the flow (batches, runs, retries, offsets, shutdown); the inbox statements are in
 shared/inbox.py and the dead-letter publishing in shared/dead_letters.py. Past 400 lines on purpose:
@@ -41,6 +42,7 @@ from pydantic import ValidationError
 from shared.contracts.envelope import Envelope, EnvelopeError
 from shared.contracts.events import EVENT_TYPES, Event
 from shared.dead_letters import dead_letter_headers, describe, park, validation_summary
+from shared.health import is_database_unavailable
 from shared.inbox import Delivery, Received, record_one, record_run
 from shared.outbox import UnitOfWork
 
@@ -361,13 +363,21 @@ class EventConsumer:
     async def _run_with_retries(self, item: Received) -> None:
         record, envelope = item.record, item.envelope
         delay = self.retry_backoff_ms / 1000
-        for attempt in range(1, self.retry_max_attempts + 1):
+        attempt = 0
+        while attempt < self.retry_max_attempts:
+            attempt += 1
             try:
                 fresh = await self._apply(item)
             except PermanentError as exc:
                 await self._dead_letter(record, describe(exc), attempts=attempt)
                 return
             except Exception as exc:
+                if is_database_unavailable(exc):  # not the record's fault: wait, spend no attempt
+                    attempt -= 1
+                    log.warning("database unavailable; the partition waits", error=describe(exc))
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.retry_backoff_max_ms / 1000)
+                    continue
                 if attempt == self.retry_max_attempts:
                     log.error("handler failed; dead-lettering", attempts=attempt, error=describe(exc))
                     await self._dead_letter(record, describe(exc), attempts=attempt)

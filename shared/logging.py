@@ -1,11 +1,80 @@
-"""structlog configured for JSON lines, with context (event id, type, subject) bound per message."""
+"""structlog configured for JSON lines, with context (event id, type, subject) bound per message.
+
+During a broker or database outage the same failure is logged hundreds of times a second (aiokafka
+alone wrote ≈ 200 ERROR lines a second per service): ``RepeatedErrorFilter`` lets one line per
+cause through every few seconds and puts the number it held back on the next one.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
 import structlog
+
+#: loggers whose warnings and errors are rate-limited by cause (a name and its children)
+RATE_LIMITED_LOGGERS = ("aiokafka", "faststream", "shared.outbox", "shared.dead_letters")
+#: warnings of other loggers that repeat once per retry while a dependency is down
+RATE_LIMITED_EVENTS = frozenset(
+    {
+        "database unavailable; the partition waits",
+        "offset commit failed; will retry",
+        "outbox pruning failed; will retry",
+    }
+)
+#: one line per cause this often (seconds)
+RATE_LIMIT_SECONDS = 5.0
+
+
+class RepeatedErrorFilter(logging.Filter):
+    """One WARNING-or-worse line per cause every ``interval`` seconds, with a count of the others.
+
+    A cause is the logger and the message template (aiokafka's ``"Unable connect to node with id
+    %s: %s"``, a structlog event's text), so a new kind of failure always shows at once. The line
+    let through after a quiet spell carries ``suppressed``: how many of that cause were held back.
+    Records below WARNING, and those of other loggers, pass untouched.
+    """
+
+    def __init__(
+        self,
+        interval: float = RATE_LIMIT_SECONDS,
+        loggers: tuple[str, ...] = RATE_LIMITED_LOGGERS,
+        events: frozenset[str] = RATE_LIMITED_EVENTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.interval, self.loggers, self.events, self.clock = interval, loggers, events, clock
+        #: cause → (when its last line was let through, lines held back since)
+        self._causes: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def _limited(self, record: logging.LogRecord, template: str) -> bool:
+        name = record.name
+        return any(name == p or name.startswith(p + ".") for p in self.loggers) or template in self.events
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        event: dict[str, Any] | None = record.msg if isinstance(record.msg, dict) else None
+        template = str(event.get("event", "")) if event is not None else str(record.msg)
+        if not self._limited(record, template):
+            return True
+        cause = (record.name, template)
+        now = self.clock()
+        last, held_back = self._causes.get(cause, (None, 0))
+        if last is not None and now - last < self.interval:
+            self._causes[cause] = (last, held_back + 1)
+            return False
+        self._causes[cause] = (now, 0)
+        if held_back and event is not None:
+            event["suppressed"] = held_back
+        elif held_back:  # a stdlib record (aiokafka): the count goes into its message
+            seconds = now - last if last is not None else 0.0
+            record.msg = f"{record.getMessage()} [{held_back} similar line(s) suppressed in {seconds:.0f}s]"
+            record.args = None
+        return True
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
@@ -36,6 +105,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     )
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatedErrorFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

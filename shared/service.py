@@ -2,7 +2,8 @@
 
 A service describes itself with a ``ServiceDefinition`` (its name, migrations, consumers, routes,
 background jobs, read-model tables) and ``run`` does the rest; ``python -m services.<name>`` calls
-it. ``/health`` says the process is alive; ``/ready`` says broker and database answer.
+it. ``/health`` says the process is alive; ``/ready`` says whether it can serve its API (a broker
+outage only degrades it, a database outage makes it unready: shared/health.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from shared.clock import ManualClock, SystemClock
 from shared.consumer import EventConsumer
 from shared.contracts.topics import all_topics
 from shared.db import create_pool, migrate, schema_for
+from shared.health import install_database_unavailable_handler, readiness
 from shared.http import install_error_handlers
 from shared.kafka_admin import ensure_topics, reset_group_offsets
 from shared.logging import configure_logging
@@ -198,6 +200,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     app = FastAPI(title=definition.title or f"certibus {definition.name}", lifespan=lifespan)
     app.state.api_tokens = tuple(settings.api_tokens())
     install_error_handlers(app, definition.error_statuses)
+    install_database_unavailable_handler(app)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
@@ -206,25 +209,10 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
 
     @app.get("/ready", tags=["operations"])
     async def ready(response: Response) -> dict[str, Any]:
-        """Readiness: Postgres and Kafka answer (and the outbox relay is running)."""
-        runtime: Runtime = app.state.runtime
-        checks: dict[str, bool] = {}
-        try:
-            async with asyncio.timeout(2):
-                checks["database"] = await runtime.pool.fetchval("SELECT true") is True
-        except Exception:
-            checks["database"] = False
-        try:
-            checks["broker"] = await runtime.broker.ping(timeout=2)
-        except Exception:
-            checks["broker"] = False
-        ok = all(checks.values())
-        response.status_code = 200 if ok else 503
-        return {
-            "status": "ready" if ok else "not ready",
-            "checks": checks,
-            "relay_active": runtime.relay.active,
-        }
+        """Readiness: can serve its API. 200 ``ready``, 200 ``degraded`` (broker down, events wait in
+        the outbox, backlog shown), 503 ``not ready`` (database down); see shared/health.py."""
+        response.status_code, body = await readiness(app.state.runtime)
+        return body
 
     if definition.router is not None:
         app.include_router(definition.router)

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -147,6 +148,23 @@ def _error_code(response: httpx.Response) -> str | None:
         return None
 
 
+async def commit_or_carry_on(consumer: AIOKafkaConsumer, record: ConsumerRecord) -> None:
+    """Commit past ``record``; a commit the broker refuses (a rebalance after a stall, the broker
+    away) is logged and skipped, as the services do: the consumer rejoins its group by itself and
+    the record, already delivered, comes back and is delivered again (finalisation's intake keeps
+    the first copy of a session's results)."""
+    try:
+        await consumer.commit({TopicPartition(record.topic, record.partition): record.offset + 1})
+    except KafkaError as error:
+        log.warning(
+            "offset commit failed; the record will be redelivered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=f"{type(error).__name__}: {error}",
+        )
+
+
 async def run(settings: SandboxSettings) -> None:
     consumer = AIOKafkaConsumer(
         FINALISATION,
@@ -168,7 +186,7 @@ async def run(settings: SandboxSettings) -> None:
             sandbox = Sandbox(settings, http)
             async for record in consumer:
                 await sandbox.handle(record)
-                await consumer.commit({TopicPartition(record.topic, record.partition): record.offset + 1})
+                await commit_or_carry_on(consumer, record)
     finally:
         await consumer.stop()
         log.info("pix sandbox stopped")
