@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import shutil
 import sys
 import time
@@ -81,12 +80,18 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
     reporter.log("2. planning, sessions, enrolment, convocations (scheduler)")
     planned: dict[str, list[str]] = {}
     with reporter.phase("planning and sessions", len(schools), "schools") as advance:
+        proposed: dict[str, dict[str, Any]] = {}
 
         async def plan(school: School) -> None:
-            planned[school.uai] = await run.plan(school)
-            advance(1)
+            proposed[school.uai] = await run.plan(school)
 
         await _for_each(limit, schools, plan)
+        # the scheduler numbers sessions from one sequence as plans are confirmed: confirming in
+        # the schools' order (not as proposals come back) gives every session the same number
+        # for one seed, in the file names and the exports (issue 11)
+        for school in schools:
+            planned[school.uai] = await run.confirm(school, proposed[school.uai])
+            advance(1)
     sessions = sum(len(ids) for ids in planned.values())
     with reporter.phase("enrolment and convocations", sessions, "sessions") as advance:
 
@@ -110,13 +115,13 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
     candidates = sum(len(s["candidates"]) for school in schools for s in school.sessions)
     with reporter.phase("invigilation and finalisation", candidates, "candidates") as advance:
 
-        async def supervise(school: School, index: int, session: dict[str, Any]) -> None:
+        async def supervise(school: School, session: dict[str, Any]) -> None:
             # rooms run side by side: each session has its own chance, whatever the interleaving
             async with limit:
-                advance(await run.supervise(school, session, random.Random(f"{seed}:{school.uai}:{index}")))
+                advance(await run.supervise(school, session, seed))
 
         async def the_day(school: School) -> None:
-            await asyncio.gather(*(supervise(school, i, s) for i, s in enumerate(school.sessions)))
+            await asyncio.gather(*(supervise(school, s) for s in school.sessions))
             run.log(f"  {school.uai}: {len(school.sessions)} session(s) supervised and finalised")
 
         await asyncio.gather(*(the_day(school) for school in schools))
@@ -207,6 +212,7 @@ def main() -> None:
         output_dir=output / "exports",
         extra_env={"CALENDAR_FILE": str(calendar)},
         export_clients=[livret_client(schools)],
+        sandbox_seed=args.seed,
     )
     students = sum(len(s.learners) for s in schools)
     print(

@@ -43,6 +43,8 @@ class StackConfig:
     #: prefix for schemas/roles and consumer groups, so a test stack never meets the real one
     namespace: str | None = None
     sandbox_delay_seconds: float = 1.0
+    #: the run's seed, from which the Pix sandbox derives every result (PIX_SANDBOX_SEED)
+    sandbox_seed: int = 0
     #: the académie portal's token for every school API (API_TOKEN of each service)
     api_token: str = "local-school-api-token"
     #: the Pix side's token for the results intake (FINALISATION_API_TOKEN, the sandbox posts with it)
@@ -150,6 +152,7 @@ def start_stack(config: StackConfig, with_sandbox: bool = True) -> Stack:
                 "KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap_servers,
                 "FINALISATION_URL": config.url("finalisation"),
                 "PIX_SANDBOX_DELAY_SECONDS": str(config.sandbox_delay_seconds),
+                "PIX_SANDBOX_SEED": str(config.sandbox_seed),
                 "FINALISATION_API_TOKEN": config.finalisation_api_token,
                 "PYTHONUNBUFFERED": "1",
                 **({"PIX_SANDBOX_GROUP_ID": f"{config.namespace}.pix-sandbox"} if config.namespace else {}),

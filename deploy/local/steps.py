@@ -119,8 +119,8 @@ class Run:
 
     # ---- scheduler --------------------------------------------------------------------------
 
-    async def plan(self, school: School) -> list[str]:
-        """Set the school up, wait until the scheduler knows its learners, plan and confirm."""
+    async def plan(self, school: School) -> dict[str, Any]:
+        """Set the school up, wait until the scheduler knows its learners, and propose its plan."""
         await self.call("scheduler", "PUT", f"/schools/{school.uai}", json=school_body(school))
         expected = _count(school.summary["certifiability"], "certifiable")
         # a real SIECLE roster holds the whole school: name the certifying classes (3e / terminales)
@@ -144,8 +144,12 @@ class Run:
         ).json()
         if plan["status"] != "proposed":
             raise RuntimeError(f"{school.uai}: no plan: {plan['error']}")
-        confirmed = (await self.call("scheduler", "POST", f"/plans/{plan['plan_id']}/confirm")).json()
         school.summary["plan"] = {"sessions": len(plan["sessions"]), "half_days": len(plan["half_days"])}
+        return plan
+
+    async def confirm(self, school: School, plan: dict[str, Any]) -> list[str]:
+        """Confirm a proposed plan: its sessions get their numbers (one sequence for the académie)."""
+        confirmed = (await self.call("scheduler", "POST", f"/plans/{plan['plan_id']}/confirm")).json()
         return list(confirmed["session_ids"])
 
     async def convoke(self, school: School, session_id: str) -> dict[str, Any]:
@@ -160,24 +164,30 @@ class Run:
 
     # ---- finalisation -----------------------------------------------------------------------
 
-    async def supervise(self, school: School, session: dict[str, Any], rng: random.Random) -> int:
-        """The day of one session in the invigilator space, then its finalisation; candidates seen."""
+    async def supervise(self, school: School, session: dict[str, Any], seed: int) -> int:
+        """The day of one session in the invigilator space, then its finalisation; candidates seen.
+
+        Who is absent, has an incident or aborts is drawn per learner (seed and INE) and per session
+        (seed, school, date, time, room): never from ids the services generate or the order of calls,
+        so one seed gives the same day whatever the interleaving (issue 11)."""
         login = await self.wait(
             f"session {session['session_number']} to reach the invigilator space",
             lambda: self._try_login(session),
         )
         headers = {"Authorization": f"Bearer {login['token']}"}
         base = f"/invigilator/sessions/{session['session_id']}/candidates"
+        room = random.Random(f"{seed}:{school.uai}:{session['date']}:{session['time']}:{session['room']}")
         reports = []
         for index, candidate in enumerate(session["candidates"]):
             cid = candidate["candidate_id"]
+            rng = random.Random(f"{seed}:{candidate.get('ine') or candidate.get('learner_id')}")
             if rng.random() < 0.05:
                 reports.append({"candidate_id": cid, "present": False})
                 continue
             for step in ("presence", "start"):
                 await self.call("finalisation", "POST", f"{base}/{cid}/{step}", public=True, headers=headers)
             school.summary["started"] = school.summary.get("started", 0) + 1  # one event loop: no race
-            if index == 0 and rng.random() < 0.5:
+            if index == 0 and room.random() < 0.5:
                 await self.call(
                     "finalisation",
                     "POST",
