@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
-import random
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -81,12 +82,23 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
     reporter.log("2. planning, sessions, enrolment, convocations (scheduler)")
     planned: dict[str, list[str]] = {}
     with reporter.phase("planning and sessions", len(schools), "schools") as advance:
+        proposed: dict[str, dict[str, Any]] = {}
 
         async def plan(school: School) -> None:
-            planned[school.uai] = await run.plan(school)
-            advance(1)
+            # a resumed run: a school whose plan is confirmed keeps it
+            if already := await run.confirmed_sessions(school):
+                planned[school.uai] = already
+            else:
+                proposed[school.uai] = await run.plan(school)
 
         await _for_each(limit, schools, plan)
+        # the scheduler numbers sessions from one sequence as plans are confirmed: confirming in
+        # the schools' order (not as proposals come back) gives every session the same number
+        # for one seed, in the file names and the exports (issue 11)
+        for school in schools:
+            if school.uai in proposed:
+                planned[school.uai] = await run.confirm(school, proposed[school.uai])
+            advance(1)
     sessions = sum(len(ids) for ids in planned.values())
     with reporter.phase("enrolment and convocations", sessions, "sessions") as advance:
 
@@ -110,13 +122,13 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
     candidates = sum(len(s["candidates"]) for school in schools for s in school.sessions)
     with reporter.phase("invigilation and finalisation", candidates, "candidates") as advance:
 
-        async def supervise(school: School, index: int, session: dict[str, Any]) -> None:
+        async def supervise(school: School, session: dict[str, Any]) -> None:
             # rooms run side by side: each session has its own chance, whatever the interleaving
             async with limit:
-                advance(await run.supervise(school, session, random.Random(f"{seed}:{school.uai}:{index}")))
+                advance(await run.supervise(school, session, seed))
 
         async def the_day(school: School) -> None:
-            await asyncio.gather(*(supervise(school, i, s) for i, s in enumerate(school.sessions)))
+            await asyncio.gather(*(supervise(school, s) for s in school.sessions))
             run.log(f"  {school.uai}: {len(school.sessions)} session(s) supervised and finalised")
 
         await asyncio.gather(*(the_day(school) for school in schools))
@@ -176,6 +188,21 @@ def run_academie(
     return asyncio.run(whole())
 
 
+#: the options of a run, kept in its output folder for --resume
+RUN_FILE = "run.json"
+
+
+def _newest_run() -> Path:
+    runs = sorted(p.parent for p in (REPO / "out").glob(f"academie-*/{RUN_FILE}"))
+    if not runs:
+        raise SystemExit(f"--resume: no run with a {RUN_FILE} under {REPO / 'out'}; name it with --output")
+    return runs[-1]
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -192,11 +219,27 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32, help="schools acting at the same time")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--keep-running", action="store_true", help="leave the services up afterwards")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted run in --output (default: the newest out/academie-*) on its"
+        " infrastructure and state: its options are read from its run.json, phases done are skipped",
+    )
     args = parser.parse_args()
-    output = (args.output or REPO / "out" / f"academie-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
-    if output.exists():
-        shutil.rmtree(output)
-    output.mkdir(parents=True)
+    if args.resume:
+        output = (args.output or _newest_run()).resolve()
+        for option, value in json.loads((output / RUN_FILE).read_text(encoding="utf-8")).items():
+            setattr(args, option, value)
+        print(f"== resuming the run in {output} (seed {args.seed}, scale {args.scale})")
+    else:
+        output = (args.output or REPO / "out" / f"academie-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+        if output.exists():
+            shutil.rmtree(output)
+        output.mkdir(parents=True)
+        options = {k: getattr(args, k) for k in ("scale", "schools", "students", "seed", "concurrency")}
+        (output / RUN_FILE).write_text(json.dumps(options, indent=2), encoding="utf-8")
+    # SIGTERM (a CI timeout, `kill`) stops the run as Ctrl-C does: the stack is stopped, not orphaned
+    signal.signal(signal.SIGTERM, _interrupt)
     calendar = provisional_calendar(output / "calendar-with-provisional-2026-2027.json")
     schools = schools_for(args.scale, args.seed, args.schools, args.students)
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
@@ -207,7 +250,9 @@ def main() -> None:
         output_dir=output / "exports",
         extra_env={"CALENDAR_FILE": str(calendar)},
         export_clients=[livret_client(schools)],
+        sandbox_seed=args.seed,
     )
+    resume_hint = f"deploy/local/run-academie --resume --output {output}"
     students = sum(len(s.learners) for s in schools)
     print(
         f"== {args.scale}: {len(schools)} schools, {students:,} certifying students, concurrency {args.concurrency}"
@@ -226,7 +271,13 @@ def main() -> None:
         )
         before = asyncio.run(topic_end_offsets(bootstrap))
         summary = {"scale": args.scale, "seed": args.seed, "concurrency": args.concurrency}
-        summary |= run_academie(run, schools, args.seed, reporter)
+        try:
+            summary |= run_academie(run, schools, args.seed, reporter)
+        except KeyboardInterrupt:
+            print(f"\n== interrupted; the state is kept: continue with\n{resume_hint}", file=sys.stderr)
+            sys.exit(130)
+        summary["retries"] = run.retries
+        summary["restarts"] = [dataclasses.asdict(r) for r in stack.restarts]
         summary["events_per_topic"] = events_published(before, asyncio.run(topic_end_offsets(bootstrap)))
         summary["files"] = files_written(output)
         (output / "summary.json").write_text(

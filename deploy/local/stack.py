@@ -1,7 +1,12 @@
-"""Start the four services (and the Pix sandbox) as real processes on the local infrastructure.
+"""Start the four services (and the Pix sandbox) as real processes on the local infrastructure, and
+keep them running.
 
 Used by the main job (deploy/local/run-academie) and the end-to-end tests. Each service gets its
-own Postgres role (provisioned here with the admin URL), its HTTP port, and a log file.
+own Postgres role (provisioned here with the admin URL), its HTTP port, and a log file. Once all are
+ready a supervisor thread watches them as systemd or Kubernetes would: a process that exits (a crash,
+a kill -9) is started again after an exponential backoff (``RestartPolicy``), each restart logged to
+stderr and ``supervisor.log`` (which process, exit code, attempt, delay); ``Stack.stop()`` stops the
+supervisor first, then every process, for good.
 
     .venv/bin/python -m deploy.local.stack up      # start, wait until every /ready answers 200
 """
@@ -14,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -43,6 +49,8 @@ class StackConfig:
     #: prefix for schemas/roles and consumer groups, so a test stack never meets the real one
     namespace: str | None = None
     sandbox_delay_seconds: float = 1.0
+    #: the run's seed, from which the Pix sandbox derives every result (PIX_SANDBOX_SEED)
+    sandbox_seed: int = 0
     #: the académie portal's token for every school API (API_TOKEN of each service)
     api_token: str = "local-school-api-token"
     #: the Pix side's token for the results intake (FINALISATION_API_TOKEN, the sandbox posts with it)
@@ -55,21 +63,117 @@ class StackConfig:
         return f"http://127.0.0.1:{self.ports[service]}"
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When to start an exited process again: ``first_delay`` doubled at each attempt up to
+    ``max_delay``; a process that stayed up ``stable_after`` seconds starts the count over."""
+
+    first_delay: float = 0.5
+    max_delay: float = 30.0
+    stable_after: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """How to (re)start one process of the stack."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+
+    def spawn(self) -> subprocess.Popen:
+        with open(self.log_path, "ab") as log:
+            return subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+
+@dataclass(frozen=True)
+class Restart:
+    """One restart the supervisor made (kept for the run's report and the tests)."""
+
+    name: str
+    exit_code: int | None
+    attempt: int
+    delay: float
+
+
 @dataclass
 class Stack:
     config: StackConfig
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    specs: dict[str, ProcessSpec] = field(default_factory=dict)
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    restarts: list[Restart] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._supervisor: threading.Thread | None = None
+        self._started_at: dict[str, float] = {}
+
+    def start(self, spec: ProcessSpec) -> subprocess.Popen:
+        """Start one process (first time or again) and remember how, for the supervisor."""
+        with self._lock:
+            self.specs[spec.name] = spec
+            self.processes[spec.name] = process = spec.spawn()
+            self._started_at[spec.name] = time.monotonic()
+        return process
+
+    def supervise(self) -> None:
+        """Start the supervisor thread: from now on an exited process is started again."""
+        if self._supervisor is None:
+            self._supervisor = threading.Thread(target=self._watch, name="stack-supervisor", daemon=True)
+            self._supervisor.start()
+
+    def _log(self, line: str) -> None:
+        stamped = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} supervisor: {line}"
+        print(stamped, file=sys.stderr, flush=True)
+        with open(self.config.log_dir / "supervisor.log", "a", encoding="utf-8") as log:
+            log.write(stamped + "\n")
+
+    def _watch(self) -> None:
+        attempts: dict[str, int] = {}
+        due: dict[str, float] = {}  # name → when to start it again
+        while not self._stopping.wait(0.2):
+            now = time.monotonic()
+            for name, process in list(self.processes.items()):
+                if name in due or process.poll() is None:
+                    continue
+                stable = now - self._started_at.get(name, now) >= self.policy.stable_after
+                attempts[name] = 1 if stable else attempts.get(name, 0) + 1
+                delay = self.policy.delay(attempts[name])
+                due[name] = now + delay
+                self.restarts.append(Restart(name, process.returncode, attempts[name], delay))
+                self._log(
+                    f"{name} (pid {process.pid}) exited with code {process.returncode};"
+                    f" restart attempt {attempts[name]} in {delay:.1f}s"
+                )
+            for name, when in list(due.items()):
+                if when <= now and not self._stopping.is_set():
+                    del due[name]
+                    process = self.start(self.specs[name])
+                    self._log(f"{name} restarted (pid {process.pid}, attempt {attempts[name]})")
 
     def stop(self) -> None:
-        for proc in self.processes.values():
+        """Stop the supervisor, then every process (SIGTERM, SIGKILL after 15 s): for good."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(5)
+        with self._lock:
+            processes = list(self.processes.values())
+        for proc in processes:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for proc in self.processes.values():
+        for proc in processes:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(5)
 
     def __enter__(self) -> Stack:
         return self
@@ -134,33 +238,35 @@ def start_stack(config: StackConfig, with_sandbox: bool = True) -> Stack:
     stack = Stack(config)
     try:
         for service in SERVICES:
-            log = open(config.log_dir / f"{service}.log", "ab")  # noqa: SIM115 (kept open for the child)
-            stack.processes[service] = subprocess.Popen(
-                [sys.executable, "-m", f"services.{service}"],
-                cwd=REPO,
-                env=_service_env(config, service, dsns[service]),
-                stdout=log,
-                stderr=subprocess.STDOUT,
+            stack.start(
+                ProcessSpec(
+                    service,
+                    [sys.executable, "-m", f"services.{service}"],
+                    _service_env(config, service, dsns[service]),
+                    config.log_dir / f"{service}.log",
+                )
             )
         _wait_ready(config, stack)
         if with_sandbox:
-            log = open(config.log_dir / "pix_sandbox.log", "ab")  # noqa: SIM115
             env = {
                 **os.environ,
                 "KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap_servers,
                 "FINALISATION_URL": config.url("finalisation"),
                 "PIX_SANDBOX_DELAY_SECONDS": str(config.sandbox_delay_seconds),
+                "PIX_SANDBOX_SEED": str(config.sandbox_seed),
                 "FINALISATION_API_TOKEN": config.finalisation_api_token,
                 "PYTHONUNBUFFERED": "1",
                 **({"PIX_SANDBOX_GROUP_ID": f"{config.namespace}.pix-sandbox"} if config.namespace else {}),
             }
-            stack.processes["pix_sandbox"] = subprocess.Popen(
-                [sys.executable, "-m", "deploy.pix_sandbox"],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+            stack.start(
+                ProcessSpec(
+                    "pix_sandbox",
+                    [sys.executable, "-m", "deploy.pix_sandbox"],
+                    env,
+                    config.log_dir / "pix_sandbox.log",
+                )
             )
+        stack.supervise()
     except BaseException:
         stack.stop()
         raise

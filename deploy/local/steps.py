@@ -3,6 +3,10 @@
 Each ``Run`` method is one school's step (its calls in order); the driver (deploy/local/academie.py)
 runs a step for many schools at once. Waiting is polling a public read model: the services are
 eventually consistent, and a school's staff would reload the page too.
+
+The driver is a client that survives a service restarting under it (deploy/local/retrying.py): each
+command says whether and how it may be resent, and each step skips what the services show done
+already, so a run interrupted anywhere continues with ``--resume`` (issue 11).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 
 from deploy.local.generator import campaign_csv_bytes, generate_participations, learner_csv_bytes
+from deploy.local.retrying import NEVER, SAFE, TRANSIENT_ERRORS, Resend, error_code, send
 from deploy.local.schools import School, school_body
 
 T = TypeVar("T")
@@ -34,12 +39,16 @@ class Run:
         log: Callable[[str], None] = print,
         api_token: str | None = None,
         concurrency: int = 32,
+        retry_seconds: float = 300,
     ) -> None:
         self.urls = urls
         self.output = output
         self.log = log
         self.api_token = api_token
         self.concurrency = concurrency
+        self.retry_seconds = retry_seconds
+        #: requests sent again after a transient failure (for the run's summary)
+        self.retries = 0
         self.http: dict[str, httpx.AsyncClient] = {}
         self.public: dict[str, httpx.AsyncClient] = {}
 
@@ -63,25 +72,38 @@ class Run:
         path: str,
         expect: tuple[int, ...] = (200, 201),
         public: bool = False,
+        resend: Resend | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        client = (self.public if public else self.http)[service]
-        try:
-            reply = await client.request(method, path, **kwargs)
-        except (httpx.ReadError, httpx.RemoteProtocolError):
-            if method != "GET":
-                raise  # a command may have been applied: retrying it needs an idempotency key
-            reply = await client.request(method, path, **kwargs)  # a read is safe to send again
+        """One request; retried as ``resend`` allows (default: reads and PUTs only) while the
+        service restarts, within ``retry_seconds``."""
+        reply = await send(
+            (self.public if public else self.http)[service],
+            self.public[service],
+            method,
+            path,
+            resend or (SAFE if method in ("GET", "HEAD", "PUT") else NEVER),
+            self.retry_seconds,
+            self._retried,
+            **kwargs,
+        )
         if reply.status_code not in expect:
             raise RuntimeError(f"{service} {method} {path} → {reply.status_code}: {reply.text[:2000]}")
         return reply
+
+    def _retried(self, line: str) -> None:
+        self.retries += 1
+        self.log(line)
 
     async def wait(
         self, what: str, check: Callable[[], Awaitable[T | None]], seconds: float = 300, every: float = 0.3
     ) -> T:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            result = await check()
+            try:
+                result = await check()
+            except TRANSIENT_ERRORS:
+                result = None  # a service restarting: look again, as a reloading page would
             if result:
                 return result
             await asyncio.sleep(every)
@@ -97,6 +119,7 @@ class Run:
                 "eligibility",
                 "POST",
                 f"/schools/{school.uai}/rosters",
+                resend=SAFE,  # an import replaces the school's roster: twice is once
                 files={"file": (f"export_eleves_{school.uai}.csv", roster, "text/csv")},
             )
         ).json()
@@ -107,6 +130,7 @@ class Run:
                 "eligibility",
                 "POST",
                 f"/schools/{school.uai}/campaign-exports",
+                resend=SAFE,  # the same file again replaces no assessment by an older one
                 files={"file": ("collecte_profils.csv", campaign, "text/csv")},
             )
         ).json()
@@ -119,8 +143,8 @@ class Run:
 
     # ---- scheduler --------------------------------------------------------------------------
 
-    async def plan(self, school: School) -> list[str]:
-        """Set the school up, wait until the scheduler knows its learners, plan and confirm."""
+    async def plan(self, school: School) -> dict[str, Any]:
+        """Set the school up, wait until the scheduler knows its learners, and propose its plan."""
         await self.call("scheduler", "PUT", f"/schools/{school.uai}", json=school_body(school))
         expected = _count(school.summary["certifiability"], "certifiable")
         # a real SIECLE roster holds the whole school: name the certifying classes (3e / terminales)
@@ -139,18 +163,56 @@ class Run:
                 "scheduler",
                 "POST",
                 f"/schools/{school.uai}/plans",
+                # a resend may store a second proposal that is never confirmed (no session, no
+                # event): harmless, though an Idempotency-Key would spare it (issue 11 item 2)
+                resend=SAFE,
                 json={"school_year": "2026-2027", "divisions": certifying},
             )
         ).json()
         if plan["status"] != "proposed":
             raise RuntimeError(f"{school.uai}: no plan: {plan['error']}")
-        confirmed = (await self.call("scheduler", "POST", f"/plans/{plan['plan_id']}/confirm")).json()
         school.summary["plan"] = {"sessions": len(plan["sessions"]), "half_days": len(plan["half_days"])}
-        return list(confirmed["session_ids"])
+        return plan
+
+    async def confirmed_sessions(self, school: School) -> list[str]:
+        """The sessions of a plan the school confirmed already (a resumed run), in their numbers'
+        order; [] when it has none (or the scheduler does not know the school yet)."""
+        reply = await self.call("scheduler", "GET", f"/schools/{school.uai}/sessions", expect=(200, 404))
+        if reply.status_code == 404:
+            return []
+        planned = sorted((s for s in reply.json() if s["plan_id"]), key=lambda s: s["session_number"])
+        return [s["session_id"] for s in planned]
+
+    async def confirm(self, school: School, plan: dict[str, Any]) -> list[str]:
+        """Confirm a proposed plan: its sessions get their numbers (one sequence for the académie)."""
+        plan_id = plan["plan_id"]
+
+        async def applied() -> httpx.Response | None:
+            """Confirmed by the attempt whose answer was lost: its sessions, in their numbers' order."""
+            if (await self.call("scheduler", "GET", f"/plans/{plan_id}")).json()["status"] != "confirmed":
+                return None
+            sessions = (await self.call("scheduler", "GET", f"/schools/{school.uai}/sessions")).json()
+            mine = sorted((s for s in sessions if s["plan_id"] == plan_id), key=lambda s: s["session_number"])
+            return httpx.Response(200, json={"session_ids": [s["session_id"] for s in mine]})
+
+        confirmed = await self.call(
+            "scheduler", "POST", f"/plans/{plan_id}/confirm", resend=Resend(applied=applied)
+        )
+        return list(confirmed.json()["session_ids"])
 
     async def convoke(self, school: School, session_id: str) -> dict[str, Any]:
-        """Convocations of one session, its details and its document bundle, kept in the output."""
-        await self.call("scheduler", "POST", f"/sessions/{session_id}/convocations")
+        """Convocations of one session (unless already issued: a resumed run), its details and its
+        document bundle, kept in the output."""
+
+        async def issued() -> httpx.Response | None:
+            """Each issue records a bundle and raises ConvocationsIssued: (re)send only if none was."""
+            detail = await self.call("scheduler", "GET", f"/sessions/{session_id}")
+            return detail if any(d["kind"] == "session_bundle" for d in detail.json()["documents"]) else None
+
+        if await issued() is None:
+            await self.call(
+                "scheduler", "POST", f"/sessions/{session_id}/convocations", resend=Resend(applied=issued)
+            )
         detail = (await self.call("scheduler", "GET", f"/sessions/{session_id}")).json()
         bundle = await self.call("scheduler", "GET", f"/sessions/{session_id}/bundle.zip")
         documents = self.output / "documents" / school.uai
@@ -160,42 +222,98 @@ class Run:
 
     # ---- finalisation -----------------------------------------------------------------------
 
-    async def supervise(self, school: School, session: dict[str, Any], rng: random.Random) -> int:
-        """The day of one session in the invigilator space, then its finalisation; candidates seen."""
+    async def supervise(self, school: School, session: dict[str, Any], seed: int) -> int:
+        """The day of one session in the invigilator space, then its finalisation; candidates seen.
+
+        Who is absent, has an incident or aborts is drawn per learner (seed and INE) and per session
+        (seed, school, date, time, room): never from ids the services generate or the order of calls,
+        so one seed gives the same day whatever the interleaving (issue 11). Resumable: each step
+        is taken only if the room does not show it done yet (a resumed run, a lost answer)."""
         login = await self.wait(
             f"session {session['session_number']} to reach the invigilator space",
             lambda: self._try_login(session),
         )
+        room_rng = random.Random(f"{seed}:{school.uai}:{session['date']}:{session['time']}:{session['room']}")
+        if login.get("finalised"):  # an earlier (interrupted) run did this day already
+            day = [_candidate_day(seed, c) for c in session["candidates"]]
+            school.summary["started"] = school.summary.get("started", 0) + sum(1 for d in day if not d[0])
+            return len(day)
         headers = {"Authorization": f"Bearer {login['token']}"}
-        base = f"/invigilator/sessions/{session['session_id']}/candidates"
+        sid = session["session_id"]
+        base = f"/invigilator/sessions/{sid}/candidates"
+        room = (
+            await self.call(
+                "finalisation", "GET", f"/invigilator/sessions/{sid}", public=True, headers=headers
+            )
+        ).json()
+        states = {seat["candidate_id"]: seat["test_state"] for seat in room["candidates"]}
+        with_incident = {i["candidate_id"] for i in room["incidents"]}
         reports = []
         for index, candidate in enumerate(session["candidates"]):
             cid = candidate["candidate_id"]
-            if rng.random() < 0.05:
+            absent, aborted = _candidate_day(seed, candidate)
+            if absent:
                 reports.append({"candidate_id": cid, "present": False})
                 continue
-            for step in ("presence", "start"):
-                await self.call("finalisation", "POST", f"{base}/{cid}/{step}", public=True, headers=headers)
-            school.summary["started"] = school.summary.get("started", 0) + 1  # one event loop: no race
-            if index == 0 and rng.random() < 0.5:
+            running = states.get(cid, "not_started") in ("not_started", "started")
+            if states.get(cid, "not_started") == "not_started":
+                # confirming a presence again is a no-op; a start again is refused as already started
                 await self.call(
                     "finalisation",
                     "POST",
-                    f"/invigilator/sessions/{session['session_id']}/incidents",
+                    f"{base}/{cid}/presence",
                     public=True,
                     headers=headers,
+                    resend=SAFE,
+                )
+                await self.call(
+                    "finalisation",
+                    "POST",
+                    f"{base}/{cid}/start",
+                    public=True,
+                    headers=headers,
+                    resend=Resend(safe=True, done_codes=("candidate.already_started",)),
+                )
+            school.summary["started"] = school.summary.get("started", 0) + 1  # one event loop: no race
+            if index == 0 and room_rng.random() < 0.5 and cid not in with_incident:
+                await self.call(
+                    "finalisation",
+                    "POST",
+                    f"/invigilator/sessions/{sid}/incidents",
+                    public=True,
+                    headers=headers,
+                    resend=Resend(applied=self._incident_recorded(sid, cid, headers)),
                     json={
                         "candidate_id": cid,
                         "code": "C7",
                         "description": "Connexion perdue 5 minutes, reprise autorisée",
                     },
                 )
-                await self.call("finalisation", "POST", f"{base}/{cid}/resume", public=True, headers=headers)
-            if rng.random() < 0.03:
-                await self.call("finalisation", "POST", f"{base}/{cid}/end", public=True, headers=headers)
+                if running:  # authorising a resume again changes nothing (one more ResumeAuthorised)
+                    await self.call(
+                        "finalisation",
+                        "POST",
+                        f"{base}/{cid}/resume",
+                        public=True,
+                        headers=headers,
+                        resend=SAFE,
+                    )
+            if aborted:
+                if running:
+                    await self.call(  # ending a test already over is a no-op
+                        "finalisation", "POST", f"{base}/{cid}/end", public=True, headers=headers, resend=SAFE
+                    )
                 reports.append({"candidate_id": cid, "present": True, "abort_reason": "technical"})
                 continue
-            await self.call("finalisation", "POST", f"{base}/{cid}/complete", public=True, headers=headers)
+            if running:
+                await self.call(  # completing again is refused: the test is no longer in progress
+                    "finalisation",
+                    "POST",
+                    f"{base}/{cid}/complete",
+                    public=True,
+                    headers=headers,
+                    resend=Resend(safe=True, done_codes=("candidate.test_not_in_progress",)),
+                )
             reports.append({"candidate_id": cid, "present": True})
         if any(r["present"] for r in reports):
             await self.expect_session_locked(session)
@@ -203,6 +321,7 @@ class Run:
             "finalisation",
             "PUT",
             f"/sessions/{session['session_id']}/finalisation",
+            resend=Resend(safe=True, done_codes=("session.finalised",)),  # a second one is refused
             json={
                 "examiner_global_comment": None,
                 "has_incident": False,
@@ -221,16 +340,37 @@ class Run:
             return (await self.call("scheduler", "GET", path)).json()["started"]
 
         await self.wait(f"the scheduler to learn that session {session['session_number']} started", started)
-        refused = await self.call("scheduler", "PATCH", path, expect=(409,), json={"time": session["time"]})
+        refused = await self.call(  # a refused move changes nothing: safe to send again
+            "scheduler", "PATCH", path, expect=(409,), resend=SAFE, json={"time": session["time"]}
+        )
         if refused.json()["error"]["code"] != "session.started":
             raise RuntimeError(f"session {session['session_number']}: unexpected refusal {refused.text}")
 
+    def _incident_recorded(
+        self, session_id: str, candidate_id: str, headers: dict[str, str]
+    ) -> Callable[[], Awaitable[httpx.Response | None]]:
+        """Reads back whether the room already holds the driver's incident for this candidate (each
+        POST records one more: resent only if it is not there)."""
+
+        async def recorded() -> httpx.Response | None:
+            room = await self.call(
+                "finalisation", "GET", f"/invigilator/sessions/{session_id}", public=True, headers=headers
+            )
+            found = any(i["candidate_id"] == candidate_id for i in room.json()["incidents"])
+            return room if found else None
+
+        return recorded
+
     async def _try_login(self, session: dict[str, Any]) -> dict[str, Any] | None:
+        """The invigilator's token; ``{"finalised": True}`` once the session is finalised; None
+        while the session has not reached the invigilator space."""
         reply = await self.public["finalisation"].post(
             "/invigilator/login",
             json={"session_number": session["session_number"], "password": session["invigilator_password"]},
         )
-        return reply.json() if reply.status_code == 200 else None
+        if reply.status_code != 200:
+            return {"finalised": True} if error_code(reply) == "session.finalised" else None
+        return reply.json()
 
     # ---- export -----------------------------------------------------------------------------
 
@@ -261,7 +401,12 @@ class Run:
 
             csv = await self.wait(f"{school.uai}: the class results CSV of {division}", class_csv)
             (target / f"resultats_{division}.csv").write_bytes(csv.content)
-            pdf = await self.http["export"].get(f"/schools/{school.uai}/classes/{division}/attestations.pdf")
+            pdf = await self.call(
+                "export",
+                "GET",
+                f"/schools/{school.uai}/classes/{division}/attestations.pdf",
+                expect=tuple(range(200, 500)),
+            )
             if pdf.status_code == 200:
                 (target / f"attestations_{division}.pdf").write_bytes(pdf.content)
             readiness = (
@@ -285,6 +430,7 @@ class Run:
                 "POST",
                 "/api/application/token",
                 public=True,
+                resend=SAFE,  # a second token is as good as the first
                 data={
                     "grant_type": "client_credentials",
                     "client_id": client_id,
@@ -303,6 +449,13 @@ class Run:
             )
         ).json()
         return len(feed["data"]["attributes"]["certifications"])
+
+
+def _candidate_day(seed: int, candidate: dict[str, Any]) -> tuple[bool, bool]:
+    """(absent, aborted) for a learner on the day: drawn from the seed and the INE alone."""
+    rng = random.Random(f"{seed}:{candidate.get('ine') or candidate.get('learner_id')}")
+    absent = rng.random() < 0.05
+    return absent, not absent and rng.random() < 0.03
 
 
 def _count(summary: dict[str, Any], key: str) -> int:

@@ -47,6 +47,9 @@ class SandboxSettings(BaseSettings):
     pix_sandbox_retry_max_seconds: float = Field(
         default=30.0, gt=0, description="longest wait between retries"
     )
+    pix_sandbox_seed: int = Field(
+        default=0, description="the run's seed: results derive from it, the learner and the session date"
+    )
     log_level: str = Field(default="INFO")
     log_format: str = Field(default="json", pattern="^(json|console)$")
 
@@ -71,7 +74,7 @@ class Sandbox:
             return
         await asyncio.sleep(self.processing_wait(record.timestamp / 1000))
         payload: dict[str, Any] = json.loads(record.value)
-        body = generate_livret_results(payload)
+        body = generate_livret_results(payload, self.settings.pix_sandbox_seed)
         await self.deliver(event.session_id, body, envelope.id)
 
     def processing_wait(self, published_at: float) -> float:

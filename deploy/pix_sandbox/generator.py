@@ -1,9 +1,11 @@
 """Pix processing sandbox, pure part: SessionFinalised payload → livret scolaire JSON bytes.
 
 Outside Pix nobody can process a real certification, so the sandbox invents plausible V3 results
-for the candidates who took the test. Everything is derived from the payload (seeded by session id
-and candidate id, dates from the finalisation), so the same payload always gives the same bytes and a
-replayed event produces an identical, idempotent import.
+for the candidates who took the test. Each result is derived from stable facts only: the run's seed,
+the learner (INE, or name and birth date without one) and the session's date and time, never from the
+ids the services generate (session and candidate UUIDs) nor from the order events arrive in. So the
+same payload always gives the same bytes, a replayed event an identical, idempotent import, and two
+main-job runs with one ``--seed`` the same results (issue 11). Dates come from the finalisation.
 """
 
 from __future__ import annotations
@@ -29,14 +31,22 @@ SCORE_MEAN = 360
 SCORE_SPREAD = 150
 
 
-def _rng(session_id: Any, candidate_id: Any) -> random.Random:
+def learner_facts(session: Mapping[str, Any], candidate: Mapping[str, Any], seed: int = 0) -> str:
+    """What a result is derived from: the seed, who took the test and the session's date and time."""
+    who = candidate.get("ine") or "|".join(
+        str(candidate.get(k)) for k in ("last_name", "first_name", "birthdate")
+    )
+    return f"{seed}:{who}:{session.get('session_date')}:{session.get('session_time')}"
+
+
+def _rng(facts: str) -> random.Random:
     # A str seed is hashed with SHA-512 by random.Random: stable across runs and Python processes.
-    return random.Random(f"pix-sandbox:{session_id}:{candidate_id}")
+    return random.Random(f"pix-sandbox:{facts}")
 
 
-def certification_id_for(session_id: Any, candidate_id: Any) -> int:
+def certification_id_for(session: Mapping[str, Any], candidate: Mapping[str, Any], seed: int = 0) -> int:
     """A stable 9-digit certification id for one candidate's test."""
-    digest = hashlib.sha256(f"certification:{session_id}:{candidate_id}".encode()).digest()
+    digest = hashlib.sha256(f"certification:{learner_facts(session, candidate, seed)}".encode()).digest()
     return 100_000_000 + int.from_bytes(digest[:8], "big") % 900_000_000
 
 
@@ -64,15 +74,14 @@ def _started(candidate: Mapping[str, Any]) -> bool:
 
 
 def certification_for(
-    session: Mapping[str, Any], candidate: Mapping[str, Any], delivered_at: str
+    session: Mapping[str, Any], candidate: Mapping[str, Any], delivered_at: str, seed: int = 0
 ) -> dict[str, Any]:
-    session_id, candidate_id = session["session_id"], candidate["candidate_id"]
-    rng = _rng(session_id, candidate_id)
+    rng = _rng(learner_facts(session, candidate, seed))
     score = pix_score(rng)
     code = verification_code(rng)
     validated = score >= REJECTION_THRESHOLD
     return {
-        "id": certification_id_for(session_id, candidate_id),
+        "id": certification_id_for(session, candidate, seed),
         "firstName": candidate["first_name"],
         "middleName": None,
         "thirdName": None,
@@ -90,12 +99,12 @@ def certification_for(
     }
 
 
-def generate_livret_results(session: Mapping[str, Any]) -> bytes:
+def generate_livret_results(session: Mapping[str, Any], seed: int = 0) -> bytes:
     """Livret scolaire JSON (`certificationsResults`) for the candidates who started, as UTF-8 bytes."""
     finalised_at = datetime.fromisoformat(session["finalised_at"])
     delivered_at = (finalised_at + PROCESSING_DELAY).isoformat()
     certifications = [
-        certification_for(session, candidate, delivered_at)
+        certification_for(session, candidate, delivered_at, seed)
         for candidate in session.get("candidates", [])
         if _started(candidate)
     ]

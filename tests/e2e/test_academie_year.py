@@ -14,6 +14,7 @@ import pytest
 
 from deploy.local.academie import Run, generate_schools, livret_client, provisional_calendar, run_academie
 from deploy.local.stack import StackConfig, start_stack
+from tests.e2e.conftest import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -36,7 +37,7 @@ def stack(infrastructure, kafka, tmp_path, schools):
     namespace = f"e2e{uuid.uuid4().hex[:6]}"
     ports = {
         s: p
-        for s, p in zip(("scheduler", "eligibility", "finalisation", "export"), _free_ports(4), strict=True)
+        for s, p in zip(("scheduler", "eligibility", "finalisation", "export"), free_ports(4), strict=True)
     }
     config = StackConfig(
         kafka_bootstrap_servers=kafka,
@@ -51,18 +52,6 @@ def stack(infrastructure, kafka, tmp_path, schools):
     )
     with start_stack(config) as running:
         yield running
-
-
-def _free_ports(n: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_path):

@@ -212,9 +212,12 @@ async def test_the_pix_sandbox_process_delivers_results_through_the_intake(
             [results] = await recorder.wait_for(ResultsProcessed, session_id=session.session_id, seconds=60)
             assert (datetime.now(UTC) - finalised_seen).total_seconds() >= 0.9  # the processing delay
             assert results.source == "livret_json"
-            present = [session.candidate(0), session.candidate(1)]
+            [done] = await recorder.wait_for(SessionFinalised, session_id=session.session_id, seconds=5)
+            payload = json.loads(done.model_dump_json())
+            present = [c for c in payload["candidates"] if c["present"] and c["started_at"]]
+            assert len(present) == 2
             assert sorted((r.candidate_id, r.certification_id) for r in results.results) == sorted(
-                (c.candidate_id, certification_id_for(session.session_id, c.candidate_id)) for c in present
+                (c["candidate_id"], certification_id_for(payload, c)) for c in present
             )
             for result in results.results:
                 assert result.status in ("validated", "rejected")

@@ -41,11 +41,29 @@ def test_same_payload_same_bytes(finalised_payload):
     assert first.endswith(b"\n") and first.decode("utf-8")
 
 
-def test_seed_depends_on_session_and_candidate(finalised_payload):
+def test_seed_depends_on_the_learner_the_session_date_and_the_run_seed(finalised_payload):
     person = finalised_payload["candidates"][0]
     a = certification_for(finalised_payload, person, "2025-03-15T12:00:00+00:00")
-    b = certification_for({**finalised_payload, "session_id": "other"}, person, "2025-03-15T12:00:00+00:00")
-    assert a["id"] != b["id"] and a["verificationCode"] != b["verificationCode"]
+    for other_day in (
+        certification_for(
+            {**finalised_payload, "session_date": "2025-03-20"}, person, "2025-03-15T12:00:00+00:00"
+        ),
+        certification_for(finalised_payload, {**person, "ine": "999999999ZZ"}, "2025-03-15T12:00:00+00:00"),
+        certification_for(finalised_payload, person, "2025-03-15T12:00:00+00:00", seed=7),
+    ):
+        assert a["id"] != other_day["id"] and a["verificationCode"] != other_day["verificationCode"]
+
+
+def test_generated_ids_do_not_change_a_result(finalised_payload):
+    """The services' UUIDs differ from run to run: a result must not depend on them."""
+    person = finalised_payload["candidates"][0]
+    a = certification_for(finalised_payload, person, "2025-03-15T12:00:00+00:00")
+    b = certification_for(
+        {**finalised_payload, "session_id": "other", "session_number": 4242},
+        {**person, "candidate_id": "another-uuid"},
+        "2025-03-15T12:00:00+00:00",
+    )
+    assert a == b
 
 
 def test_livret_shape_only_present_candidates_sorted(finalised_payload):
@@ -81,7 +99,12 @@ def test_scores_statuses_and_levels_are_consistent(finalised_payload):
 
 def test_some_rejected_below_64(finalised_payload):
     people = [
-        {**finalised_payload["candidates"][0], "candidate_id": f"x{n}", "last_name": f"X{n}"}
+        {
+            **finalised_payload["candidates"][0],
+            "candidate_id": f"x{n}",
+            "last_name": f"X{n}",
+            "ine": f"{n:09d}XY",
+        }
         for n in range(300)
     ]
     document = json.loads(generate_livret_results({**finalised_payload, "candidates": people}))

@@ -1,0 +1,70 @@
+"""What the end-to-end tests share: free ports, a stack's configuration in its own namespace, and a
+private Kafka broker for a run whose whole output is compared (on the shared broker the export
+service of a fresh namespace also writes the files of every earlier run's schools)."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from deploy.local.localinfra.config import REPO, Config
+from deploy.local.localinfra.kafka import kafka_fetch_libs, kafka_launch, kafka_stop, kafka_wait_ready
+from deploy.local.schools import School, provisional_calendar
+from deploy.local.stack import DEFAULT_PORTS, StackConfig
+
+#: the broker jars, downloaded once for every private broker of the tests
+JARS_CACHE = REPO / ".local" / "e2e-kafka-jars"
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def stack_config(
+    kafka: str, admin_database_url: str, root: Path, schools: list[School], seed: int = 0
+) -> StackConfig:
+    """A stack in a fresh namespace (schemas, roles, groups) on free ports, its files under ``root``,
+    laid out as the main job's output (exports/ and logs/ inside it)."""
+    from deploy.local.academie import livret_client
+
+    root.mkdir(parents=True, exist_ok=True)
+    return StackConfig(
+        kafka_bootstrap_servers=kafka,
+        admin_database_url=admin_database_url,
+        log_dir=root / "logs",
+        output_dir=root / "exports",
+        ports=dict(zip(DEFAULT_PORTS, free_ports(len(DEFAULT_PORTS)), strict=True)),
+        namespace=f"e2e{uuid.uuid4().hex[:6]}",
+        sandbox_delay_seconds=0.5,
+        sandbox_seed=seed,
+        extra_env={"CALENDAR_FILE": str(provisional_calendar(root.parent / f"{root.name}-calendar.json"))},
+        export_clients=[livret_client(schools)],
+    )
+
+
+@contextmanager
+def private_kafka(state: Path) -> Iterator[str]:
+    """A single-node broker of its own on free ports, state under ``state`` (its topics hold no
+    earlier run's records), stopped on exit."""
+    kafka_port, controller_port = free_ports(2)
+    cache = Config(JARS_CACHE, kafka_port, controller_port, 0, "")
+    cache.kafka_dir.mkdir(parents=True, exist_ok=True)
+    kafka_fetch_libs(cache)
+    cfg = Config(state, kafka_port, controller_port, 0, "")
+    cfg.kafka_dir.mkdir(parents=True)
+    cfg.kafka_libs.symlink_to(cache.kafka_libs)
+    launch = kafka_launch(cfg)
+    try:
+        kafka_wait_ready(cfg, launch)
+        yield f"127.0.0.1:{kafka_port}"
+    finally:
+        kafka_stop(cfg)
