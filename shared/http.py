@@ -6,16 +6,18 @@ raise ``shared.errors.DomainError``; the handler installed here gives it the sta
 layer alone (a missing multipart part, a token), where the status is HTTP's own business.
 
 The school API (every route a school's staff reach through the académie's portal or gateway) is
-built on ``school_api_router()``: with ``API_TOKEN`` set, each of its routes needs
-``Authorization: Bearer <API_TOKEN>``, checked before the request body is read.
+built on ``school_api_router()``: each of its routes needs ``Authorization: Bearer <token>`` — an
+access token of the académie's provider (``OIDC_ISSUER``, see shared.auth) or a trusted gateway's
+``API_TOKEN`` — checked before the request body is read, then serves only a principal of the school
+the route names (404 otherwise). With neither configured the API is open (local runs).
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +26,10 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, SecretStr
 
+from shared.auth import InvalidToken, Principal, TokenVerifier, gateway_principal
 from shared.errors import DomainError, status_for
+
+log = structlog.get_logger("certibus.auth")
 
 
 class ApiError(Exception):
@@ -101,68 +106,141 @@ def install_error_handlers(app: FastAPI, statuses: Mapping[str, int] | None = No
         )
 
 
-# ---- the school API's token -------------------------------------------------------------------
+# ---- the school API: who may call which route -----------------------------------------------
+
+#: a route's lookup of the school its resource belongs to: (request, path value) → UAI, None if unknown
+UaiLookup = Callable[[Request, str], Awaitable[str | None]]
+#: who the school routes serve by default; the results intake adds "pix"
+SCHOOL_ROLES = frozenset({"staff", "referent", "operator"})
+NOT_FOUND = "auth.not_found"
 
 
-def check_api_token(request: Request) -> None:
-    """Refuse (401) a request without one of the tokens the service accepts; accepting none: open.
+async def authenticate(request: Request) -> Principal | None:
+    """The caller's ``Principal`` (401 without a valid token); None when the service accepts none (open).
 
-    ``create_app`` puts the accepted tokens (``settings.api_tokens()``) in ``app.state.api_tokens``.
+    ``create_app`` puts the gateway tokens (``settings.api_tokens()``) in ``app.state.api_tokens``
+    and the OIDC verifier (or None) in ``app.state.token_verifier``.
     """
     accepted: tuple[SecretStr, ...] = request.app.state.api_tokens
-    if not accepted:
-        return
+    verifier: TokenVerifier | None = getattr(request.app.state, "token_verifier", None)
+    if not accepted and verifier is None:
+        return None
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     given = given.strip()
     if scheme.lower() != "bearer" or not given:
-        raise Unauthenticated("auth.missing_token", "this endpoint needs Authorization: Bearer <API token>")
-    # compare with every accepted token, each in constant time
-    if not any(
-        [hmac.compare_digest(given.encode(), token.get_secret_value().encode()) for token in accepted]
-    ):
-        raise Unauthenticated("auth.invalid_token", "the API token is not valid")
+        raise Unauthenticated("auth.missing_token", "this endpoint needs Authorization: Bearer <token>")
+    gateway = gateway_principal(given, accepted)
+    if gateway is not None:
+        return gateway
+    if verifier is not None:
+        try:
+            return await verifier.verify(given)
+        except InvalidToken as exc:
+            log.info("bearer token refused", route=request.scope.get("path"), reason=str(exc))
+    raise Unauthenticated("auth.invalid_token", "the bearer token is not valid")
+
+
+async def authorise(
+    request: Request, principal: Principal, roles: frozenset[str], lookups: Mapping[str, UaiLookup]
+) -> None:
+    """404 unless the principal may act for the school the route names (or its resource belongs to).
+
+    A 404 (not a 403) whether the resource is another school's or does not exist: a refusal tells
+    nothing about what exists. Logged with who and which route, without personal data.
+    """
+    params = request.path_params
+    uai: str | None = params.get("uai")
+    if uai is None:
+        for name, lookup in lookups.items():
+            if name in params:
+                uai = await lookup(request, str(params[name]))
+                break
+    if principal.may_act_for(uai, roles):
+        return
+    route = request.scope.get("route")
+    log.warning(
+        "school route refused",
+        subject=principal.subject,
+        client=principal.client,
+        roles=sorted(principal.roles),
+        method=request.method,
+        route=getattr(route, "path", None),
+    )
+    raise ApiError(404, NOT_FOUND, "nothing here for this sign-in")
 
 
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="API token",
-    description="API_TOKEN of the service (sent by the académie's portal or gateway)",
+    description="an access token of the académie's OpenID Connect provider (OIDC_ISSUER), or the"
+    " API_TOKEN of a trusted gateway",
 )
 
 
 def require_api_token(
-    request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    _request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> None:
-    """FastAPI dependency: the request carries the API token (also declares it in the OpenAPI).
+    """Declares the bearer token in the OpenAPI; ``SchoolRoute`` checks it before the body is read.
 
-    FastAPI reads a route's body before it solves dependencies: routes that take a body get the
-    check before reading it from ``ApiTokenRoute`` (``school_api_router`` sets both).
+    FastAPI reads a route's body before it solves dependencies: the check cannot live here.
     """
-    check_api_token(request)
+
+
+def current_principal(request: Request) -> Principal | None:
+    """FastAPI dependency: who is calling a school route (None when the API is open)."""
+    return getattr(request.state, "principal", None)
 
 
 class ApiTokenRoute(APIRoute):
-    """A route that checks the API token first, before its body is read or parsed."""
+    """A school route: authenticates, then authorises by school, before its body is read or parsed."""
+
+    roles: frozenset[str] = SCHOOL_ROLES
+    lookups: Mapping[str, UaiLookup] = {}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def checked_first(request: Request) -> Response:
-            check_api_token(request)
+            principal = await authenticate(request)
+            request.state.principal = principal
+            if principal is not None:
+                await authorise(request, principal, self.roles, self.lookups)
             return await handler(request)
 
         return checked_first
 
 
-def school_api_router(**kwargs: Any) -> APIRouter:
-    """An ``APIRouter`` whose every route requires the API token (``API_TOKEN``) when one is set."""
-    responses = {401: {"description": UNAUTHENTICATED}, **kwargs.pop("responses", {})}
+def school_api_router(
+    *,
+    also_allowed: frozenset[str] = frozenset(),
+    uai_of: Mapping[str, UaiLookup] | None = None,
+    **kwargs: Any,
+) -> APIRouter:
+    """An ``APIRouter`` whose every route needs a principal of the school it names.
+
+    Staff and referents of that UAI and operators pass, plus the roles in ``also_allowed`` (the
+    results intake: ``pix``). Routes that name a session or plan instead of a UAI give
+    ``uai_of={"session_id": lookup}``: the resource's school decides.
+    """
+    route_class = type(
+        "SchoolRoute",
+        (ApiTokenRoute,),
+        {"roles": SCHOOL_ROLES | also_allowed, "lookups": dict(uai_of or {})},
+    )
+    responses = {
+        401: {"description": UNAUTHENTICATED},
+        404: {"description": NOT_YOURS},
+        **kwargs.pop("responses", {}),
+    }
     return APIRouter(
-        route_class=ApiTokenRoute,
+        route_class=route_class,
         dependencies=[Depends(require_api_token)],
         responses=responses,
         **kwargs,
     )
 
 
-UNAUTHENTICATED = "no API token (auth.missing_token) or another one (auth.invalid_token); nothing changed"
+UNAUTHENTICATED = (
+    "no bearer token (auth.missing_token) or an invalid one (auth.invalid_token); nothing changed"
+)
+NOT_YOURS = "not found for this sign-in (auth.not_found: another school's, or absent); nothing changed"

@@ -24,6 +24,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
 
+from shared.auth import token_verifier
 from shared.clock import ManualClock, SystemClock
 from shared.consumer import EventConsumer
 from shared.contracts.topics import all_topics
@@ -141,10 +142,10 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(definition.name, settings.log_level, settings.log_format)
-        if not settings.api_tokens():
+        if not settings.api_tokens() and not settings.oidc_issuer:
             log.warning(
-                "school API open: API_TOKEN is unset, anyone who reaches the port can call it;"
-                " set it in every real deployment"
+                "school API open: neither OIDC_ISSUER nor API_TOKEN is set, anyone who reaches the"
+                " port can call it; set OIDC_ISSUER in every real deployment"
             )
         schema = settings.database_schema or schema_for(definition.name)
         pool = await create_pool(settings.database_url, schema, settings.database_pool_max)
@@ -199,6 +200,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
 
     app = FastAPI(title=definition.title or f"certibus {definition.name}", lifespan=lifespan)
     app.state.api_tokens = tuple(settings.api_tokens())
+    app.state.token_verifier = token_verifier(settings)
     install_error_handlers(app, definition.error_statuses)
     install_database_unavailable_handler(app)
 

@@ -85,7 +85,28 @@ class DeliverySettings(BaseSettings):
     )
 
 
-class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
+class OidcSettings(BaseSettings):
+    """The académie's OpenID Connect provider whose access tokens open the school API (shared.auth)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="issuer URL of the provider (discovery at <issuer>/.well-known/openid-configuration);"
+        " unset: no OIDC sign-in",
+    )
+    oidc_audience: str = Field(default="certibus", description="the aud every access token must carry")
+    oidc_uai_claim: str = Field(default="uai", description="claim listing the staff member's UAIs")
+    oidc_roles_claim: str = Field(
+        default="realm_access.roles", description="dotted path of the claim listing the roles"
+    )
+    oidc_clock_skew_seconds: int = Field(default=60, ge=0, le=300, description="leeway on exp/nbf")
+    oidc_jwks_refresh_min_seconds: float = Field(
+        default=30, ge=0, description="least interval between two key fetches (unknown kid)"
+    )
+
+
+class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings, OidcSettings):
     """Everything a certibus service needs to run; services subclass it."""
 
     # a refused value is not echoed: secrets (API_TOKEN, passwords in DATABASE_URL) would reach the logs
@@ -104,7 +125,7 @@ class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
     )
     api_token: ApiToken | None = Field(
         default=None,
-        description="Bearer token the school API requires (the académie's portal or gateway); unset, it is open",
+        description="Bearer token of a trusted gateway (an operator); with no OIDC_ISSUER either, the API is open",
     )
 
     def api_tokens(self) -> list[SecretStr]:

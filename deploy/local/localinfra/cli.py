@@ -28,6 +28,15 @@ from .kafka import (
     kafka_version,
     kafka_wait_ready,
 )
+from .keycloak import (
+    keycloak_present,
+    keycloak_ready,
+    keycloak_running_pid,
+    keycloak_running_port,
+    keycloak_stop,
+    keycloak_up,
+    keycloak_version,
+)
 from .postgres import (
     pg_bindir,
     pg_is_ready,
@@ -90,9 +99,26 @@ def cmd_up(cfg: Config) -> int:
     return 0
 
 
-def cmd_down(cfg: Config) -> int:
+def cmd_up_keycloak(cfg: Config) -> int:
+    """Start the local OpenID Connect provider alone (only asked for: it takes minutes to boot)."""
+    try:
+        pid, reused, timings = keycloak_up(cfg)
+    except InfraError as exc:
+        report_error("keycloak", exc)
+        return 1
+    detail = ", ".join(f"{k} {fmt_secs(v)}" for k, v in timings.items())
+    state = "already running, reused" if reused else f"started (Keycloak {keycloak_version(cfg)})"
+    print(
+        f"keycloak: {state} (pid {pid}) on {cfg.keycloak_url}, realm certibus"
+        + (f" [{detail}]" if detail else "")
+    )
+    return 0
+
+
+def cmd_down(cfg: Config, only: str | None = None) -> int:
     rc = 0
-    for name, stop in (("kafka", kafka_stop), ("postgres", pg_stop)):
+    parts = (("kafka", kafka_stop), ("postgres", pg_stop), ("keycloak", keycloak_stop))
+    for name, stop in parts if only is None else [p for p in parts if p[0] == only]:
         try:
             print(f"{name}: {stop(cfg)}")
         except InfraError as exc:
@@ -142,6 +168,19 @@ def cmd_status(cfg: Config) -> int:
     else:
         all_up = False
         print(f"postgres: not initialised; {HOST}:{cfg.pg_port}; log {cfg.pg_log}")
+    # keycloak (only started when asked: not being up does not make status fail)
+    pid = keycloak_running_pid(cfg)
+    if pid is not None:
+        port = keycloak_running_port(cfg) or cfg.keycloak_port
+        ok = keycloak_ready(cfg, port)
+        all_up &= ok
+        state = "running, ready" if ok else "running, NOT answering (yet)"
+    else:
+        state = "stopped (started by `infra.py up keycloak`)"
+        port = cfg.keycloak_port
+    version = keycloak_version(cfg) if keycloak_present(cfg) else "not downloaded yet"
+    print(f"keycloak: {state}; pid {pid or '-'}; http://{HOST}:{port}; version {version}")
+    print(f"          home {cfg.keycloak_home}; log {cfg.keycloak_log}")
     print(f"env file: {cfg.env_file}" + ("" if cfg.env_file.exists() else " (not written yet: run up)"))
     return 0 if all_up else 3
 
@@ -201,7 +240,9 @@ def report_error(component: str, exc: InfraError) -> None:
 USAGE = """usage: python3 deploy/local/infra.py COMMAND
 
   up                 start Kafka and PostgreSQL (idempotent), write .local/env
-  down               stop what `up` started (data is kept)
+  up --with-keycloak the same, then the local OpenID Connect provider (Keycloak, realm certibus)
+  up keycloak        the local OpenID Connect provider alone
+  down [keycloak]    stop what `up` started (data is kept); `down keycloak` stops Keycloak alone
   status             show state, pids, ports, data and log paths (exit 3 if something is down)
   env                print the export lines (eval "$(python3 deploy/local/infra.py env)")
   reset [kafka|postgres|all]   stop and wipe data (default all)
@@ -217,8 +258,14 @@ def main(argv: list[str]) -> int:
         cfg = Config.load()
         if command == "up" and not rest:
             return cmd_up(cfg)
+        if command == "up" and rest == ["--with-keycloak"]:
+            return cmd_up(cfg) or cmd_up_keycloak(cfg)
+        if command == "up" and rest == ["keycloak"]:
+            return cmd_up_keycloak(cfg)
         if command == "down" and not rest:
             return cmd_down(cfg)
+        if command == "down" and rest == ["keycloak"]:
+            return cmd_down(cfg, "keycloak")
         if command == "status" and not rest:
             return cmd_status(cfg)
         if command == "env" and not rest:

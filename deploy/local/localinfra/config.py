@@ -11,10 +11,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 POM = REPO / "deploy" / "local" / "kafka" / "pom.xml"
+KEYCLOAK_POM = REPO / "deploy" / "local" / "keycloak" / "pom.xml"
 HOST = "127.0.0.1"
 
 KAFKA_READY_TIMEOUT = float(os.environ.get("CERTIBUS_KAFKA_READY_TIMEOUT", "120"))
 KAFKA_STOP_TIMEOUT = 30.0
+#: the first start-dev builds the server (≈ 90 s on a busy 2-core machine) before it boots (≈ 60 s)
+KEYCLOAK_READY_TIMEOUT = float(os.environ.get("CERTIBUS_KEYCLOAK_READY_TIMEOUT", "400"))
 PG_START_TIMEOUT = 60
 PG_DATABASE = "certibus"
 PG_ADMIN_ROLE = "certibus_admin"
@@ -49,6 +52,12 @@ class Config:
     controller_port: int
     pg_port: int
     pg_password: str
+    keycloak_port: int = 18080
+    #: JDK for Keycloak (21+); None: the newest one under /usr/lib/jvm
+    keycloak_java_home: str | None = None
+    #: the UAIs the local realm has staff and referents for
+    keycloak_schools: tuple[str, ...] = ("0750001U", "0750002V")
+    uai_claim: str = "uai"
 
     @classmethod
     def load(cls) -> Config:
@@ -59,6 +68,14 @@ class Config:
             controller_port=_port("CERTIBUS_KAFKA_CONTROLLER_PORT", 19093),
             pg_port=_port("CERTIBUS_PG_PORT", 15432),
             pg_password=os.environ.get("CERTIBUS_PG_ADMIN_PASSWORD", "certibus_admin"),
+            keycloak_port=_port("CERTIBUS_KEYCLOAK_PORT", 18080),
+            keycloak_java_home=os.environ.get("CERTIBUS_KEYCLOAK_JAVA_HOME") or None,
+            keycloak_schools=tuple(
+                uai.strip().upper()
+                for uai in os.environ.get("CERTIBUS_KEYCLOAK_SCHOOLS", "0750001U,0750002V").split(",")
+                if uai.strip()
+            ),
+            uai_claim=os.environ.get("OIDC_UAI_CLAIM", "uai"),
         )
         if cfg.kafka_port == cfg.controller_port:
             raise InfraError("CERTIBUS_KAFKA_PORT and CERTIBUS_KAFKA_CONTROLLER_PORT must differ")
@@ -108,3 +125,24 @@ class Config:
     @property
     def pg_log(self) -> Path:
         return self.logs / "postgres.log"
+
+    @property
+    def keycloak_dir(self) -> Path:
+        return self.state / "keycloak"
+
+    @property
+    def keycloak_home(self) -> Path:
+        """The unpacked distribution (its data/ holds the H2 store and the realm to import)."""
+        return self.keycloak_dir / "dist"
+
+    @property
+    def keycloak_pidfile(self) -> Path:
+        return self.keycloak_dir / "keycloak.pid"
+
+    @property
+    def keycloak_log(self) -> Path:
+        return self.logs / "keycloak.log"
+
+    @property
+    def keycloak_url(self) -> str:
+        return f"http://{HOST}:{self.keycloak_port}"
