@@ -17,12 +17,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+from deploy.local.http_client import TRANSIENT_ERRORS, Answer, ServiceClient
 
 #: answers a client retries: a gateway or the service itself is (re)starting
 RETRY_STATUSES = (502, 503, 504)
-#: failures of the connection itself (refused, reset, timed out, half-written answer)
-TRANSIENT_ERRORS = (httpx.TransportError,)
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class Resend:
 
     safe: bool = False
     done_codes: tuple[str, ...] = ()
-    applied: Callable[[], Awaitable[httpx.Response | None]] | None = None
+    applied: Callable[[], Awaitable[Answer | None]] | None = None
 
     @property
     def resendable(self) -> bool:
@@ -48,15 +46,15 @@ NEVER = Resend()
 
 
 async def send(
-    client: httpx.AsyncClient,
-    probe: httpx.AsyncClient,
+    client: ServiceClient,
+    probe: ServiceClient,
     method: str,
     path: str,
     policy: Resend,
     retry_seconds: float,
     retried: Callable[[str], None],
     **kwargs: Any,
-) -> httpx.Response:
+) -> Answer:
     """``method path`` on ``client``, resent as ``policy`` allows for ``retry_seconds`` at most
     (``probe``: a client of the same service for /ready); ``retried`` hears of each resend."""
     deadline = time.monotonic() + retry_seconds
@@ -86,18 +84,18 @@ async def send(
             return done
 
 
-async def wait_ready(probe: httpx.AsyncClient, deadline: float) -> None:
+async def wait_ready(probe: ServiceClient, deadline: float) -> None:
     """Until the service answers /ready with 200 (it is back), or the deadline."""
     while time.monotonic() < deadline:
         try:
-            if (await probe.get("/ready", timeout=5)).status_code == 200:
+            if (await probe.get("/ready", within=5)).status_code == 200:
                 return
         except TRANSIENT_ERRORS:
             pass
         await asyncio.sleep(0.5)
 
 
-def error_code(reply: httpx.Response) -> str | None:
+def error_code(reply: Answer) -> str | None:
     try:
         return reply.json()["error"]["code"]
     except (ValueError, KeyError, TypeError):

@@ -19,9 +19,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
-
 from deploy.local.generator import campaign_csv_bytes, generate_participations, learner_csv_bytes
+from deploy.local.http_client import Answer, ServiceClient
 from deploy.local.retrying import NEVER, SAFE, TRANSIENT_ERRORS, Resend, error_code, send
 from deploy.local.schools import School, school_body
 
@@ -49,17 +48,14 @@ class Run:
         self.retry_seconds = retry_seconds
         #: requests sent again after a transient failure (for the run's summary)
         self.retries = 0
-        self.http: dict[str, httpx.AsyncClient] = {}
-        self.public: dict[str, httpx.AsyncClient] = {}
+        self.http: dict[str, ServiceClient] = {}
+        self.public: dict[str, ServiceClient] = {}
 
     async def __aenter__(self) -> Run:
         portal = {"Authorization": f"Bearer {self.api_token}"} if self.api_token else {}
-        limits = httpx.Limits(
-            max_connections=self.concurrency * 2, max_keepalive_connections=self.concurrency
-        )
         for name, url in self.urls.items():
-            self.http[name] = httpx.AsyncClient(base_url=url, timeout=120, headers=portal, limits=limits)
-            self.public[name] = httpx.AsyncClient(base_url=url, timeout=120, limits=limits)
+            self.http[name] = ServiceClient(url, headers=portal, connections=self.concurrency * 2)
+            self.public[name] = ServiceClient(url, connections=self.concurrency * 2)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -74,7 +70,7 @@ class Run:
         public: bool = False,
         resend: Resend | None = None,
         **kwargs: Any,
-    ) -> httpx.Response:
+    ) -> Answer:
         """One request; retried as ``resend`` allows (default: reads and PUTs only) while the
         service restarts, within ``retry_seconds``."""
         reply = await send(
@@ -187,13 +183,13 @@ class Run:
         """Confirm a proposed plan: its sessions get their numbers (one sequence for the académie)."""
         plan_id = plan["plan_id"]
 
-        async def applied() -> httpx.Response | None:
+        async def applied() -> Answer | None:
             """Confirmed by the attempt whose answer was lost: its sessions, in their numbers' order."""
             if (await self.call("scheduler", "GET", f"/plans/{plan_id}")).json()["status"] != "confirmed":
                 return None
             sessions = (await self.call("scheduler", "GET", f"/schools/{school.uai}/sessions")).json()
             mine = sorted((s for s in sessions if s["plan_id"] == plan_id), key=lambda s: s["session_number"])
-            return httpx.Response(200, json={"session_ids": [s["session_id"] for s in mine]})
+            return Answer.of_json({"session_ids": [s["session_id"] for s in mine]})
 
         confirmed = await self.call(
             "scheduler", "POST", f"/plans/{plan_id}/confirm", resend=Resend(applied=applied)
@@ -204,7 +200,7 @@ class Run:
         """Convocations of one session (unless already issued: a resumed run), its details and its
         document bundle, kept in the output."""
 
-        async def issued() -> httpx.Response | None:
+        async def issued() -> Answer | None:
             """Each issue records a bundle and raises ConvocationsIssued: (re)send only if none was."""
             detail = await self.call("scheduler", "GET", f"/sessions/{session_id}")
             return detail if any(d["kind"] == "session_bundle" for d in detail.json()["documents"]) else None
@@ -348,11 +344,11 @@ class Run:
 
     def _incident_recorded(
         self, session_id: str, candidate_id: str, headers: dict[str, str]
-    ) -> Callable[[], Awaitable[httpx.Response | None]]:
+    ) -> Callable[[], Awaitable[Answer | None]]:
         """Reads back whether the room already holds the driver's incident for this candidate (each
         POST records one more: resent only if it is not there)."""
 
-        async def recorded() -> httpx.Response | None:
+        async def recorded() -> Answer | None:
             room = await self.call(
                 "finalisation", "GET", f"/invigilator/sessions/{session_id}", public=True, headers=headers
             )
@@ -395,7 +391,7 @@ class Run:
         )
         for division in divisions:
             # the export is eventually consistent: a class appears once its roster and results both arrived
-            async def class_csv(d: str = division) -> httpx.Response | None:
+            async def class_csv(d: str = division) -> Answer | None:
                 reply = await self.http["export"].get(f"/schools/{school.uai}/classes/{d}/results.csv")
                 return reply if reply.status_code == 200 else None
 
