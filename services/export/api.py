@@ -82,12 +82,22 @@ def refusal(error: AuthError) -> JSONResponse:
 
 async def api_clients(runtime: Runtime) -> dict[str, ClientCredentials]:
     """Clients from ``EXPORT_API_CLIENTS``, loaded once per process (clear secrets hashed off the
-    event loop)."""
-    clients = runtime.state.get("api_clients")
-    if clients is None:
-        configs = runtime.settings.export_api_clients
-        clients = runtime.state["api_clients"] = await asyncio.to_thread(livret.load_clients, configs)
+    event loop). Once, even when the first token requests come together: each load hashes every
+    clear secret with a new salt, and a new hash would also void the proven secrets."""
+    async with runtime.state.setdefault("api_clients_loading", asyncio.Lock()):
+        clients = runtime.state.get("api_clients")
+        if clients is None:
+            configs = runtime.settings.export_api_clients
+            clients = runtime.state["api_clients"] = await asyncio.to_thread(livret.load_clients, configs)
     return clients
+
+
+def _one_check_per_client(runtime: Runtime, client_id: str) -> asyncio.Lock:
+    """Token requests of one client take turns: the first proves its secret (a PBKDF2 run), the
+    ones that came with it find it proven instead of each hashing it again (32 schools asking at
+    once cost 32 runs). Another client never waits for this one."""
+    locks: dict[str, asyncio.Lock] = runtime.state.setdefault("token_checks", {})
+    return locks.setdefault(client_id, asyncio.Lock())
 
 
 def output_dir(runtime: Runtime) -> Path:
@@ -126,16 +136,20 @@ async def issue_livret_token(request: Request, runtime: Runtime = Depends(get_ru
     if fields["grant_type"] != "client_credentials":
         raise ApiError(400, "auth.unsupported_grant_type", "grant_type must be client_credentials")
     key = livret.signing_key(runtime.settings.export_token_secret)
+    clients = await api_clients(runtime)
     try:
-        answer = await livret.issue_client_token(
-            await api_clients(runtime),
-            client_id=fields["client_id"],
-            client_secret=fields["client_secret"],
-            scope=fields["scope"],
-            key=key,
-            now=runtime.clock.now(),
-            verified=_verified_secrets(runtime),
-        )
+        async with _one_check_per_client(
+            runtime, fields["client_id"] if fields["client_id"] in clients else ""
+        ):
+            answer = await livret.issue_client_token(
+                clients,
+                client_id=fields["client_id"],
+                client_secret=fields["client_secret"],
+                scope=fields["scope"],
+                key=key,
+                now=runtime.clock.now(),
+                verified=_verified_secrets(runtime),
+            )
     except AuthError as error:
         return refusal(error)
     return JSONResponse(answer)

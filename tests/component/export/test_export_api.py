@@ -6,6 +6,7 @@ consumers do for each event); the flow over Kafka is in tests/integration/export
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -49,6 +50,7 @@ async def start_export(start_service, tmp_path, schools, **overrides):
         export_api_clients=[
             {"client_id": "lsu", "secret_hash": hash_secret(SECRET, iterations=1000), "uais": [allowed]},
             {"client_id": "other-scope", "secret": SECRET, "uais": [allowed], "scopes": ["parcoursup"]},
+            {"client_id": "lsu-clear", "secret": SECRET, "uais": [allowed], "scopes": [LIVRET_SCOPE]},
         ],
         **overrides,
     )
@@ -120,6 +122,32 @@ async def test_client_credentials_give_a_bearer_token_as_pix_answers(svc):
     assert set(body) == {"token_type", "access_token", "client_id"}
     assert body["token_type"] == "bearer" and body["client_id"] == "lsu"
     assert body["access_token"].count(".") == 2
+
+
+async def test_token_requests_that_come_together_hash_each_secret_once(svc, monkeypatch):
+    """32 schools asking at once: the two clear secrets hashed once each, one PBKDF2 run to prove
+    the secret, then none (a run per request was a quarter of the export service's CPU in the
+    académie run); a wrong secret is still checked."""
+    import hashlib
+
+    runs: list[int] = []
+    pbkdf2 = hashlib.pbkdf2_hmac
+
+    def counted(*args, **kwargs):
+        if args[1] in (SECRET.encode(), b"x"):  # not asyncpg's SCRAM sign-in to PostgreSQL
+            runs.append(1)
+        return pbkdf2(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "pbkdf2_hmac", counted)
+    together = await asyncio.gather(
+        *(svc.http.post("/api/application/token", **credentials(client_id="lsu-clear")) for _ in range(32))
+    )
+    assert [a.status_code for a in together] == [200] * 32, together[0].text
+    assert len(runs) == 3
+    wrong = await svc.http.post(
+        "/api/application/token", **credentials(client_id="lsu-clear", client_secret="x")
+    )
+    assert wrong.status_code == 401 and len(runs) == 4
 
 
 @pytest.mark.parametrize(
