@@ -112,6 +112,9 @@ def install_error_handlers(app: FastAPI, statuses: Mapping[str, int] | None = No
         )
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestMetrics:
     """ASGI middleware: ``certibus_http_requests_total`` and the latency histogram of every request.
 
@@ -138,7 +141,8 @@ class RequestMetrics:
             await self.app(scope, receive, send_and_note)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.metrics.observe_request(scope["method"], route, status, time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # no series per typo
+            self.metrics.observe_request(method, route, status, time.perf_counter() - started)
 
 
 # ---- the school API: who may call which route -----------------------------------------------

@@ -156,10 +156,13 @@ class ServiceMetrics:
     def replace_lag(self, consumer: str, lags: dict[tuple[str, int], int]) -> None:
         """A group's lag is exactly ``lags``: partitions it no longer owns lose their series."""
         owned = {(topic, str(partition)) for topic, partition in lags}
-        for labels in list(self.consumer_lag._metrics):  # (service, consumer, topic, partition)
-            if labels[0] == self.service and labels[1] == consumer and labels[2:] not in owned:
-                self.consumer_lag.remove(*labels)
-                self._children.pop((id(self.consumer_lag), *labels[1:]), None)
+        for sample in self.consumer_lag.collect()[0].samples:
+            labels = sample.labels
+            if labels["consumer"] == consumer and (labels["topic"], labels["partition"]) not in owned:
+                self.consumer_lag.remove(self.service, consumer, labels["topic"], labels["partition"])
+                self._children.pop(
+                    (id(self.consumer_lag), consumer, labels["topic"], labels["partition"]), None
+                )
         for (topic, partition), lag in lags.items():
             self.set_lag(consumer, topic, partition, lag)
 

@@ -155,12 +155,14 @@ async def test_requests_are_counted_by_route_template_not_raw_path():
         assert (await http.get("/sessions/s-2")).status_code == 200
         assert (await http.get("/nowhere")).status_code == 404
         assert (await http.get("/boom")).status_code == 500
+        assert (await http.request("BREW", "/nowhere")).status_code == 404
     text = await metrics.scrape()
     count = "certibus_http_requests_total"
     common = {"service": "scheduler", "method": "GET"}
     assert value(text, count, route="/sessions/{session_id}", status="200", **common) == 2
     assert value(text, count, route="unmatched", status="404", **common) == 1
     assert value(text, count, route="/boom", status="500", **common) == 1
+    assert value(text, count, route="unmatched", status="404", service="scheduler", method="OTHER") == 1
     assert not [name for (name, labels) in samples(text) if ("route", "/sessions/s-1") in labels]
 
 
