@@ -4,6 +4,8 @@ the series operators alert on (HTTP counter, outbox backlog and age, relay, even
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import importlib
 import time
 import uuid
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ from shared.service import Runtime, ServiceDefinition, get_runtime
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
+JOB_SUCCESS = "certibus_job_last_success_timestamp_seconds"
 
 commands = APIRouter()
 
@@ -135,3 +138,24 @@ async def test_a_request_and_the_event_it_raises_move_the_series(start_service, 
         pick(again, "certibus_http_requests_total", service="finalisation", route="/metrics", status="200")
         == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("service", "job"),
+    [("finalisation", "overdue_tick"), ("eligibility", "remediation_tick"), ("export", "rebuild_all_stale")],
+)
+async def test_the_services_jobs_report_their_last_success(start_service, tmp_path, service, job):
+    """The real jobs (the names the alerts watch), their first tick at start-up; no consumers: these
+    schemas are empty and a new group would read the whole shared topic."""
+    definition = importlib.import_module(f"services.{service}.app").definition
+    extra = {"export_output_dir": tmp_path} if service == "export" else {}
+    started = time.time()
+    svc = await start_service(dataclasses.replace(definition, wire=None), **extra)
+
+    async def ticked() -> bool:
+        now = await scrape(svc)
+        return all(pick(now, JOB_SUCCESS, service=service, job=name) for name in (job, "outbox_pruning"))
+
+    await wait_for(ticked, what=f"{service}'s {job} and outbox pruning to succeed once")
+    stamp = pick(await scrape(svc), JOB_SUCCESS, service=service, job=job)
+    assert started <= stamp <= time.time()
