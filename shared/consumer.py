@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from shared.contracts.events import EVENT_TYPES, Event
 from shared.dead_letters import dead_letter_headers, describe, park, validation_summary
 from shared.health import is_database_unavailable
 from shared.inbox import Delivery, Received, record_one, record_run
+from shared.metrics import APPLIED, DEAD_LETTERED, DUPLICATE, RETRIED, UNKNOWN_TYPE, ServiceMetrics
 from shared.outbox import UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -113,7 +115,10 @@ class EventConsumer:
     processed: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    #: where outcomes, latencies and lag are recorded (the service's registry; a private one if None)
+    metrics: ServiceMetrics | None = None
     _pending: dict[TopicPartition, int] = field(default_factory=dict, repr=False)
+    _handled_to: dict[TopicPartition, int] = field(default_factory=dict, repr=False)
     _handled_since_commit: int = field(default=0, repr=False)
     _kafka_consumer: Any = field(default=None, repr=False)
     _flusher: asyncio.Task | None = field(default=None, repr=False)
@@ -123,6 +128,9 @@ class EventConsumer:
 
     def __post_init__(self) -> None:
         self._idle.set()
+        if self.metrics is None:
+            self.metrics = ServiceMetrics(self.service)
+        self._metrics: ServiceMetrics = self.metrics
 
     @property
     def group_id(self) -> str:
@@ -192,6 +200,7 @@ class EventConsumer:
         or ``partition_concurrency`` at a time. A run is marked only once all of it is handled, so a
         shutdown in the middle leaves the rest for the next start.
         """
+        started = time.perf_counter()
         runs: dict[TopicPartition, list[ConsumerRecord]] = {}
         for record in records:
             runs.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
@@ -202,7 +211,7 @@ class EventConsumer:
                 if self._closing:
                     return
                 await self._handle_run(run)
-                self._pending[partition] = run[-1].offset + 1
+                self._pending[partition] = self._handled_to[partition] = run[-1].offset + 1
                 self._handled_since_commit += len(run)
 
         if self.partition_concurrency == 1 or len(runs) == 1:
@@ -210,6 +219,29 @@ class EventConsumer:
                 await handle(partition, run)
         else:
             await asyncio.gather(*(handle(partition, run) for partition, run in runs.items()))
+        self._metrics.observe_batch(self.group_id, time.perf_counter() - started)
+        if self._kafka_consumer is not None:  # the fetch brought the high-water marks: no round trip
+            for tp in runs:
+                if (high := self._kafka_consumer.highwater(tp)) is not None and tp in self._handled_to:
+                    self._metrics.set_lag(self.group_id, tp.topic, tp.partition, high - self._handled_to[tp])
+
+    async def lag(self) -> dict[tuple[str, int], int]:
+        """Lag of each partition this member owns: high-water mark minus what it handled (sampled at
+        scrape; the fetch position where nothing was handled yet; unknown high-water marks left out)."""
+        consumer = self._kafka_consumer or getattr(self._subscriber, "consumer", None)
+        lags: dict[tuple[str, int], int] = {}
+        for tp in consumer.assignment() if consumer is not None else ():
+            if (high := consumer.highwater(tp)) is None:
+                continue
+            position = self._handled_to.get(tp)
+            if position is None:
+                try:
+                    async with asyncio.timeout(1):
+                        position = await consumer.position(tp)
+                except Exception:
+                    continue
+            lags[(tp.topic, tp.partition)] = max(high - position, 0)
+        return lags
 
     async def _handle_run(self, run: list[ConsumerRecord]) -> None:
         """One partition's consecutive records: one transaction, or record by record if it fails."""
@@ -246,7 +278,9 @@ class EventConsumer:
             event = EVENT_TYPES[envelope.type].model_validate_json(record.value)
         except ValidationError as exc:
             with _context(record, envelope):
-                await self._dead_letter(record, f"payload: {validation_summary(exc)}", attempts=0)
+                await self._dead_letter(
+                    record, f"payload: {validation_summary(exc)}", attempts=0, event_type=envelope.type
+                )
             return None
         return Received(record, envelope, event)
 
@@ -262,7 +296,9 @@ class EventConsumer:
         for event_type, same_type in itertools.groupby(fresh, key=lambda item: item.envelope.type):
             batch_handler = self.batch_handlers.get(event_type)
             if batch_handler is not None:
+                started = time.perf_counter()
                 await batch_handler(uow, [Delivery(item.event, item.envelope) for item in same_type])
+                self._metrics.observe_handler(self.group_id, event_type, time.perf_counter() - started)
                 continue
             handler = self.handlers[event_type]
             try:
@@ -270,17 +306,25 @@ class EventConsumer:
                     structlog.contextvars.bind_contextvars(
                         event_id=item.envelope.id, event_type=event_type, subject=item.envelope.subject
                     )
+                    started = time.perf_counter()
                     await handler(uow, item.event, item.envelope)
+                    self._metrics.observe_handler(self.group_id, event_type, time.perf_counter() - started)
             finally:
                 structlog.contextvars.unbind_contextvars("event_id", "event_type", "subject")
 
     async def _after_run(self, items: list[Received], fresh: list[Received]) -> None:
         """Count and log a committed run (one line, plus one per duplicate), then ``after_commit``."""
         fresh_records = {id(item) for item in fresh}
+        outcomes: dict[tuple[str, str], int] = {}  # one increment per (type, outcome) of the run
         for item in items:
-            if id(item) not in fresh_records:
+            outcome = APPLIED if id(item) in fresh_records else DUPLICATE
+            key = (item.envelope.type, outcome)
+            outcomes[key] = outcomes.get(key, 0) + 1
+            if outcome == DUPLICATE:
                 with _context(item.record, item.envelope):
                     log.info("duplicate event ignored")
+        for (event_type, outcome), count in outcomes.items():
+            self._metrics.count_events(self.group_id, event_type, outcome, count)
         self.processed += len(fresh)
         self.duplicates += len(items) - len(fresh)
         log.info(
@@ -369,23 +413,26 @@ class EventConsumer:
             try:
                 fresh = await self._apply(item)
             except PermanentError as exc:
-                await self._dead_letter(record, describe(exc), attempts=attempt)
+                await self._dead_letter(record, describe(exc), attempts=attempt, event_type=envelope.type)
                 return
             except Exception as exc:
                 if is_database_unavailable(exc):  # not the record's fault: wait, spend no attempt
                     attempt -= 1
+                    self._metrics.count_events(self.group_id, envelope.type, RETRIED)
                     log.warning("database unavailable; the partition waits", error=describe(exc))
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self.retry_backoff_max_ms / 1000)
                     continue
                 if attempt == self.retry_max_attempts:
                     log.error("handler failed; dead-lettering", attempts=attempt, error=describe(exc))
-                    await self._dead_letter(record, describe(exc), attempts=attempt)
+                    await self._dead_letter(record, describe(exc), attempts=attempt, event_type=envelope.type)
                     return
                 log.warning("handler failed; retrying", attempt=attempt, error=describe(exc))
+                self._metrics.count_events(self.group_id, envelope.type, RETRIED)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.retry_backoff_max_ms / 1000)
                 continue
+            self._metrics.count_events(self.group_id, envelope.type, APPLIED if fresh else DUPLICATE)
             if fresh:
                 self.processed += 1
                 log.info("event handled")
@@ -401,15 +448,20 @@ class EventConsumer:
         async with self.pool.acquire() as conn, conn.transaction():
             if not await record_one(conn, self.inbox_consumer, item):
                 return False
+            started = time.perf_counter()
             await self.handlers[item.envelope.type](UnitOfWork(conn, self.service), item.event, item.envelope)
+            self._metrics.observe_handler(self.group_id, item.envelope.type, time.perf_counter() - started)
             return True
 
-    async def _dead_letter(self, record: ConsumerRecord, error: str, attempts: int) -> None:
+    async def _dead_letter(
+        self, record: ConsumerRecord, error: str, attempts: int, event_type: str = UNKNOWN_TYPE
+    ) -> None:
         headers = dead_letter_headers(record, error, self.group_id, attempts)
         await park(
             self.broker, self.service, record, headers, self.retry_backoff_ms, self.retry_backoff_max_ms
         )
         self.dead_lettered += 1
+        self._metrics.count_events(self.group_id, event_type, DEAD_LETTERED)
         log.error("event dead-lettered", error=error[:500], attempts=attempts)
 
 
@@ -421,6 +473,8 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self.consumer.commit_handled(set(revoked))
+        for tp in revoked:  # if it comes back, its lag is measured from the fetch position again
+            self.consumer._handled_to.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass

@@ -10,10 +10,14 @@ built on ``school_api_router()``: each of its routes needs ``Authorization: Bear
 access token of the académie's provider (``OIDC_ISSUER``, see shared.auth) or a trusted gateway's
 ``API_TOKEN`` — checked before the request body is read, then serves only a principal of the school
 the route names (404 otherwise). With neither configured the API is open (local runs).
+
+``RequestMetrics`` counts and times every request by its route *template* (``/sessions/{session_id}``,
+never the raw path: one series per route, not per session), method and status.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
@@ -25,9 +29,11 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import InvalidToken, Principal, TokenVerifier, gateway_principal
 from shared.errors import DomainError, status_for
+from shared.metrics import ServiceMetrics
 
 log = structlog.get_logger("certibus.auth")
 
@@ -104,6 +110,39 @@ def install_error_handlers(app: FastAPI, statuses: Mapping[str, int] | None = No
             error_body("request.invalid", "the request does not match the API", {"problems": problems}),
             status_code=422,
         )
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestMetrics:
+    """ASGI middleware: ``certibus_http_requests_total`` and the latency histogram of every request.
+
+    The route is the template the router matched (it leaves it in the scope), ``unmatched`` for a
+    path no route serves; an exception that escapes the app is counted as the 500 it becomes.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # no series per typo
+            self.metrics.observe_request(method, route, status, time.perf_counter() - started)
 
 
 # ---- the school API: who may call which route -----------------------------------------------

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import Event
+from shared.metrics import ServiceMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -122,6 +123,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 2.0,
         after_publish: AfterPublish | None = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.dsn = dsn
         self.schema = schema
@@ -129,6 +131,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.after_publish = after_publish
+        #: counts what is published, by event type (the service's registry; a private one if None)
+        self.metrics = metrics or ServiceMetrics(schema)
         self.active = False
         self.published = 0
         self._wake = asyncio.Event()
@@ -228,6 +232,7 @@ class OutboxRelay:
                 await self.after_publish(ids)
             await conn.execute("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
             self.published += len(ids)
+            self.metrics.count_published(row["event_type"] for row in rows[:delivered])
             log.debug("outbox rows published", schema=self.schema, count=len(ids))
         if failure is not None:
             stuck = rows[delivered]

@@ -3,7 +3,8 @@
 A service describes itself with a ``ServiceDefinition`` (its name, migrations, consumers, routes,
 background jobs, read-model tables) and ``run`` does the rest; ``python -m services.<name>`` calls
 it. ``/health`` says the process is alive; ``/ready`` says whether it can serve its API (a broker
-outage only degrades it, a database outage makes it unready: shared/health.py).
+outage only degrades it, a database outage makes it unready: shared/health.py); ``/metrics`` is
+its Prometheus registry (shared/metrics.py, docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from shared.clock import ManualClock, SystemClock
 from shared.consumer import EventConsumer
 from shared.contracts.topics import all_topics
 from shared.db import create_pool, migrate, schema_for
-from shared.health import install_database_unavailable_handler, readiness
-from shared.http import install_error_handlers
+from shared.health import install_database_unavailable_handler, outbox_backlog, readiness
+from shared.http import RequestMetrics, install_error_handlers
 from shared.kafka_admin import ensure_topics, reset_group_offsets
 from shared.logging import configure_logging
+from shared.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from shared.outbox import OutboxRelay, UnitOfWork, prune_published, unit_of_work
 from shared.settings import ServiceSettings
 
@@ -51,6 +53,12 @@ class Runtime:
     consumers: list[EventConsumer] = field(default_factory=list)
     clock: SystemClock | ManualClock = field(default_factory=SystemClock)
     state: dict[str, Any] = field(default_factory=dict)
+    #: this service's Prometheus series (served on /metrics)
+    metrics: ServiceMetrics | None = None
+
+    def __post_init__(self) -> None:
+        if self.metrics is None:
+            self.metrics = ServiceMetrics(self.definition.name)
 
     @property
     def service(self) -> str:
@@ -84,6 +92,7 @@ class Runtime:
             batch_timeout_ms=s.consumer_batch_timeout_ms,
             partition_concurrency=s.consumer_partition_concurrency if parallel_partitions else 1,
             topics=topics,
+            metrics=self.metrics,
         )
         self.consumers.append(consumer)
         return consumer
@@ -131,13 +140,27 @@ async def _prune_outbox_hourly(runtime: Runtime) -> None:
             deleted = await prune_published(runtime.pool, retention)
             if deleted:
                 log.info("published outbox rows pruned", rows=deleted)
+            if runtime.metrics is not None:
+                runtime.metrics.job_succeeded("outbox_pruning")
         except Exception:
             log.exception("outbox pruning failed; will retry")
         await asyncio.sleep(3600)
 
 
+async def _sample(runtime: Runtime) -> None:
+    """Before a scrape: outbox backlog (one query), relay lock, each consumer group's lag."""
+    metrics = runtime.metrics
+    assert metrics is not None
+    metrics.set_relay_active(runtime.relay.active)
+    for consumer in runtime.consumers:
+        metrics.replace_lag(consumer.group_id, await consumer.lag())
+    backlog = await outbox_backlog(runtime.pool)
+    metrics.set_outbox_backlog(backlog["unpublished"], backlog["oldest_unpublished_age_seconds"])
+
+
 def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or definition.settings_class()
+    metrics = ServiceMetrics(definition.name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -169,9 +192,11 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             bootstrap_servers=settings.kafka_bootstrap_servers,
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
+            metrics=metrics,
         )
-        runtime = Runtime(definition, settings, pool, broker, relay)
+        runtime = Runtime(definition, settings, pool, broker, relay, metrics=metrics)
         app.state.runtime = runtime
+        metrics.add_sampler(lambda: _sample(runtime))
         if definition.wire:
             definition.wire(runtime)
         for consumer in runtime.consumers:
@@ -203,6 +228,8 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     app.state.token_verifier = token_verifier(settings)
     install_error_handlers(app, definition.error_statuses)
     install_database_unavailable_handler(app)
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    app.state.metrics = metrics
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
@@ -215,6 +242,12 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
         the outbox, backlog shown), 503 ``not ready`` (database down); see shared/health.py."""
         response.status_code, body = await readiness(app.state.runtime)
         return body
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format of this service's series (docs/metrics.md); unauthenticated like
+        /health: counts and latencies, no personal data."""
+        return Response(await metrics.scrape(), media_type=CONTENT_TYPE_LATEST)
 
     if definition.router is not None:
         app.include_router(definition.router)

@@ -5,7 +5,8 @@ service's SQL, on the transaction's connection) and raises events with ``work.em
 the outbox in the same transaction, published only if it commits. ``transactions`` builds that
 ``begin`` from the runtime's ``unit_of_work`` and the service's store class, so each service writes
 its store and nothing else. ``every`` turns a job's tick into the loop ``ServiceDefinition.jobs``
-runs: a failed tick is logged and the next one comes at the next interval.
+runs: a failed tick is logged and the next one comes at the next interval; a successful one sets
+``certibus_job_last_success_timestamp_seconds{job=<the tick's name>}`` (shared/metrics.py).
 """
 
 from __future__ import annotations
@@ -62,18 +63,23 @@ def every(
     """A service job running ``tick(runtime)`` every ``interval(runtime)`` seconds, for ever.
 
     A tick that fails is logged (``what`` names it) and retried at the next interval; cancellation
-    (the service stopping) ends the loop.
+    (the service stopping) ends the loop. Each success is recorded in ``runtime.metrics`` (when the
+    runtime has one) under the tick's name.
     """
+    name = getattr(tick, "__name__", "tick")
 
     async def job(runtime: Any) -> None:
+        metrics = getattr(runtime, "metrics", None)
         while True:
             try:
                 await tick(runtime)
+                if metrics is not None:
+                    metrics.job_succeeded(name)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception(f"{what} failed; retrying at the next tick")
             await asyncio.sleep(interval(runtime))
 
-    job.__name__ = job.__qualname__ = f"{getattr(tick, '__name__', 'tick')}_job"
+    job.__name__ = job.__qualname__ = f"{name}_job"
     return job

@@ -188,7 +188,8 @@ class ServiceUnderTest:
 async def start_service(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitable[ServiceUnderTest]]]:
     """``svc = await start_service(definition, some_setting=…)``: the real service (migrations, consumers,
     outbox relay, HTTP routes) on its own scratch schema/role and consumer groups, stopped at teardown.
-    ``start_service(definition, schema=svc.schema, …)`` starts it again on the same schema and groups."""
+    ``start_service(definition, schema=svc.schema, …)`` starts it again on the same schema and groups;
+    a ``schema`` not started yet is provisioned (a test that must know it before the service starts)."""
     stack = AsyncExitStack()
     dsns: dict[str, str] = {}
 
@@ -197,6 +198,7 @@ async def start_service(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitab
     ) -> ServiceUnderTest:
         if schema is None:
             schema = f"it_{definition.name[:6]}_{uuid.uuid4().hex[:8]}"
+        if schema not in dsns:
             dsns[schema] = await provision_service(admin_dsn, schema, "scratch-pw")
         settings = definition.settings_class(
             **{

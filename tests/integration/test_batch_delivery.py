@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
+from prometheus_client.parser import text_string_to_metric_families
 
 from shared.consumer import Delivery, EventConsumer
 from shared.contracts.envelope import Envelope
@@ -161,6 +162,18 @@ async def parked(kafka: str, lane: Lane) -> dict[str, dict[str, str]]:
     }
 
 
+async def outcomes(consumer: EventConsumer) -> dict[tuple[str, str], float]:
+    """``certibus_events_handled_total`` of the consumer's group, by (event type, outcome), scraped."""
+    text = (await consumer._metrics.scrape()).decode()
+    return {
+        (s.labels["event_type"], s.labels["outcome"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "certibus_events_handled_total" and s.labels["consumer"] == consumer.group_id
+    }
+
+
+UPDATED = SessionUpdated.event_type
 handler_kinds = pytest.mark.parametrize("batch_handler", [False, True], ids=["per-event", "batch-handler"])
 
 
@@ -183,6 +196,7 @@ async def test_duplicates_in_one_batch_and_across_batches_are_applied_once(
         await wait_for(lambda: caught_up(kafka, w.consumer.group_id, lane.topic), what="the second batch")
     assert await markers(scratch, subject) == ["a", "b", "c"]
     assert (w.consumer.processed, w.consumer.duplicates) == (3, 4)
+    assert await outcomes(w.consumer) == {(UPDATED, "applied"): 3, (UPDATED, "duplicate"): 4}
     if batch_handler:  # only fresh events reach it, once each
         assert w.handler_calls == [2, 1]
 
@@ -205,6 +219,8 @@ async def test_a_poison_record_in_the_middle_of_a_batch_is_the_only_one_dead_let
     assert key == subject and headers["ce_id"] == poison.event_id
     assert headers["dlq_original_offset"] == "2" and headers["dlq_attempts"] == "2"
     assert "RuntimeError: this event always fails" in headers["dlq_error"]
+    counted = {(UPDATED, "applied"): 3, (UPDATED, "retried"): 1, (UPDATED, "dead_lettered"): 1}
+    assert await outcomes(w.consumer) == counted  # the rolled-back batch attempt is not a retry
     if batch_handler:  # the whole run first, then one at a time after the rollback
         assert w.handler_calls == [4, 1, 1, 1, 1, 1]
 
@@ -227,6 +243,8 @@ async def test_records_that_do_not_parse_are_parked_without_failing_their_batch(
     assert dead["bad-payload"]["dlq_error"].startswith("payload: ")
     assert dead["no-envelope"]["dlq_error"].startswith("envelope: ")
     assert dead["no-envelope"]["dlq_original_offset"] == "3"
+    parked_too = {(UPDATED, "dead_lettered"): 1, ("unknown", "dead_lettered"): 1}
+    assert await outcomes(w.consumer) == {(UPDATED, "applied"): 3, **parked_too}
 
 
 @pytest.mark.parametrize("lane", [3], indirect=True)
@@ -238,6 +256,8 @@ async def test_partitions_applied_in_parallel_keep_the_order_of_each_key(scratch
     async with w.broker:
         await w.broker.start()
         await wait_for(lambda: caught_up(kafka, w.consumer.group_id, lane.topic), what="all 120 events")
+        lags = await w.consumer.lag()  # what /metrics samples: the member's positions, its fetches' marks
+        assert set(lags) == {(lane.topic, p) for p in range(3)} and all(lag >= 0 for lag in lags.values())
     for subject in subjects:
         assert await markers(scratch, subject) == [f"{i:02d}" for i in range(20)]
     assert w.consumer.processed == 120 and w.consumer.duplicates == 0
