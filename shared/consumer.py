@@ -12,7 +12,9 @@ A run whose transaction fails is rolled back and handled again record by record,
 one transaction per record, retried ``retry_max_attempts`` times with exponential backoff, then sent
 to the service's dead-letter topic with headers naming where it came from and why; the good records
 of the run are applied once and only the failing one is parked. Records whose envelope or payload
-does not parse are parked straight away and never fail the run. A database outage spends no
+does not parse, or whose ``ce_type`` no contract knows (shared/contracts/events.py), are parked
+straight away and never fail the run; a known type this consumer has no handler for is another
+consumer's and is skipped. A database outage spends no
 attempt: the partition waits for PostgreSQL (shared/health.py). See docs/adr/0006.
 
 This module is the flow (batches, runs, retries, offsets, shutdown); the inbox statements are in
@@ -273,7 +275,11 @@ class EventConsumer:
                 await self._dead_letter(record, f"envelope: {exc}", attempts=0)
             return None
         if envelope.type not in self.handlers:
-            return None  # another consumer's event on a shared topic
+            if envelope.type in EVENT_TYPES:
+                return None  # another consumer's event on a shared topic
+            with _context(record, envelope):  # no contract: a producer ahead of us, or a stray record
+                await self._dead_letter(record, f"envelope: unknown event type {envelope.type!r}", attempts=0)
+            return None
         try:
             event = EVENT_TYPES[envelope.type].model_validate_json(record.value)
         except ValidationError as exc:

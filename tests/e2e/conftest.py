@@ -4,29 +4,16 @@ service of a fresh namespace also writes the files of every earlier run's school
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.local.localinfra.config import REPO, Config
-from deploy.local.localinfra.kafka import kafka_fetch_libs, kafka_launch, kafka_stop, kafka_wait_ready
 from deploy.local.schools import School, provisional_calendar
 from deploy.local.stack import DEFAULT_PORTS, StackConfig
+from tests.private_infra import PrivateInfra, free_ports
 
-#: the broker jars, downloaded once for every private broker of the tests
-JARS_CACHE = REPO / ".local" / "e2e-kafka-jars"
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+__all__ = ["free_ports", "private_kafka", "stack_config"]
 
 
 def stack_config(
@@ -55,16 +42,5 @@ def stack_config(
 def private_kafka(state: Path) -> Iterator[str]:
     """A single-node broker of its own on free ports, state under ``state`` (its topics hold no
     earlier run's records), stopped on exit."""
-    kafka_port, controller_port = free_ports(2)
-    cache = Config(JARS_CACHE, kafka_port, controller_port, 0, "")
-    cache.kafka_dir.mkdir(parents=True, exist_ok=True)
-    kafka_fetch_libs(cache)
-    cfg = Config(state, kafka_port, controller_port, 0, "")
-    cfg.kafka_dir.mkdir(parents=True)
-    cfg.kafka_libs.symlink_to(cache.kafka_libs)
-    launch = kafka_launch(cfg)
-    try:
-        kafka_wait_ready(cfg, launch)
-        yield f"127.0.0.1:{kafka_port}"
-    finally:
-        kafka_stop(cfg)
+    with PrivateInfra(state, with_postgres=False) as infra:
+        yield infra.kafka_bootstrap_servers

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from shared.consumer import EventConsumer, _CommitOnRevoke
 from shared.contracts.envelope import Envelope
-from shared.contracts.events import SessionUpdated
+from shared.contracts.events import SessionCancelled, SessionUpdated
 from shared.contracts.topics import SCHEDULER
 from shared.dead_letters import describe
 
@@ -112,6 +112,22 @@ async def test_a_broken_envelope_is_dead_lettered_not_raised(bad):
     c = consumer(broker)
     await c.handle_record(record(headers))
     assert broker.published[0]["headers"]["dlq_error"].startswith("envelope: ")
+
+
+async def test_a_type_no_contract_knows_is_dead_lettered_and_another_consumers_type_skipped():
+    unknown = [
+        (k, b"certibus.scheduler.no_such_event.v2" if k == "ce_type" else v) for k, v in envelope_headers()
+    ]
+    others = Envelope.new(source="/certibus/scheduler", type=SessionCancelled.event_type, subject="s-1")
+    broker = FlakyBroker()
+    c = consumer(broker)
+    await c.handle_record(record(unknown))
+    await c.handle_record(record([(k, v.encode()) for k, v in others.to_headers().items()], offset=8))
+    [parked] = broker.published
+    assert (
+        parked["headers"]["dlq_error"] == "envelope: unknown event type 'certibus.scheduler.no_such_event.v2'"
+    )
+    assert parked["headers"]["dlq_original_offset"] == "7" and parked["headers"]["dlq_attempts"] == "0"
 
 
 async def test_only_owned_partitions_are_committed_and_a_failed_commit_keeps_its_offsets():
