@@ -51,7 +51,10 @@ ERRORS = statuses(
 )
 
 router = APIRouter()  # the livret API: its own OAuth client credentials
-schools = school_api_router()  # the school routes: API_TOKEN, when set
+#: the school routes that operate its files (readiness, what was produced, a rebuild): operators too
+schools = school_api_router()
+#: the files themselves (every student's results, attestations): the school's own people only
+school_files = school_api_router(roles=frozenset({"staff", "referent"}))
 
 _AUTH_CODES = {
     INVALID_CREDENTIALS: "auth.invalid_client",
@@ -178,7 +181,9 @@ async def livret_certifications(
 # -- school routes -----------------------------------------------------------------------------
 
 
-@schools.get("/schools/{uai}/livret.json", tags=["exports"], responses=error_responses(ERRORS, "uai.invalid"))
+@school_files.get(
+    "/schools/{uai}/livret.json", tags=["exports"], responses=error_responses(ERRORS, "uai.invalid")
+)
 async def school_livret(uai: str, runtime: Runtime = Depends(get_runtime)) -> Response:
     """The school's livret file (the same bytes the livret API answers)."""
     file_name, content = await exports.school_livret(_reads(runtime), output_dir(runtime), uai)
@@ -190,7 +195,7 @@ async def school_livret(uai: str, runtime: Runtime = Depends(get_runtime)) -> Re
 _CLASS_FILE_REFUSALS = error_responses(ERRORS, "uai.invalid", "class.not_found", "export.no_results")
 
 
-@schools.get(
+@school_files.get(
     "/schools/{uai}/classes/{division}/results.csv", tags=["exports"], responses=_CLASS_FILE_REFUSALS
 )
 async def class_results_csv(uai: str, division: str, runtime: Runtime = Depends(get_runtime)) -> Response:
@@ -201,7 +206,7 @@ async def class_results_csv(uai: str, division: str, runtime: Runtime = Depends(
     return Response(content, media_type="text/csv; charset=utf-8", headers=attachment(file_name))
 
 
-@schools.get(
+@school_files.get(
     "/schools/{uai}/classes/{division}/attestations.pdf", tags=["exports"], responses=_CLASS_FILE_REFUSALS
 )
 async def class_attestations_pdf(
@@ -269,3 +274,4 @@ async def rebuild_school_exports(uai: str, runtime: Runtime = Depends(get_runtim
 
 
 router.include_router(schools)
+router.include_router(school_files)
