@@ -138,7 +138,13 @@ async def authenticate(request: Request) -> Principal | None:
         try:
             return await verifier.verify(given)
         except InvalidToken as exc:
-            log.info("bearer token refused", route=request.scope.get("path"), reason=str(exc))
+            route = request.scope.get("route")
+            log.info(
+                "bearer token refused",
+                method=request.method,
+                route=getattr(route, "path", None),
+                reason=str(exc),
+            )
     raise Unauthenticated("auth.invalid_token", "the bearer token is not valid")
 
 

@@ -8,6 +8,7 @@ request by a caller it serves then changes them: the snapshot would have seen a 
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -60,7 +61,12 @@ async def _refused_by_all(http, method: str, url: str, tokens: dict[str, str], *
 OUTBOX_OF = "SELECT event_type, key FROM outbox WHERE key = $1 ORDER BY id"
 
 
-async def test_a_refused_session_edit_or_cancellation_changes_nothing(start_service) -> None:
+def _subject(token: str) -> str:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+
+
+async def test_a_refused_session_edit_or_cancellation_changes_nothing(start_service, capsys) -> None:
     svc = await _start(start_service, scheduler)
     svc.runtime.clock = ManualClock(NOW)
     assert (
@@ -76,6 +82,11 @@ async def test_a_refused_session_edit_or_cancellation_changes_nothing(start_serv
     await _refused_by_all(svc.http, "PATCH", url, others, json={"observations": "salle changée"})
     await _refused_by_all(svc.http, "DELETE", url, others)
     assert await _rows(svc, *state) == before
+    # each refusal logged with who tried, and neither the session's id nor the body's text
+    refusals = [line for line in capsys.readouterr().out.splitlines() if "school route refused" in line]
+    assert len(refusals) == 2 * len(others), refusals
+    assert sum(_subject(callers.staff_b) in line for line in refusals) == 2
+    assert not [line for line in refusals if session_id in line or "salle changée" in line]
 
     edited = await svc.http.patch(
         url, json={"observations": "salle changée"}, headers=bearer(callers.staff_a)
