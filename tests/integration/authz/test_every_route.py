@@ -251,12 +251,14 @@ def _served(response: Any, what: str) -> None:
     assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:300]}"
 
 
-async def _check_school_route(http, method: str, url: str, decision: School, callers: Callers) -> None:
+async def _check_school_route(
+    http, method: str, url: str, decision: School, callers: Callers, foreign: dict[str, str]
+) -> None:
     async def call(token: str | None) -> Any:
         return await http.request(method, url, headers=bearer(token) if token else {})
 
     _refused(await call(None), 401, "auth.missing_token", f"{method} {url} without a token")
-    for why, token in bad_tokens().items():
+    for why, token in {**bad_tokens(), **foreign}.items():
         _refused(await call(token), 401, "auth.invalid_token", f"{method} {url} with a token of {why}")
     for who, token in (("school B's staff", callers.staff_b), ("school B's referent", callers.referent_b)):
         _refused(await call(token), 404, "auth.not_found", f"{method} {url} as {who}")
@@ -318,6 +320,12 @@ async def _check_export_api(
     assert answer.status_code not in (401, 403) and answer.status_code < 500, answer.text
 
 
+def _foreign_tokens(extra: dict[str, str]) -> dict[str, str]:
+    """The service's other tokens (invigilator, livret client): valid there, 401 on a school route."""
+    named = {"token": "an invigilator's session", "lsu-a": "the livret client of school A"}
+    return {why: extra[key] for key, why in named.items() if key in extra}
+
+
 @pytest.mark.parametrize("service", sorted(SERVICES))
 async def test_every_route_serves_whom_its_decision_names_and_refuses_everyone_else(
     service: str, start_service, tmp_path
@@ -335,7 +343,7 @@ async def test_every_route_serves_whom_its_decision_names_and_refuses_everyone_e
         if isinstance(decision, School):
             assert operation.get(ROLES_EXTENSION) == sorted(decision.roles), (method, path)
             url = (path + QUERIES.get((method, path), "")).format(**params)
-            await _check_school_route(svc.http, method, url, decision, callers)
+            await _check_school_route(svc.http, method, url, decision, callers, _foreign_tokens(extra))
         else:
             assert ROLES_EXTENSION not in operation and "security" not in operation, (method, path)
             if isinstance(decision, Operations):
