@@ -8,8 +8,9 @@ layer alone (a missing multipart part, a token), where the status is HTTP's own 
 The school API (every route a school's staff reach through the académie's portal or gateway) is
 built on ``school_api_router()``: each of its routes needs ``Authorization: Bearer <token>`` — an
 access token of the académie's provider (``OIDC_ISSUER``, see shared.auth) or a trusted gateway's
-``API_TOKEN`` — checked before the request body is read, then serves only a principal of the school
-the route names (404 otherwise). With neither configured the API is open (local runs).
+``API_TOKEN`` — checked before the request body is read, then serves only the roles its router was
+given, for the school the route names or its resource belongs to (404 otherwise; the gateway passes
+every route). With neither configured the API is open (local runs).
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ Livret scolaire API, as Pix serves it to the Ministry (pix-domain.md §7.2):
 Refusals carry our error shape and, alongside, Pix's JSON:API ``errors`` list, so a client written
 against Pix reads them too.
 
-School routes (``API_TOKEN`` when set, like every service's school API): the class CSV and
-attestations PDF (the files as last produced), the livret JSON, the LSU/LSL readiness checklist of a
-class, and a forced rebuild of a school's files.
+School routes (shared.http's school routers, like every service's): the class CSV and
+attestations PDF (the files as last produced) and the livret JSON, for the school's staff and
+referent; the LSU/LSL readiness checklist of a class, the list of files and a forced rebuild of a
+school's files, for operators too.
 
 Routes read the request and call a use case (services/export/usecases/); the use cases' refusal
 codes get their status from ``ERRORS``, the table the service definition declares.
