@@ -27,7 +27,7 @@ from shared.consumer import Delivery
 from tests.component.finalisation.conftest import Finalisation
 from tests.component.finalisation.finalisation_support import Invigilator, finalisation_body, session_events
 from tests.component.scheduler.builders import NOW, school_body, session_body
-from tests.events import Outcome, certification_ids, enrolled, learner, results, session
+from tests.events import Outcome, certification_ids, enrolled, learner, new_uai, results, session
 from tests.integration.authz.support import Callers, bearer
 from tests.keycloak import SCHOOL_A, oidc_settings
 from tests.learner_rows import HEADER, learner_row
@@ -144,27 +144,30 @@ async def test_a_refused_finalisation_finalises_nothing(start_service) -> None:
 
 
 async def test_a_refused_rebuild_writes_no_file(start_service, tmp_path) -> None:
+    """On a school no other test names: the consumers also export what other runs publish."""
     svc = await _start(start_service, replace(export, jobs=[]), export_output_dir=tmp_path)
     svc.runtime.clock = ManualClock(datetime(2025, 4, 2, 9, 0, tzinfo=UTC))
-    anna = learner(SCHOOL_A, "anna", last_name="Abel", first_name="Anna")
-    sitting = session(SCHOOL_A)
+    uai = new_uai()
+    anna = learner(uai, "anna", last_name="Abel", first_name="Anna")
+    sitting = session(uai)
     [certification] = certification_ids(1)
     handlers = ExportHandlers(svc.runtime).every_event()
     for event in (anna, sitting, enrolled(sitting, anna), results(sitting, Outcome(anna, certification))):
         async with svc.runtime.unit_of_work() as uow:
             await handlers[type(event)](uow, [Delivery(event, None)])
-    for produced in tmp_path.rglob("*.json"):  # the files as if lost: a rebuild writes them again
+    folder = tmp_path / uai
+    for produced in folder.rglob("*.json"):  # the livret as if lost: a rebuild writes it again
         produced.unlink()
     state = (
-        ("SELECT uai, kind, division_key, sha256 FROM exports WHERE uai = $1", SCHOOL_A),
-        (OUTBOX_OF, SCHOOL_A),
+        ("SELECT uai, kind, division_key, sha256 FROM exports WHERE uai = $1", uai),
+        (OUTBOX_OF, uai),
     )
-    before, files = await _rows(svc, *state), _files(tmp_path)
+    before, files = await _rows(svc, *state), _files(folder)
     callers = Callers.sign_in()
-    others = {"staff B": callers.staff_b, "referent B": callers.referent_b, "pix": callers.pix}
-    await _refused_by_all(svc.http, "POST", f"/schools/{SCHOOL_A}/exports", others)
-    assert await _rows(svc, *state) == before and _files(tmp_path) == files
+    others = {"staff A": callers.staff_a, "referent B": callers.referent_b, "pix": callers.pix}
+    await _refused_by_all(svc.http, "POST", f"/schools/{uai}/exports", others)
+    assert await _rows(svc, *state) == before and _files(folder) == files
 
-    rebuilt = await svc.http.post(f"/schools/{SCHOOL_A}/exports", headers=bearer(callers.staff_a))
+    rebuilt = await svc.http.post(f"/schools/{uai}/exports", headers=GATEWAY)
     assert rebuilt.status_code == 200, rebuilt.text
-    assert _files(tmp_path) != files, json.dumps(rebuilt.json())
+    assert _files(folder) != files, json.dumps(rebuilt.json())
