@@ -10,7 +10,8 @@ RS256 and ES256 are accepted (never ``none`` or an HMAC that a public key would 
 The claims become a ``Principal``: its roles (``staff``, ``referent``, ``operator``, ``pix``) from
 ``OIDC_ROLES_CLAIM`` (a dotted path, Keycloak's ``realm_access.roles`` by default) and its schools
 from ``OIDC_UAI_CLAIM``, since académies name that attribute as they like. ``API_TOKEN`` remains for
-a trusted gateway that authenticated the person itself: whoever presents it is an operator.
+a trusted gateway that authenticated and authorised the person itself: whoever presents it passes
+every school route (role ``gateway``, never granted by a token).
 """
 
 from __future__ import annotations
@@ -68,11 +69,14 @@ class Principal:
         return False
 
 
-GATEWAY = Principal(subject="gateway", roles=frozenset({"operator"}), uais=frozenset(), via="gateway")
+#: the trusted gateway's own role: it authorised the person itself, every school route lets it through
+#: (never read from a token: ``ROLES`` filters the claims)
+GATEWAY_ROLE = "gateway"
+GATEWAY = Principal(subject="gateway", roles=frozenset({GATEWAY_ROLE}), uais=frozenset(), via="gateway")
 
 
 def gateway_principal(given: str, accepted: Iterable[SecretStr]) -> Principal | None:
-    """The operator principal when ``given`` is one of the gateway tokens (each compared in constant time)."""
+    """The gateway principal when ``given`` is one of the gateway tokens (each compared in constant time)."""
     matches = [hmac.compare_digest(given.encode(), t.get_secret_value().encode()) for t in accepted]
     return GATEWAY if any(matches) else None
 

@@ -8,8 +8,9 @@ layer alone (a missing multipart part, a token), where the status is HTTP's own 
 The school API (every route a school's staff reach through the académie's portal or gateway) is
 built on ``school_api_router()``: each of its routes needs ``Authorization: Bearer <token>`` — an
 access token of the académie's provider (``OIDC_ISSUER``, see shared.auth) or a trusted gateway's
-``API_TOKEN`` — checked before the request body is read, then serves only a principal of the school
-the route names (404 otherwise). With neither configured the API is open (local runs).
+``API_TOKEN`` — checked before the request body is read, then serves only the roles its router was
+given, for the school the route names or its resource belongs to (404 otherwise; the gateway passes
+every route). With neither configured the API is open (local runs).
 
 ``RequestMetrics`` counts and times every request by its route *template* (``/sessions/{session_id}``,
 never the raw path: one series per route, not per session), method and status.
@@ -31,7 +32,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import InvalidToken, Principal, TokenVerifier, gateway_principal
+from shared.auth import GATEWAY_ROLE, ROLES, InvalidToken, Principal, TokenVerifier, gateway_principal
 from shared.errors import DomainError, status_for
 from shared.metrics import ServiceMetrics
 
@@ -151,6 +152,8 @@ class RequestMetrics:
 UaiLookup = Callable[[Request, str], Awaitable[str | None]]
 #: who the school routes serve by default; the results intake adds "pix"
 SCHOOL_ROLES = frozenset({"staff", "referent", "operator"})
+#: the OpenAPI extension listing the roles a school route serves (README's table of routes and roles)
+ROLES_EXTENSION = "x-certibus-roles"
 NOT_FOUND = "auth.not_found"
 
 
@@ -175,8 +178,31 @@ async def authenticate(request: Request) -> Principal | None:
         try:
             return await verifier.verify(given)
         except InvalidToken as exc:
-            log.info("bearer token refused", route=request.scope.get("path"), reason=str(exc))
+            route = request.scope.get("route")
+            log.info(
+                "bearer token refused",
+                method=request.method,
+                route=getattr(route, "path", None),
+                reason=str(exc),
+            )
     raise Unauthenticated("auth.invalid_token", "the bearer token is not valid")
+
+
+async def _school_of_resource(request: Request, lookups: Mapping[str, UaiLookup]) -> str | None:
+    """The school of the resource the path (then the query) names, by the route's lookups."""
+    for name, lookup in lookups.items():
+        if not name.startswith("?") and name in request.path_params:
+            return await lookup(request, str(request.path_params[name]))
+    for name, lookup in lookups.items():
+        value = request.query_params.get(name[1:]) if name.startswith("?") else None
+        if value is not None:
+            return await lookup(request, value)
+    return None
+
+
+async def query_uai(_request: Request, uai: str) -> str:
+    """The lookup of a route whose query names the school itself (``?uai=``): ``{"?uai": query_uai}``."""
+    return uai
 
 
 async def authorise(
@@ -185,16 +211,14 @@ async def authorise(
     """404 unless the principal may act for the school the route names (or its resource belongs to).
 
     A 404 (not a 403) whether the resource is another school's or does not exist: a refusal tells
-    nothing about what exists. Logged with who and which route, without personal data.
+    nothing about what exists. Logged with who and which route, without personal data. A lookup is
+    found by its name among the path parameters, or, named ``?name``, in the query
+    (``POST /results?uai=``); path lookups come first. The gateway (``API_TOKEN``) passes every route.
     """
-    params = request.path_params
-    uai: str | None = params.get("uai")
+    uai: str | None = request.path_params.get("uai")
     if uai is None:
-        for name, lookup in lookups.items():
-            if name in params:
-                uai = await lookup(request, str(params[name]))
-                break
-    if principal.may_act_for(uai, roles):
+        uai = await _school_of_resource(request, lookups)
+    if principal.may_act_for(uai, roles | {GATEWAY_ROLE}):
         return
     route = request.scope.get("route")
     log.warning(
@@ -236,6 +260,11 @@ class ApiTokenRoute(APIRoute):
     roles: frozenset[str] = SCHOOL_ROLES
     lookups: Mapping[str, UaiLookup] = {}
 
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        extra = dict(kwargs.pop("openapi_extra", None) or {})
+        extra[ROLES_EXTENSION] = sorted(self.roles)
+        super().__init__(path, endpoint, openapi_extra=extra, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
@@ -251,20 +280,25 @@ class ApiTokenRoute(APIRoute):
 
 def school_api_router(
     *,
+    roles: frozenset[str] = SCHOOL_ROLES,
     also_allowed: frozenset[str] = frozenset(),
     uai_of: Mapping[str, UaiLookup] | None = None,
     **kwargs: Any,
 ) -> APIRouter:
     """An ``APIRouter`` whose every route needs a principal of the school it names.
 
-    Staff and referents of that UAI and operators pass, plus the roles in ``also_allowed`` (the
-    results intake: ``pix``). Routes that name a session or plan instead of a UAI give
-    ``uai_of={"session_id": lookup}``: the resource's school decides.
+    ``roles`` pass (staff and referents of that UAI, operators for every school, by default), plus
+    those in ``also_allowed`` (the results intake: ``pix``), plus the gateway always. Routes that
+    name a session or plan instead of a UAI give ``uai_of={"session_id": lookup}``: the resource's
+    school decides. Each route lists its roles in the OpenAPI (``x-certibus-roles``).
     """
+    unknown = (roles | also_allowed) - ROLES
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}: the roles are {sorted(ROLES)}")
     route_class = type(
         "SchoolRoute",
         (ApiTokenRoute,),
-        {"roles": SCHOOL_ROLES | also_allowed, "lookups": dict(uai_of or {})},
+        {"roles": roles | also_allowed, "lookups": dict(uai_of or {})},
     )
     responses = {
         401: {"description": UNAUTHENTICATED},

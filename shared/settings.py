@@ -125,7 +125,7 @@ class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings, OidcSet
     )
     api_token: ApiToken | None = Field(
         default=None,
-        description="Bearer token of a trusted gateway (an operator); with no OIDC_ISSUER either, the API is open",
+        description="Bearer token of a trusted gateway (passes every school route); with no OIDC_ISSUER either, the API is open",
     )
 
     def api_tokens(self) -> list[SecretStr]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
 
 from services.eligibility.domain.certifiability import CertifiabilityCounts
@@ -26,7 +26,12 @@ from shared.service import Runtime, get_runtime
 ERRORS = statuses(not_found={"class.not_found"})
 _UAI_CODES = ("uai.invalid_format", "uai.invalid_check_letter")
 
-router = school_api_router(tags=["eligibility"])  # API_TOKEN, when set
+#: the school's own people: every route that takes in or lists its students
+learner_data = school_api_router(roles=frozenset({"staff", "referent"}), tags=["eligibility"])
+#: counts only: the académie's operators too
+counts = school_api_router(tags=["eligibility"])
+#: what app.py serves: both routers, included at the end of this module
+router = APIRouter()
 
 
 async def read_upload(request: Request, max_bytes: int) -> tuple[str, bytes]:
@@ -67,7 +72,7 @@ def _reads(runtime: Runtime) -> EligibilityStore:
     return EligibilityStore(runtime.pool)
 
 
-@router.post("/schools/{uai}/rosters", responses=error_responses(ERRORS, rosters.REJECTED))
+@learner_data.post("/schools/{uai}/rosters", responses=error_responses(ERRORS, rosters.REJECTED))
 async def upload_roster(
     uai: str, request: Request, runtime: Runtime = Depends(get_runtime)
 ) -> dict[str, Any]:
@@ -80,7 +85,7 @@ async def upload_roster(
     return asdict(report)
 
 
-@router.post("/schools/{uai}/campaign-exports", responses=error_responses(ERRORS, campaigns.REJECTED))
+@learner_data.post("/schools/{uai}/campaign-exports", responses=error_responses(ERRORS, campaigns.REJECTED))
 async def upload_campaign_export(
     uai: str,
     request: Request,
@@ -108,7 +113,7 @@ def _counts(counts: CertifiabilityCounts) -> dict[str, Any]:
     return {**asdict(counts), "certifiable_rate": round(counts.certifiable_rate, 4)}
 
 
-@router.get(
+@learner_data.get(
     "/schools/{uai}/classes/{division}/certifiability",
     responses=error_responses(ERRORS, "class.not_found", *_UAI_CODES),
 )
@@ -125,7 +130,7 @@ async def class_certifiability(
     }
 
 
-@router.get("/schools/{uai}/certifiability", responses=error_responses(ERRORS, *_UAI_CODES))
+@counts.get("/schools/{uai}/certifiability", responses=error_responses(ERRORS, *_UAI_CODES))
 async def school_certifiability(uai: str, runtime: Runtime = Depends(get_runtime)) -> dict[str, Any]:
     """The school's counts and the same counts per class."""
     found = await queries.school_certifiability(_reads(runtime), uai)
@@ -136,7 +141,7 @@ async def school_certifiability(uai: str, runtime: Runtime = Depends(get_runtime
     }
 
 
-@router.get("/schools/{uai}/learners", responses=error_responses(ERRORS, *_UAI_CODES))
+@learner_data.get("/schools/{uai}/learners", responses=error_responses(ERRORS, *_UAI_CODES))
 async def school_learners(
     uai: str,
     division: str | None = None,
@@ -146,3 +151,7 @@ async def school_learners(
     """The school's learners (active ones unless ``include_inactive``), optionally one class."""
     school, learners = await queries.school_learners(_reads(runtime), uai, division, include_inactive)
     return {"uai": school, "count": len(learners), "learners": [asdict(x) for x in learners]}
+
+
+router.include_router(learner_data)
+router.include_router(counts)

@@ -10,9 +10,10 @@ Livret scolaire API, as Pix serves it to the Ministry (pix-domain.md §7.2):
 Refusals carry our error shape and, alongside, Pix's JSON:API ``errors`` list, so a client written
 against Pix reads them too.
 
-School routes (``API_TOKEN`` when set, like every service's school API): the class CSV and
-attestations PDF (the files as last produced), the livret JSON, the LSU/LSL readiness checklist of a
-class, and a forced rebuild of a school's files.
+School routes (shared.http's school routers, like every service's): the class CSV and
+attestations PDF (the files as last produced) and the livret JSON, for the school's staff and
+referent; the LSU/LSL readiness checklist of a class, the list of files and a forced rebuild of a
+school's files, for operators too.
 
 Routes read the request and call a use case (services/export/usecases/); the use cases' refusal
 codes get their status from ``ERRORS``, the table the service definition declares.
@@ -51,7 +52,10 @@ ERRORS = statuses(
 )
 
 router = APIRouter()  # the livret API: its own OAuth client credentials
-schools = school_api_router()  # the school routes: API_TOKEN, when set
+#: the school routes that operate its files (readiness, what was produced, a rebuild): operators too
+schools = school_api_router()
+#: the files themselves (every student's results, attestations): the school's own people only
+school_files = school_api_router(roles=frozenset({"staff", "referent"}))
 
 _AUTH_CODES = {
     INVALID_CREDENTIALS: "auth.invalid_client",
@@ -192,7 +196,9 @@ async def livret_certifications(
 # -- school routes -----------------------------------------------------------------------------
 
 
-@schools.get("/schools/{uai}/livret.json", tags=["exports"], responses=error_responses(ERRORS, "uai.invalid"))
+@school_files.get(
+    "/schools/{uai}/livret.json", tags=["exports"], responses=error_responses(ERRORS, "uai.invalid")
+)
 async def school_livret(uai: str, runtime: Runtime = Depends(get_runtime)) -> Response:
     """The school's livret file (the same bytes the livret API answers)."""
     file_name, content = await exports.school_livret(_reads(runtime), output_dir(runtime), uai)
@@ -204,7 +210,7 @@ async def school_livret(uai: str, runtime: Runtime = Depends(get_runtime)) -> Re
 _CLASS_FILE_REFUSALS = error_responses(ERRORS, "uai.invalid", "class.not_found", "export.no_results")
 
 
-@schools.get(
+@school_files.get(
     "/schools/{uai}/classes/{division}/results.csv", tags=["exports"], responses=_CLASS_FILE_REFUSALS
 )
 async def class_results_csv(uai: str, division: str, runtime: Runtime = Depends(get_runtime)) -> Response:
@@ -215,7 +221,7 @@ async def class_results_csv(uai: str, division: str, runtime: Runtime = Depends(
     return Response(content, media_type="text/csv; charset=utf-8", headers=attachment(file_name))
 
 
-@schools.get(
+@school_files.get(
     "/schools/{uai}/classes/{division}/attestations.pdf", tags=["exports"], responses=_CLASS_FILE_REFUSALS
 )
 async def class_attestations_pdf(
@@ -283,3 +289,4 @@ async def rebuild_school_exports(uai: str, runtime: Runtime = Depends(get_runtim
 
 
 router.include_router(schools)
+router.include_router(school_files)

@@ -21,11 +21,12 @@ from services.finalisation.domain.finalisation import CandidateReport
 from services.finalisation.domain.invigilation import CandidateSeat
 from services.finalisation.domain.issue_reports import IssueReport, issue_report, issue_report_from_code
 from services.finalisation.domain.tokens import read_token
+from services.finalisation.store import FinalisationStore
 from services.finalisation.usecases import finalisation, invigilation
 from services.finalisation.usecases import results as results_intake
 from services.finalisation.usecases.ports import Begin, Dependencies
 from shared.errors import DomainError, statuses
-from shared.http import error_responses, school_api_router
+from shared.http import error_responses, query_uai, school_api_router
 from shared.service import get_runtime
 
 #: the HTTP status of each refusal code (others: 422, the request's content was refused)
@@ -263,8 +264,20 @@ async def record_incident(session_id: Invigilated, body: IncidentIn, deps: Deps)
 # ---- school and Pix side: finalisation, results intake -----------------------------------------
 
 
-#: what the académie's portal or gateway (and the Pix side) calls: API_TOKEN or FINALISATION_API_TOKEN
-portal = school_api_router()
+async def school_of_session(request: Request, session_id: str) -> str | None:
+    """The UAI of the session a route names (None: this service does not know it → 404)."""
+    async with get_runtime(request).pool.acquire() as conn:
+        return await FinalisationStore(conn).school_of_session(session_id)
+
+
+#: the finalisation form is the school's Pix referent's (pix-domain §5.2), not its other staff's
+referents = school_api_router(roles=frozenset({"referent"}), uai_of={"session_id": school_of_session})
+#: results come from the Pix side (any school) or the school's referent (its own sessions, its ``?uai=``)
+intake = school_api_router(
+    roles=frozenset({"referent"}),
+    also_allowed=frozenset({"pix"}),
+    uai_of={"session_id": school_of_session, "?uai": query_uai},
+)
 
 
 # ---- finalisation -----------------------------------------------------------------------------
@@ -292,7 +305,7 @@ class FinalisationIn(BaseModel):
     )
 
 
-@portal.put(
+@referents.put(
     "/sessions/{session_id}/finalisation",
     tags=["finalisation"],
     responses=error_responses(
@@ -367,7 +380,7 @@ async def _import(
     )
 
 
-@portal.post(
+@intake.post(
     "/sessions/{session_id}/results",
     tags=["results"],
     responses=error_responses(
@@ -379,7 +392,7 @@ async def session_results(session_id: str, request: Request, deps: Deps) -> dict
     return await _import(deps.begin, deps.now(), request, deps.results_max_bytes, session_id=session_id)
 
 
-@portal.post("/results", tags=["results"], responses=error_responses(ERROR_STATUSES, *RESULTS_REFUSALS))
+@intake.post("/results", tags=["results"], responses=error_responses(ERROR_STATUSES, *RESULTS_REFUSALS))
 async def results(
     request: Request,
     deps: Deps,
@@ -389,4 +402,5 @@ async def results(
     return await _import(deps.begin, deps.now(), request, deps.results_max_bytes, uai=uai)
 
 
-router.include_router(portal)
+router.include_router(referents)
+router.include_router(intake)

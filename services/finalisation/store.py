@@ -239,6 +239,10 @@ class FinalisationStore:
         )
         return [_session(row) for row in rows]
 
+    async def school_of_session(self, session_id: str) -> str | None:
+        """The UAI of the session (cancelled or not); None if this service does not know it."""
+        return await self.conn.fetchval("SELECT uai FROM sessions WHERE session_id = $1", session_id)
+
     async def session(self, session_id: str, *, lock: Lock = None) -> ScheduledSession | None:
         """The session, under a row lock until the transaction ends if asked (``ports.Lock``)."""
         suffix = {None: "", "shared": " FOR KEY SHARE", "exclusive": " FOR UPDATE"}[lock]

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from services.scheduler import store
 from services.scheduler.domain.calendar import CertificationCalendar
@@ -110,7 +110,27 @@ def use_cases(runtime: Runtime = Depends(get_runtime)) -> UseCaseDependencies:
     return runtime.state[DEPENDENCIES]
 
 
-router = school_api_router()  # API_TOKEN, when set
+async def school_of(request: Request, resource_id: str) -> str | None:
+    """The UAI of the session or plan a route names (None: unknown, or not an id at all → 404)."""
+    try:
+        key = uuid.UUID(resource_id)
+    except ValueError:
+        return None
+    async with get_runtime(request).pool.acquire() as conn:
+        return await store.SchedulerStore(conn).school_of(key)
+
+
+#: routes naming a session or a plan are authorised on the school it belongs to
+_LOOKUPS = {"session_id": school_of, "plan_id": school_of}
+#: the school's own people (staff, its Pix referent): what prints or bundles students' names
+SCHOOL_PEOPLE = frozenset({"staff", "referent"})
+
+#: the school's staff, referent and the académie's operators (shared.http's default roles)
+school = school_api_router(uai_of=_LOOKUPS)
+#: the printed documents (convocations, attendance sheets, bundles): the school's people only
+files = school_api_router(roles=SCHOOL_PEOPLE, uai_of=_LOOKUPS)
+#: what app.py serves: both routers, included at the end of this module
+router = APIRouter()
 
 
 # ------------------------------------------------------------------------------------------ schools
@@ -137,7 +157,7 @@ def _school_out(view: schools.SchoolView) -> SchoolOut:
     )
 
 
-@router.put(
+@school.put(
     "/schools/{uai}",
     response_model=SchoolOut,
     tags=["schools"],
@@ -158,7 +178,7 @@ async def put_school(
     return _school_out(view)
 
 
-@router.get(
+@school.get(
     "/schools/{uai}",
     response_model=SchoolOut,
     tags=["schools"],
@@ -184,7 +204,7 @@ def _plan_out(plan: store.PlanRow, session_ids: list[uuid.UUID] | None = None) -
     )
 
 
-@router.post(
+@school.post(
     "/schools/{uai}/plans",
     response_model=PlanOut,
     status_code=201,
@@ -207,12 +227,12 @@ async def propose_plan(
     return _plan_out(plan)
 
 
-@router.get("/plans/{plan_id}", response_model=PlanOut, tags=["plans"], responses=refusals("plan.unknown"))
+@school.get("/plans/{plan_id}", response_model=PlanOut, tags=["plans"], responses=refusals("plan.unknown"))
 async def get_plan(plan_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)) -> PlanOut:
     return _plan_out(await plans.get_plan(deps.begin, plan_id=plan_id))
 
 
-@router.post(
+@school.post(
     "/plans/{plan_id}/confirm",
     response_model=PlanOut,
     tags=["plans"],
@@ -290,7 +310,7 @@ async def _session_detail(deps: UseCaseDependencies, session_id: uuid.UUID) -> S
     )
 
 
-@router.post(
+@school.post(
     "/schools/{uai}/sessions",
     response_model=SessionDetailOut,
     status_code=201,
@@ -312,7 +332,7 @@ async def create_session(
     return await _session_detail(deps, session_id)
 
 
-@router.get(
+@school.get(
     "/schools/{uai}/sessions",
     response_model=list[SessionOut],
     tags=["sessions"],
@@ -331,7 +351,7 @@ async def list_sessions(
     ]
 
 
-@router.get(
+@school.get(
     "/sessions/{session_id}",
     response_model=SessionDetailOut,
     tags=["sessions"],
@@ -343,7 +363,7 @@ async def get_session(
     return await _session_detail(deps, session_id)
 
 
-@router.patch(
+@school.patch(
     "/sessions/{session_id}",
     response_model=SessionDetailOut,
     tags=["sessions"],
@@ -365,7 +385,7 @@ async def patch_session(
     return await _session_detail(deps, session_id)
 
 
-@router.delete(
+@school.delete(
     "/sessions/{session_id}",
     status_code=204,
     tags=["sessions"],
@@ -382,7 +402,7 @@ async def delete_session(
 # --------------------------------------------------------------------------------------- enrolment
 
 
-@router.post(
+@school.post(
     "/sessions/{session_id}/enrolments",
     response_model=EnrolmentOut,
     status_code=201,
@@ -416,7 +436,7 @@ async def enrol(
     )
 
 
-@router.delete(
+@school.delete(
     "/sessions/{session_id}/candidates/{candidate_id}",
     status_code=204,
     tags=["enrolment"],
@@ -443,7 +463,7 @@ def _download(file: documents.DocumentFile) -> Response:
 
 def _file_route(path: str, media_type: str, *codes: str):
     """The GET decorator of a file download: one media type, the refusals it may give."""
-    return router.get(
+    return files.get(
         path,
         tags=["documents"],
         responses={200: {"content": {media_type: {}}}, **refusals(*codes)},
@@ -489,7 +509,7 @@ async def day_bundle(uai: str, day: dt.date, deps: UseCaseDependencies = Depends
     return _download(await documents.day_bundle(deps.begin, uai=uai, day=day))
 
 
-@router.post(
+@school.post(
     "/sessions/{session_id}/convocations",
     response_model=ConvocationsOut,
     status_code=201,
@@ -503,3 +523,7 @@ async def issue_convocations(
     return ConvocationsOut(
         **await documents.issue_convocations(deps.begin, session_id=session_id, clock=deps.clock)
     )
+
+
+router.include_router(school)
+router.include_router(files)

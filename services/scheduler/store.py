@@ -610,6 +610,14 @@ class SchedulerStore:
             now,
         )
 
+    async def school_of(self, resource_id: uuid.UUID) -> str | None:
+        """The UAI of the session or plan ``resource_id`` (ids are UUIDs: never both); None if unknown."""
+        return await self.conn.fetchval(
+            "SELECT uai FROM sessions WHERE session_id = $1"
+            " UNION ALL SELECT uai FROM plans WHERE plan_id = $1 LIMIT 1",
+            resource_id,
+        )
+
     async def get_plan(self, plan_id: uuid.UUID, *, for_update: bool = False) -> PlanRow | None:
         row = await self.conn.fetchrow(
             "SELECT * FROM plans WHERE plan_id = $1" + (" FOR UPDATE" if for_update else ""), plan_id

@@ -13,7 +13,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet, OctKey, RSAKey
 
-from shared.auth import GATEWAY, InvalidToken, Principal, TokenVerifier, gateway_principal
+from shared.auth import GATEWAY, GATEWAY_ROLE, InvalidToken, Principal, TokenVerifier, gateway_principal
 from shared.settings import ServiceSettings
 
 ISSUER = "https://sso.academie.example/realms/certibus"
@@ -183,11 +183,20 @@ async def test_garbage_is_refused() -> None:
         await verifier(Provider(rsa("k1"))).verify("not-a-jwt")
 
 
-def test_the_gateway_token_is_an_operator_and_other_tokens_are_not() -> None:
+def test_the_gateway_token_is_the_gateway_and_other_tokens_are_not() -> None:
     settings = ServiceSettings(api_token="academie-gateway-token-0123456789")
     assert gateway_principal("academie-gateway-token-0123456789", settings.api_tokens()) == GATEWAY
-    assert GATEWAY.may_act_for("0210001M", {"staff", "referent", "operator"})
+    assert GATEWAY.roles == {GATEWAY_ROLE}
+    assert GATEWAY.may_act_for("0210001M", {"referent", GATEWAY_ROLE})
+    assert not GATEWAY.may_act_for("0210001M", {"staff", "referent", "operator"})
     assert gateway_principal("academie-gateway-token-012345678X", settings.api_tokens()) is None
+
+
+async def test_a_token_cannot_claim_the_gateway_role() -> None:
+    key = rsa("k1")
+    token = sign(key, realm_access={"roles": ["gateway", "staff"]}, uai=["0750001U"])
+    principal = await verifier(Provider(key)).verify(token)
+    assert principal.roles == {"staff"}
 
 
 def test_pix_acts_only_where_a_route_allows_it() -> None:
