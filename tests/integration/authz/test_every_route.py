@@ -69,7 +69,7 @@ class SignIn:
 
 @dataclass(frozen=True)
 class Operations:
-    """Liveness and readiness: open (the orchestrator's probes)."""
+    """Liveness, readiness and metrics: open (the orchestrator's probes, Prometheus's scrape)."""
 
 
 Decision = School | InvigilatorSpace | LivretClient | SignIn | Operations
@@ -78,7 +78,7 @@ EVERY_SCHOOL_ROLE = School(frozenset({"staff", "referent", "operator"}))
 SCHOOL_PEOPLE = School(frozenset({"staff", "referent"}))
 REFERENT = School(frozenset({"referent"}))
 RESULTS = School(frozenset({"referent", "pix"}))
-OPS = {("GET", "/health"): Operations(), ("GET", "/ready"): Operations()}
+OPS = {("GET", "/health"): Operations(), ("GET", "/ready"): Operations(), ("GET", "/metrics"): Operations()}
 
 DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
     "scheduler": {

@@ -22,7 +22,7 @@ README = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding=
 ROW = re.compile(r"^\| (\w+) \| (GET|POST|PUT|PATCH|DELETE) \| `([^`]+)` \| ([^|]+) \|", re.M)
 #: the README's lines: (service, method, path) → "who may call it"
 TABLE = {(s, m, p): who.strip() for s, m, p, who in ROW.findall(README)}
-OPERATIONS = {"/health", "/ready"}
+OPERATIONS = {"/health", "/ready", "/metrics"}
 
 
 def _operations(service: str) -> dict[tuple[str, str, str], dict]:
