@@ -126,8 +126,10 @@ def propose(
     track: TrackCalendar,
     divisions: Sequence[str] | None,
     school_site: str,
+    today: date | None = None,
 ) -> PlanProposal:
-    """The proposal for ``request`` (its ``not_before`` is set): sessions, or the reasons there are none."""
+    """The proposal for ``request`` (its ``not_before`` is set): sessions, or the reasons there are none.
+    Before Pix Certif opens (``today`` given), a note says from which day the plan can be confirmed."""
     students = sum(len(group.student_ids) for group in request.classes)
     chosen = None if divisions is None else tuple(dict.fromkeys(divisions))
     not_before = request.not_before or request.window.start
@@ -143,6 +145,12 @@ def propose(
         error = ProposalError(refused.code, refused.message, tuple(refused.reasons) or (refused.message,))
         return PlanProposal(track.window, students, chosen, error=error)
     notes = list(plan.notes)
+    if today is not None and not track.is_pix_certif_open(today):
+        assert track.pix_certif_opening is not None
+        notes.append(
+            f"Pix Certif n'ouvre qu'à partir du {track.pix_certif_opening:%d/%m/%Y} : la proposition ne"
+            " pourra être confirmée (sessions créées) qu'à partir de cette date"
+        )
     if students == 0:
         notes.append("aucun élève certifiable à planifier")
     return PlanProposal(

@@ -46,11 +46,12 @@ async def propose_plan(
         staff=staff_members((s.name, s.availability) for s in school.staff),
         window=track.window,
         hours=hours,
-        not_before=max(today + timedelta(days=1), body.not_before or today),
+        # never before Pix Certif opens: no session of the year can be created before that day
+        not_before=max(today + timedelta(days=1), body.not_before or today, track.pix_certif_opening or today),
         taken_half_days=taken_half_days((row.session for row in existing), hours),
     )
     proposal = await asyncio.to_thread(
-        propose, request, track=track, divisions=body.divisions, school_site=school.site
+        propose, request, track=track, divisions=body.divisions, school_site=school.site, today=today
     )
     plan_id = uuid.uuid4()
     async with begin() as uow:
@@ -103,6 +104,8 @@ async def confirm_plan(
         check_not_stale(proposal, school_id=school.uai, active=active, elsewhere=elsewhere)
         existing = [row.session for row in await uow.store.live_sessions(school.uai)]
         taken_codes = await uow.store.live_access_codes()
+        for track in {calendar.for_date(p.day, SchoolLevel(school.level)) for p in proposal.sessions}:
+            track.check_pix_certif_open(local.date())  # named refusal, not a plan.conflict
         created: list[NewSession] = []
         for planned in proposal.sessions:
             track = calendar.for_date(planned.day, SchoolLevel(school.level))

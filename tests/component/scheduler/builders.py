@@ -11,8 +11,9 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.events import SessionFinalised
 from tests.events import certifiability, learner
 
-#: 09:00 in Paris on 1 October 2025: a month before the 2025-2026 lycée window (03/11/2025 – 06/03/2026).
-NOW = datetime(2025, 10, 1, 7, 0, tzinfo=UTC)
+#: 09:00 in Paris on 8 October 2025: Pix Certif is open (06/10/2025), the 2025-2026 lycée window
+#: (03/11/2025 – 06/03/2026) not yet.
+NOW = datetime(2025, 10, 8, 7, 0, tzinfo=UTC)  # Pix Certif (lycée) opened on 06/10/2025
 IN_WINDOW = date(2025, 11, 13)  # a Thursday
 
 
