@@ -47,7 +47,9 @@ async def propose_plan(
         window=track.window,
         hours=hours,
         # never before Pix Certif opens: no session of the year can be created before that day
-        not_before=max(today + timedelta(days=1), body.not_before or today, track.pix_certif_opening or today),
+        not_before=max(
+            today + timedelta(days=1), body.not_before or today, track.pix_certif_opening or today
+        ),
         taken_half_days=taken_half_days((row.session for row in existing), hours),
     )
     proposal = await asyncio.to_thread(
