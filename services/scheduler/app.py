@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, field_validator
 
 from services.scheduler import handlers
 from services.scheduler.api import DEPENDENCIES, ERROR_STATUSES, UseCaseDependencies, router
+from services.scheduler.api_checklist import router as checklist_router
 from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar, Track, school_year_of
 from services.scheduler.store import transactions
 from services.scheduler.usecases.common import SchoolClock
@@ -104,6 +105,8 @@ def warn_about_the_current_year(calendar: CertificationCalendar, clock: SchoolCl
             warnings=list(status.warnings(today)),
         )
 
+
+router.include_router(checklist_router)
 
 definition = ServiceDefinition(
     name="scheduler",

@@ -57,6 +57,7 @@ async def add_learner(
     last_name: str | None = None,
     birthdate: date = date(2008, 5, 17),
     certifiable: bool = True,
+    mef_code: str | None = None,
 ) -> str:
     """Apply LearnerRegistered + CertifiabilityAssessed through the scheduler's own handlers."""
     learner_id = learner_id or f"lrn-{uuid.uuid4().hex[:12]}"
@@ -69,6 +70,7 @@ async def add_learner(
         first_name=first_name,
         last_name=last_name or f"Nom-{learner_id[-6:]}",
         birthdate=birthdate,
+        mef_code=mef_code,
     )
     assessed = certifiability(registered, NOW, certifiable)
     async with svc.runtime.unit_of_work() as uow:

@@ -1,11 +1,13 @@
 """The calendar file as an operator writes it: the packaged years, and every rule a bad file breaks."""
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+import structlog
 
-from services.scheduler.app import Settings
+from services.scheduler.app import Settings, warn_about_the_current_year
 from services.scheduler.domain.calendar import (
     CALENDAR_FILE,
     CalendarState,
@@ -15,6 +17,7 @@ from services.scheduler.domain.calendar import (
 )
 from services.scheduler.domain.calendar_file import CalendarFileError, read_calendar_file
 from services.scheduler.domain.errors import DomainError
+from services.scheduler.usecases.common import SchoolClock
 
 CALENDAR = CertificationCalendar.load()
 
@@ -162,3 +165,28 @@ def test_the_operator_file_is_read_from_the_setting_and_its_former_name(tmp_path
     monkeypatch.setenv("CALENDAR_FILE", str(path))
     assert Settings().scheduler_calendar_file == path
     assert CertificationCalendar.load(path).school_years() == ("2027-2028",)
+
+
+def _logged_at(day: datetime, calendar: CertificationCalendar) -> list[dict]:
+    clock = SchoolClock(lambda: day, ZoneInfo("Europe/Paris"))
+    with structlog.testing.capture_logs() as logs:
+        warn_about_the_current_year(calendar, clock, CALENDAR_FILE)
+    return logs
+
+
+def test_start_up_warns_when_the_current_year_is_provisional():
+    logs = _logged_at(datetime(2026, 12, 4, 8, tzinfo=UTC), CALENDAR)
+    assert [(x["event"], x["log_level"], x["track"]) for x in logs] == [
+        ("calendar.current_year_provisional", "warning", "college"),
+        ("calendar.current_year_provisional", "warning", "lycee"),
+    ]
+    assert logs[0]["school_year"] == "2026-2027" and logs[0]["calendar_file"] == str(CALENDAR_FILE)
+    assert logs[0]["warnings"][0].startswith("calendrier collège 2026-2027 provisoire")
+
+
+def test_start_up_warns_when_the_current_year_is_missing_and_not_when_it_is_published():
+    missing = _logged_at(datetime(2027, 10, 1, 8, tzinfo=UTC), CALENDAR)
+    assert {(x["event"], x["school_year"]) for x in missing} == {
+        ("calendar.current_year_missing", "2027-2028")
+    }
+    assert _logged_at(datetime(2025, 12, 1, 8, tzinfo=UTC), CALENDAR) == []
