@@ -12,7 +12,7 @@ from pathlib import Path
 
 from deploy.local.localinfra.config import REPO, Config
 from deploy.local.localinfra.kafka import kafka_fetch_libs, kafka_launch, kafka_stop, kafka_wait_ready
-from deploy.local.schools import School, provisional_calendar
+from deploy.local.schools import School, local_run_calendar
 from deploy.local.stack import DEFAULT_PORTS, StackConfig
 
 #: the broker jars, downloaded once for every private broker of the tests
@@ -46,7 +46,9 @@ def stack_config(
         namespace=f"e2e{uuid.uuid4().hex[:6]}",
         sandbox_delay_seconds=0.5,
         sandbox_seed=seed,
-        extra_env={"CALENDAR_FILE": str(provisional_calendar(root.parent / f"{root.name}-calendar.json"))},
+        extra_env={
+            "SCHEDULER_CALENDAR_FILE": str(local_run_calendar(root.parent / f"{root.name}-calendar.json"))
+        },
         export_clients=[livret_client(schools)],
     )
 
