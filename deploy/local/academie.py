@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from deploy.local.report import Reporter, events_published, files_written, summary_table, topic_end_offsets
-from deploy.local.schools import SCALES, School, generate_schools, provisional_calendar, schools_for
+from deploy.local.schools import SCALES, School, generate_schools, local_run_calendar, schools_for
 from deploy.local.stack import StackConfig, start_stack
 from deploy.local.steps import Run
 
-__all__ = ["Run", "generate_schools", "livret_client", "provisional_calendar", "run_academie"]
+__all__ = ["Run", "generate_schools", "livret_client", "local_run_calendar", "run_academie"]
 
 REPO = Path(__file__).resolve().parents[2]
 #: above this many schools the driver prints no line per school (the bars say how far it is)
@@ -240,7 +240,7 @@ def main() -> None:
         (output / RUN_FILE).write_text(json.dumps(options, indent=2), encoding="utf-8")
     # SIGTERM (a CI timeout, `kill`) stops the run as Ctrl-C does: the stack is stopped, not orphaned
     signal.signal(signal.SIGTERM, _interrupt)
-    calendar = provisional_calendar(output / "calendar-with-provisional-2026-2027.json")
+    calendar = local_run_calendar(output / "calendar-local-run.json")
     schools = schools_for(args.scale, args.seed, args.schools, args.students)
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     config = StackConfig(
@@ -248,7 +248,7 @@ def main() -> None:
         admin_database_url=os.environ["DATABASE_URL"],
         log_dir=output / "logs",
         output_dir=output / "exports",
-        extra_env={"CALENDAR_FILE": str(calendar)},
+        extra_env={"SCHEDULER_CALENDAR_FILE": str(calendar)},
         export_clients=[livret_client(schools)],
         sandbox_seed=args.seed,
     )

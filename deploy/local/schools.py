@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +25,12 @@ REPO = Path(__file__).resolve().parents[2]
 #: the scheduler's calendar, read as a data file (the driver imports no service code)
 CALENDAR_FILE = REPO / "services" / "scheduler" / "domain" / "calendar.json"
 
-#: The reference found no official 2026-2027 calendar. The local run adds a provisional one, in its
-#: own copy of the calendar (CALENDAR_FILE), modelled on 2025-2026; the scheduler's own data is not
-#: touched. An académie adds the official year to calendar.json when the note de service is out.
-PROVISIONAL_YEAR = {
-    "2026-2027": {
-        "lycee": {
-            "window": {"start": "2026-11-02", "end": "2027-03-05"},
-            "pix_certif_opening": None,
-            "source": "PROVISIONAL for the local run: modelled on 2025-2026, not an official date",
-        },
-        "college": {
-            "window": {"start": "2027-03-15", "end": "2027-06-11"},
-            "pix_certif_opening": None,
-            "source": "PROVISIONAL for the local run: modelled on 2025-2026, not an official date",
-        },
-    }
-}
+#: Pix Certif's opening dates of the packaged calendar may lie after the day the local run plans
+#: (collèges: February). The run opens Pix Certif early for its schools, as Pix's whitelist of UAIs
+#: (PIX_CERTIF_SCO_BLOCKED_ACCESS_WHITELIST) does, in its own copy of the calendar given to the
+#: scheduler as an operator would (SCHEDULER_CALENDAR_FILE); the packaged file is not touched.
+LOCAL_OPENING_SOURCE = "opened early for the local run (as Pix's UAI whitelist does)"
+
 
 CITIES = ("Dijon", "Beaune", "Mâcon", "Nevers", "Auxerre", "Chalon-sur-Saône", "Sens", "Autun")
 PATRONS = ("Jean Moulin", "Marie Curie", "Victor Hugo", "Colette", "Lamartine", "Pasteur")
@@ -55,7 +45,8 @@ STAFF_NAMES = (
 CERTIFYING_LEVELS: dict[str, tuple[tuple[str, str, int], ...]] = {
     "college": (("3", "10310019110", 14),),
     "lycee": (("T", "20212012110", 17),),
-    "lycee_pro": (("TPRO", "24725007210", 17), ("2CAP", "50025005210", 17), ("BTS2", "32031101220", 19)),
+    # bac pro in 3 years, year 3; CAP in 2 years, year 2; BTS in 2 years, year 2 (domain/mef.py's layout)
+    "lycee_pro": (("TPRO", "24725007330", 17), ("2CAP", "24125005220", 17), ("BTS2", "31131101220", 19)),
 }
 TITLES = {"college": "Collège", "lycee": "Lycée", "lycee_pro": "Lycée professionnel"}
 
@@ -93,10 +84,18 @@ class School:
         return sorted({learner.division for learner in self.learners})
 
 
-def provisional_calendar(path: Path) -> Path:
+def local_run_calendar(path: Path, today: date | None = None) -> Path:
+    """A copy of the scheduler's calendar at ``path`` in which no Pix Certif opening is after ``today``."""
+    today = today or date.today()
     data = json.loads(CALENDAR_FILE.read_text(encoding="utf-8"))
-    for year, tracks in PROVISIONAL_YEAR.items():
-        data["years"].setdefault(year, tracks)
+    for tracks in data["years"].values():
+        for name in ("lycee", "college"):
+            track = tracks.get(name)
+            opening = track and track.get("pix_certif_opening")
+            if opening and date.fromisoformat(opening) > today:
+                track["pix_certif_opening"] = today.isoformat()
+                track["pix_certif_opening_estimated"] = False
+                track["source"] = f"{track.get('source', '')}; {LOCAL_OPENING_SOURCE}"
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
 

@@ -143,7 +143,8 @@ class Run:
         """Set the school up, wait until the scheduler knows its learners, and propose its plan."""
         await self.call("scheduler", "PUT", f"/schools/{school.uai}", json=school_body(school))
         expected = _count(school.summary["certifiability"], "certifiable")
-        # a real SIECLE roster holds the whole school: name the certifying classes (3e / terminales)
+        # a real SIECLE roster holds the whole school: the scheduler takes the certifying classes
+        # (3e, terminales, CAP, BTS 2e année) by their MEF code, so the plan names none
         certifying = school.divisions
 
         async def classes_known() -> bool:
@@ -162,11 +163,16 @@ class Run:
                 # a resend may store a second proposal that is never confirmed (no session, no
                 # event): harmless, though an Idempotency-Key would spare it (issue 11 item 2)
                 resend=SAFE,
-                json={"school_year": "2026-2027", "divisions": certifying},
+                json={"school_year": "2026-2027"},
             )
         ).json()
         if plan["status"] != "proposed":
             raise RuntimeError(f"{school.uai}: no plan: {plan['error']}")
+        planned = {c["division"] for s in plan["sessions"] for c in s["classes"]}
+        if not planned <= set(certifying) or plan["warnings"]:
+            raise RuntimeError(
+                f"{school.uai}: MEF chose {sorted(planned)}, not {certifying}: {plan['notes']}"
+            )
         school.summary["plan"] = {"sessions": len(plan["sessions"]), "half_days": len(plan["half_days"])}
         return plan
 

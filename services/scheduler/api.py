@@ -68,11 +68,13 @@ ERROR_STATUSES = statuses(
         "plan.stale",
         "plan.conflict",
         "convocations.no_candidate",
+        "session.before_pix_certif_opening",
     ],
 )
 #: the refusals of a new or edited session's rules (domain.sessions, domain.calendar)
 SESSION_RULES = (
     "calendar.unknown",
+    "session.before_pix_certif_opening",
     "session.invalid_time",
     "session.in_past",
     "session.outside_window",
@@ -244,6 +246,7 @@ async def get_plan(plan_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_c
         "plan.stale",
         "plan.conflict",
         "calendar.unknown",
+        "session.before_pix_certif_opening",
     ),
 )
 async def confirm_plan(plan_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)) -> PlanOut:

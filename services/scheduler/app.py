@@ -1,5 +1,10 @@
 """Wiring of the scheduler, its one composition root: settings, consumers, routes, read models, and
-the use cases' dependencies (transactions, the schools' clock, the calendar read once, the hasher)."""
+the use cases' dependencies (transactions, the schools' clock, the calendar read once, the hasher).
+
+The calendar is the operator's data (``SCHEDULER_CALENDAR_FILE``): a file that does not validate
+stops the service at start-up (file, school year, field), and a current school year with no calendar,
+or only a provisional one, is logged as a warning at start-up (schools see it on their checklist).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+import structlog
+from pydantic import AliasChoices, Field, field_validator
 
 from services.scheduler import handlers
 from services.scheduler.api import DEPENDENCIES, ERROR_STATUSES, UseCaseDependencies, router
-from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar
+from services.scheduler.api_checklist import router as checklist_router
+from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar, Track, school_year_of
 from services.scheduler.store import transactions
 from services.scheduler.usecases.common import SchoolClock
 from shared.contracts.events import SessionFinalised, SessionStarted
@@ -21,6 +28,7 @@ from shared.service import Runtime, ServiceDefinition
 from shared.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+log = structlog.get_logger(__name__)
 
 
 class Settings(ServiceSettings):
@@ -29,9 +37,12 @@ class Settings(ServiceSettings):
         default="Europe/Paris",
         description="IANA time zone of the schools' clocks (session times are local, 'heure locale')",
     )
-    calendar_file: Path = Field(
+    scheduler_calendar_file: Path = Field(
         default=CALENDAR_FILE,
-        description="JSON file of certification windows per school year and track (a new year = new entry)",
+        # CALENDAR_FILE: the name before issue 16, still read
+        validation_alias=AliasChoices("scheduler_calendar_file", "calendar_file"),
+        description="JSON file of certification windows per school year and track (a new year = new"
+        " entry); default: the packaged calendar.json",
     )
 
     invigilator_password_scrypt_n: int = Field(
@@ -45,6 +56,12 @@ class Settings(ServiceSettings):
         hash_password("C-check", n=value)  # raises for a cost scrypt refuses: fail at start-up
         return value
 
+    @field_validator("scheduler_calendar_file")
+    @classmethod
+    def _valid_calendar(cls, value: Path) -> Path:
+        CertificationCalendar.load(value)  # raises naming the file, the year and the field
+        return value
+
     @field_validator("school_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -54,11 +71,14 @@ class Settings(ServiceSettings):
 
 def wire(runtime: Runtime) -> None:
     settings: Settings = runtime.settings
+    clock = SchoolClock(lambda: runtime.clock.now(), ZoneInfo(settings.school_timezone))
+    calendar = CertificationCalendar.load(settings.scheduler_calendar_file)
+    warn_about_the_current_year(calendar, clock, settings.scheduler_calendar_file)
     runtime.state[DEPENDENCIES] = UseCaseDependencies(
         begin=transactions(runtime.unit_of_work),
         # read at each call: tests (and the demo's clock) replace runtime.clock while it runs
-        clock=SchoolClock(lambda: runtime.clock.now(), ZoneInfo(settings.school_timezone)),
-        calendar=CertificationCalendar.load(settings.calendar_file),
+        clock=clock,
+        calendar=calendar,
         hash_password=partial(hash_password, n=settings.invigilator_password_scrypt_n),
     )
     # Parallel partitions: learner events are keyed by learner id, and their handlers write only
@@ -69,6 +89,24 @@ def wire(runtime: Runtime) -> None:
     finalisation.on(SessionStarted, handlers.on_session_started)
     finalisation.on(SessionFinalised, handlers.on_session_finalised)
 
+
+def warn_about_the_current_year(calendar: CertificationCalendar, clock: SchoolClock, path: Path) -> None:
+    """One WARNING per track whose current school year has no calendar or only a provisional one."""
+    today = clock.local_now().date()
+    for track in Track:
+        status = calendar.status(school_year_of(today), track)
+        if status.state == "published":
+            continue
+        log.warning(
+            "calendar.current_year_" + status.state.value,
+            school_year=status.school_year,
+            track=track.value,
+            calendar_file=str(path),
+            warnings=list(status.warnings(today)),
+        )
+
+
+router.include_router(checklist_router)
 
 definition = ServiceDefinition(
     name="scheduler",

@@ -58,6 +58,7 @@ def latest_snapshots(deliveries: Sequence[Delivery]) -> list[LearnerSnapshotRow]
             division=event.division,
             active=event.active if isinstance(event, LearnerUpdated) else True,
             at=envelope.time,
+            mef_code=event.mef_code or None,
         )
         previous = latest.get(row.learner_id)
         if previous is None:

@@ -93,6 +93,43 @@ class SchoolOut(BaseModel):
     updated_at: dt.datetime
 
 
+class CalendarOut(BaseModel):
+    """The school's calendar for one school year (its track: collège or lycée)."""
+
+    school_year: str
+    track: Literal["college", "lycee"]
+    state: Literal["published", "provisional", "missing"] = Field(
+        description="missing: no calendar (sessions refused); provisional: official dates not published"
+    )
+    window: dict[str, dt.date] | None = None
+    catch_up: dict[str, dt.date] | None = None
+    pix_certif_opening: dt.date | None = Field(
+        default=None, description="no session of the year may be created before this day"
+    )
+    pix_certif_opening_estimated: bool = False
+    note: str = ""
+    source: str = ""
+
+
+class ChecklistClassOut(BaseModel):
+    division: str
+    mef_code: str = Field(description="the most frequent MEF code of its active learners ('' when none)")
+    level: str = Field(description="the level the MEF code says, e.g. '3e', 'BTS en 2 ans, 2e année'")
+    certifying: bool = Field(
+        description="planned by default (3e; terminale, CAP, BTS 2e année, CPGE 2e année)"
+    )
+    learners: int
+    certifiable: int
+
+
+class ChecklistOut(BaseModel):
+    uai: str
+    calendar: CalendarOut
+    warnings: list[str] = Field(description="what to settle before planning; empty when all is set")
+    certifying_divisions: list[str]
+    classes: list[ChecklistClassOut]
+
+
 class PlanIn(_In):
     school_year: str | None = Field(
         default=None, pattern=r"^\d{4}-\d{4}$", description="defaults to the current school year"
@@ -103,7 +140,8 @@ class PlanIn(_In):
     divisions: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
         default=None,
         min_length=1,
-        description="plan only these classes (SIECLE labels, e.g. 3A, TG2); default: every class",
+        description="plan only these classes (SIECLE labels, e.g. 3A, TG2); default: the certifying"
+        " classes by their students' MEF code (3e; terminale, CAP, BTS 2e année, CPGE 2e année)",
         examples=[["3A", "3B"]],
     )
 
@@ -143,6 +181,10 @@ class PlanOut(BaseModel):
     sessions: list[PlannedSessionOut]
     half_days: list[dict[str, Any]]
     notes: list[str]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="classes asked for by name in divisions whose MEF is not a certifying level",
+    )
     error: PlanError | None = Field(default=None, description="why no plan exists (status impossible)")
     created_at: dt.datetime
     confirmed_at: dt.datetime | None = None

@@ -70,6 +70,7 @@ class LearnerSnapshotRow:
     at: datetime
     #: an earlier event of the same run left the learner different: written even if equal to the row
     changed_in_run: bool = False
+    mef_code: str | None = None
 
     def fields(self) -> tuple:
         """What a replay must not touch the row for (all but the time)."""
@@ -81,6 +82,7 @@ class LearnerSnapshotRow:
             self.birthdate,
             self.division,
             self.active,
+            self.mef_code,
         )
 
 
@@ -307,18 +309,19 @@ class SchedulerStore:
             return
         await self.conn.execute(
             "INSERT INTO learners"
-            " (learner_id, uai, ine, first_name, last_name, birthdate, division, active, updated_at)"
+            " (learner_id, uai, ine, first_name, last_name, birthdate, division, active, updated_at,"
+            " mef_code)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-            " $6::date[], $7::text[], $8::boolean[], $9::timestamptz[])"
+            " $6::date[], $7::text[], $8::boolean[], $9::timestamptz[], $11::text[])"
             " ON CONFLICT (learner_id) DO UPDATE SET uai = EXCLUDED.uai, ine = EXCLUDED.ine,"
             " first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
             " birthdate = EXCLUDED.birthdate, division = EXCLUDED.division, active = EXCLUDED.active,"
-            " updated_at = EXCLUDED.updated_at"
+            " updated_at = EXCLUDED.updated_at, mef_code = EXCLUDED.mef_code"
             " WHERE learners.learner_id = ANY($10::text[])"
             " OR (learners.uai, learners.ine, learners.first_name, learners.last_name, learners.birthdate,"
-            " learners.division, learners.active) IS DISTINCT FROM (EXCLUDED.uai, EXCLUDED.ine,"
-            " EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.birthdate, EXCLUDED.division,"
-            " EXCLUDED.active)",
+            " learners.division, learners.active, learners.mef_code) IS DISTINCT FROM (EXCLUDED.uai,"
+            " EXCLUDED.ine, EXCLUDED.first_name, EXCLUDED.last_name, EXCLUDED.birthdate, EXCLUDED.division,"
+            " EXCLUDED.active, EXCLUDED.mef_code)",
             [s.learner_id for s in snapshots],
             [s.uai for s in snapshots],
             [s.ine for s in snapshots],
@@ -329,6 +332,7 @@ class SchedulerStore:
             [s.active for s in snapshots],
             [s.at for s in snapshots],
             [s.learner_id for s in snapshots if s.changed_in_run],
+            [s.mef_code for s in snapshots],
         )
 
     async def deactivate_learners(self, deactivations: Mapping[str, datetime]) -> None:
@@ -379,6 +383,18 @@ class SchedulerStore:
             "SELECT DISTINCT division FROM learners WHERE uai = $1 AND active ORDER BY division", uai
         )
         return [r["division"] for r in rows]
+
+    async def division_mef_counts(self, uai: str) -> dict[str, dict[str | None, int]]:
+        """division → {MEF code: its active learners} of the school (the planner's level of each class)."""
+        rows = await self.conn.fetch(
+            "SELECT division, mef_code, count(*) AS learners FROM learners"
+            " WHERE uai = $1 AND active GROUP BY division, mef_code ORDER BY division, mef_code",
+            uai,
+        )
+        counts: dict[str, dict[str | None, int]] = {}
+        for row in rows:
+            counts.setdefault(row["division"], {})[row["mef_code"]] = row["learners"]
+        return counts
 
     async def class_counts(self, uai: str) -> list[ClassCount]:
         rows = await self.conn.fetch(

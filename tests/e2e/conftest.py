@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploy.local.schools import School, provisional_calendar
+from deploy.local.schools import School, local_run_calendar
 from deploy.local.stack import DEFAULT_PORTS, StackConfig
 from tests.private_infra import PrivateInfra, free_ports
 
@@ -33,7 +33,9 @@ def stack_config(
         namespace=f"e2e{uuid.uuid4().hex[:6]}",
         sandbox_delay_seconds=0.5,
         sandbox_seed=seed,
-        extra_env={"CALENDAR_FILE": str(provisional_calendar(root.parent / f"{root.name}-calendar.json"))},
+        extra_env={
+            "SCHEDULER_CALENDAR_FILE": str(local_run_calendar(root.parent / f"{root.name}-calendar.json"))
+        },
         export_clients=[livret_client(schools)],
     )
 

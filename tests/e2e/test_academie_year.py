@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from deploy.local.academie import Run, generate_schools, livret_client, provisional_calendar, run_academie
+from deploy.local.academie import Run, generate_schools, livret_client, local_run_calendar, run_academie
 from deploy.local.stack import StackConfig, start_stack
 from tests.e2e.conftest import free_ports
 
@@ -47,7 +47,7 @@ def stack(infrastructure, kafka, tmp_path, schools):
         ports=ports,
         namespace=namespace,
         sandbox_delay_seconds=0.5,
-        extra_env={"CALENDAR_FILE": str(provisional_calendar(tmp_path / "calendar.json"))},
+        extra_env={"SCHEDULER_CALENDAR_FILE": str(local_run_calendar(tmp_path / "calendar.json"))},
         export_clients=[livret_client(schools[1])],
     )
     with start_stack(config) as running:

@@ -27,7 +27,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from deploy.local.schools import provisional_calendar
+from deploy.local.schools import local_run_calendar
 from deploy.local.stack import Stack, StackConfig, start_stack
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import SessionCreated
@@ -81,7 +81,7 @@ def running(tmp_path_factory) -> Iterator[Running]:
             ports=dict(PORTS),
             namespace=namespace,
             extra_env={
-                "CALENDAR_FILE": str(provisional_calendar(root / "calendar.json")),
+                "SCHEDULER_CALENDAR_FILE": str(local_run_calendar(root / "calendar.json")),
                 "OUTBOX_POLL_SECONDS": "1",
                 "RETRY_BACKOFF_MAX_MS": "2000",
             },

@@ -19,7 +19,7 @@ from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
-PLANNING_DAY = datetime(2025, 10, 1, 7, 0, tzinfo=UTC)
+PLANNING_DAY = datetime(2025, 10, 8, 7, 0, tzinfo=UTC)  # Pix Certif (lycée) open
 
 
 async def test_a_test_started_in_finalisation_stops_the_scheduler_editing_the_session(

@@ -15,6 +15,7 @@ from typing import Any
 from services.scheduler.domain.calendar import TrackCalendar, Window
 from services.scheduler.domain.enrolment import Learner
 from services.scheduler.domain.errors import DomainError, PlanningError
+from services.scheduler.domain.mef import DivisionChoice
 from services.scheduler.domain.planner import HalfDay, PlanningRequest, SchoolHours, plan_sessions
 from services.scheduler.domain.sessions import Session
 
@@ -54,6 +55,8 @@ class PlanProposal:
     half_days: tuple[tuple[date, HalfDay], ...] = ()
     notes: tuple[str, ...] = ()
     error: ProposalError | None = None
+    #: classes asked for by name that do not certify by their MEF
+    warnings: tuple[str, ...] = ()
 
     @property
     def learner_ids(self) -> list[str]:
@@ -79,6 +82,7 @@ class PlanProposal:
             ],
             "half_days": [{"date": d.isoformat(), "half_day": h.value} for d, h in self.half_days],
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "error": None
             if self.error is None
             else {
@@ -114,6 +118,7 @@ class PlanProposal:
                 (date.fromisoformat(h["date"]), HalfDay(h["half_day"])) for h in data["half_days"]
             ),
             notes=tuple(data["notes"]),
+            warnings=tuple(data.get("warnings", ())),  # absent from proposals stored before issue 16
             error=None
             if error is None
             else ProposalError(error["code"], error["message"], tuple(error["reasons"])),
@@ -126,10 +131,14 @@ def propose(
     track: TrackCalendar,
     divisions: Sequence[str] | None,
     school_site: str,
+    today: date | None = None,
+    choice: DivisionChoice | None = None,
 ) -> PlanProposal:
-    """The proposal for ``request`` (its ``not_before`` is set): sessions, or the reasons there are none."""
+    """The proposal for ``request`` (its ``not_before`` is set): sessions, or the reasons there are none.
+    Before Pix Certif opens (``today`` given), a note says from which day the plan can be confirmed."""
     students = sum(len(group.student_ids) for group in request.classes)
     chosen = None if divisions is None else tuple(dict.fromkeys(divisions))
+    warnings = choice.warnings if choice else ()
     not_before = request.not_before or request.window.start
     try:
         if track.window.end < not_before:
@@ -141,8 +150,14 @@ def propose(
         plan = plan_sessions(request)
     except PlanningError as refused:
         error = ProposalError(refused.code, refused.message, tuple(refused.reasons) or (refused.message,))
-        return PlanProposal(track.window, students, chosen, error=error)
-    notes = list(plan.notes)
+        return PlanProposal(track.window, students, chosen, error=error, warnings=warnings)
+    notes = [*(choice.notes if choice else ()), *plan.notes]
+    if today is not None and not track.is_pix_certif_open(today):
+        assert track.pix_certif_opening is not None
+        notes.append(
+            f"Pix Certif n'ouvre qu'à partir du {track.pix_certif_opening:%d/%m/%Y} : la proposition ne"
+            " pourra être confirmée (sessions créées) qu'à partir de cette date"
+        )
     if students == 0:
         notes.append("aucun élève certifiable à planifier")
     return PlanProposal(
@@ -164,6 +179,7 @@ def propose(
         ),
         half_days=tuple(plan.half_days),
         notes=tuple(notes),
+        warnings=warnings,
     )
 
 

@@ -96,7 +96,8 @@ def create_session(
     taken_codes: Collection[str] = frozenset(),
     rng: random.Random | None = None,
 ) -> Session:
-    """Validate and build a new session with a fresh access code and invigilator password.
+    """Validate and build a new session with a fresh access code and invigilator password; refused
+    before the Pix Certif opening of its year (``session.before_pix_certif_opening``).
 
     `existing` = the school's live sessions (for room overlaps); `taken_codes` = access codes of
     live sessions (kept unique although Pix no longer needs it, so a code alone names a session).
@@ -115,6 +116,7 @@ def create_session(
         observations=observations.strip(),
     )
     _validate(session, calendar=calendar, rooms=rooms, existing=existing, now=now)
+    calendar.check_pix_certif_open(now.date())  # Pix Certif is closed to SCO centres until then
     return session
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from services.scheduler.domain.calendar import CertificationCalendar, SchoolLevel, school_year_of
 from services.scheduler.domain.enrolment import enrol_learners
 from services.scheduler.domain.errors import DomainError
+from services.scheduler.domain.mef import choose_divisions, division_levels
 from services.scheduler.domain.planner import PlanningRequest, classes_to_plan
 from services.scheduler.domain.plans import check_not_stale, propose, taken_half_days
 from services.scheduler.domain.schools import normalise_uai, school_hours, staff_members
@@ -27,16 +28,20 @@ from services.scheduler.usecases.sessions import NewSession, insert_new_sessions
 async def propose_plan(
     begin: Begin, *, uai: str, body: PlanIn, clock: SchoolClock, calendar: CertificationCalendar
 ) -> PlanRow:
-    """Plan the certifiable learners not yet enrolled (of the given classes, if any); the proposal
-    (or why none exists) is stored. An unknown class is refused before anything is stored."""
+    """Plan the certifiable learners not yet enrolled, of the certifying classes by their MEF (or of
+    the given classes); the proposal (or why none exists) is stored. An unknown class is refused
+    before anything is stored."""
     uai = normalise_uai(uai)
     today = clock.local_now().date()
     async with begin() as uow:
         school = await school_of(uow, uai)
         plannable = await uow.store.plannable_learners(uai)
-        school_divisions = await uow.store.divisions(uai) if body.divisions is not None else []
+        levels = division_levels(await uow.store.division_mef_counts(uai))
         existing = await uow.store.live_sessions(uai)
-    classes = classes_to_plan(plannable, divisions=body.divisions, school_divisions=school_divisions)
+    # by default the certifying classes by MEF; another class only when named (with a warning)
+    choice = choose_divisions(levels, body.divisions)
+    school_divisions = [level.division for level in levels]
+    classes = classes_to_plan(plannable, divisions=choice.divisions, school_divisions=school_divisions)
     school_year = body.school_year or school_year_of(today)
     track = calendar.for_level(school_year, SchoolLevel(school.level))
     hours = school_hours(school.hours)
@@ -46,11 +51,20 @@ async def propose_plan(
         staff=staff_members((s.name, s.availability) for s in school.staff),
         window=track.window,
         hours=hours,
-        not_before=max(today + timedelta(days=1), body.not_before or today),
+        # never before Pix Certif opens: no session of the year can be created before that day
+        not_before=max(
+            today + timedelta(days=1), body.not_before or today, track.pix_certif_opening or today
+        ),
         taken_half_days=taken_half_days((row.session for row in existing), hours),
     )
     proposal = await asyncio.to_thread(
-        propose, request, track=track, divisions=body.divisions, school_site=school.site
+        propose,
+        request,
+        track=track,
+        divisions=body.divisions,
+        school_site=school.site,
+        today=today,
+        choice=choice,
     )
     plan_id = uuid.uuid4()
     async with begin() as uow:
@@ -103,6 +117,8 @@ async def confirm_plan(
         check_not_stale(proposal, school_id=school.uai, active=active, elsewhere=elsewhere)
         existing = [row.session for row in await uow.store.live_sessions(school.uai)]
         taken_codes = await uow.store.live_access_codes()
+        for track in {calendar.for_date(p.day, SchoolLevel(school.level)) for p in proposal.sessions}:
+            track.check_pix_certif_open(local.date())  # named refusal, not a plan.conflict
         created: list[NewSession] = []
         for planned in proposal.sessions:
             track = calendar.for_date(planned.day, SchoolLevel(school.level))

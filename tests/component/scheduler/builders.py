@@ -11,8 +11,9 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.events import SessionFinalised
 from tests.events import certifiability, learner
 
-#: 09:00 in Paris on 1 October 2025: a month before the 2025-2026 lycée window (03/11/2025 – 06/03/2026).
-NOW = datetime(2025, 10, 1, 7, 0, tzinfo=UTC)
+#: 09:00 in Paris on 8 October 2025: Pix Certif is open (06/10/2025), the 2025-2026 lycée window
+#: (03/11/2025 – 06/03/2026) not yet.
+NOW = datetime(2025, 10, 8, 7, 0, tzinfo=UTC)  # Pix Certif (lycée) opened on 06/10/2025
 IN_WINDOW = date(2025, 11, 13)  # a Thursday
 
 
@@ -56,6 +57,7 @@ async def add_learner(
     last_name: str | None = None,
     birthdate: date = date(2008, 5, 17),
     certifiable: bool = True,
+    mef_code: str | None = None,
 ) -> str:
     """Apply LearnerRegistered + CertifiabilityAssessed through the scheduler's own handlers."""
     learner_id = learner_id or f"lrn-{uuid.uuid4().hex[:12]}"
@@ -68,6 +70,7 @@ async def add_learner(
         first_name=first_name,
         last_name=last_name or f"Nom-{learner_id[-6:]}",
         birthdate=birthdate,
+        mef_code=mef_code,
     )
     assessed = certifiability(registered, NOW, certifiable)
     async with svc.runtime.unit_of_work() as uow:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
+from shared.clock import ManualClock
 from shared.password_hash import verify_password
 from tests.component.scheduler.builders import (
     error_code,
@@ -166,8 +168,20 @@ async def test_collège_window_is_its_own(svc):
     refused = await svc.http.post(f"/schools/{uai}/sessions", json=session_body())
     assert error_code(refused) == "session.outside_window"
     assert "16/03/2026 – 13/06/2026" in refused.json()["error"]["message"]
+    before = await snapshot(svc)
+    closed = await svc.http.post(f"/schools/{uai}/sessions", json=session_body(date="2026-03-19"))
+    assert (closed.status_code, error_code(closed)) == (409, "session.before_pix_certif_opening")
+    assert closed.json()["error"]["message"] == (
+        "Pix Certif n'ouvre aux centres collège qu'à partir du 16/02/2026 (date estimée) : aucune session"
+        " 2025-2026 ne peut être créée avant"
+    )
+    assert await snapshot(svc) == before
+    svc.runtime.clock = ManualClock(datetime(2026, 2, 15, 22, 59, tzinfo=UTC))  # 23:59 in Paris, the eve
+    eve = await svc.http.post(f"/schools/{uai}/sessions", json=session_body(date="2026-03-19"))
+    assert error_code(eve) == "session.before_pix_certif_opening"
+    svc.runtime.clock = ManualClock(datetime(2026, 2, 15, 23, 0, tzinfo=UTC))  # midnight in Paris
     accepted = await svc.http.post(f"/schools/{uai}/sessions", json=session_body(date="2026-03-19"))
-    assert accepted.status_code == 201
+    assert accepted.status_code == 201, accepted.text
 
 
 async def test_edit_emits_session_updated_with_changed_fields(svc):

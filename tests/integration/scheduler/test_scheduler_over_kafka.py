@@ -27,7 +27,7 @@ from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime(2025, 10, 1, 7, 0, tzinfo=UTC)
+NOW = datetime(2025, 10, 8, 7, 0, tzinfo=UTC)  # Pix Certif (lycée) opened on 06/10/2025
 ACCESS_CODE = re.compile(r"^[BCDFGHJKMPQRTVWXY]{4}[2346789]{2}$")
 SCRYPT_HASH = re.compile(r"^scrypt\$n=2048,r=8,p=1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$")
 

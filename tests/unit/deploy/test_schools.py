@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 import pytest
 
-from deploy.local.schools import SCALES, school_body, schools_for
+from deploy.local.schools import SCALES, local_run_calendar, school_body, schools_for
 from shared.contracts.identifiers import is_valid_ine, is_valid_uai
 
 
@@ -52,3 +53,25 @@ def test_the_demo_scale_keeps_its_few_schools_and_students_per_school() -> None:
     schools = schools_for("demo", seed=2027)
     assert len(schools) == 3 and all(len(s.learners) == 60 for s in schools)
     assert len(schools_for("demo", seed=2027, schools=2, students=30)) == 2
+
+
+@pytest.mark.parametrize("scale", ["demo", "college"])
+def test_every_generated_learner_is_in_a_certifying_class_by_its_mef(scale):
+    from services.scheduler.domain.mef import Certifying, classify
+
+    schools = schools_for(scale, 7, None, None)
+    levels = {learner.mef_code: classify(learner.mef_code) for s in schools for learner in s.learners}
+    assert {code: lv.certifying for code, lv in levels.items()} == dict.fromkeys(levels, Certifying.YES)
+
+
+def test_the_local_run_opens_pix_certif_on_its_day_in_its_own_valid_copy(tmp_path):
+    from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar, Track
+
+    path = local_run_calendar(tmp_path / "calendar.json", date(2026, 12, 4))
+    copy, packaged = CertificationCalendar.load(path), CertificationCalendar.load(CALENDAR_FILE)
+    college = copy.for_level("2026-2027", Track.COLLEGE)
+    assert (college.pix_certif_opening, college.opening_estimated) == (date(2026, 12, 4), False)
+    assert "opened early for the local run" in college.source
+    # an opening already past is kept, and the windows are the packaged ones
+    assert copy.for_level("2026-2027", Track.LYCEE) == packaged.for_level("2026-2027", Track.LYCEE)
+    assert college.window == packaged.for_level("2026-2027", Track.COLLEGE).window

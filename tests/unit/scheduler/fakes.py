@@ -45,6 +45,7 @@ class _Learner:
     birthdate: date
     division: str
     active: bool
+    mef_code: str | None = None
 
 
 @dataclass
@@ -128,6 +129,14 @@ class InMemoryStore:
 
     async def learners_by_id(self, ids: Iterable[str]) -> dict[str, LearnerRow]:
         return {i: self._row(self.state.learners[i]) for i in ids if i in self.state.learners}
+
+    async def division_mef_counts(self, uai: str) -> dict[str, dict[str | None, int]]:
+        counts: dict[str, dict[str | None, int]] = {}
+        for x in sorted(self.state.learners.values(), key=lambda x: (x.division, x.mef_code or "")):
+            if x.uai == uai and x.active:
+                per_class = counts.setdefault(x.division, {})
+                per_class[x.mef_code] = per_class.get(x.mef_code, 0) + 1
+        return counts
 
     async def divisions(self, uai: str) -> list[str]:
         return sorted({x.division for x in self.state.learners.values() if x.uai == uai and x.active})
@@ -353,6 +362,7 @@ class InMemoryScheduler:
         active: bool = True,
         last_name: str | None = None,
         birthdate: date = date(2008, 5, 17),
+        mef_code: str | None = None,
     ) -> str:
         self.state.learners[learner_id] = _Learner(
             learner_id,
@@ -363,6 +373,7 @@ class InMemoryScheduler:
             birthdate,
             division,
             active,
+            mef_code,
         )
         self.state.certifiability[learner_id] = "certifiable" if certifiable else "not_certifiable"
         return learner_id
