@@ -85,6 +85,7 @@ DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
         **OPS,
         ("PUT", "/schools/{uai}"): EVERY_SCHOOL_ROLE,
         ("GET", "/schools/{uai}"): EVERY_SCHOOL_ROLE,
+        ("GET", "/schools/{uai}/checklist"): EVERY_SCHOOL_ROLE,
         ("POST", "/schools/{uai}/plans"): EVERY_SCHOOL_ROLE,
         ("GET", "/plans/{plan_id}"): EVERY_SCHOOL_ROLE,
         ("POST", "/plans/{plan_id}/confirm"): EVERY_SCHOOL_ROLE,
