@@ -14,6 +14,7 @@ import pytest
 
 from deploy.local.academie import Run, generate_schools, livret_client, provisional_calendar, run_academie
 from deploy.local.stack import StackConfig, start_stack
+from shared.contracts.topics import SERVICES
 from tests.e2e.conftest import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -35,10 +36,7 @@ def schools():
 @pytest.fixture
 def stack(infrastructure, kafka, tmp_path, schools):
     namespace = f"e2e{uuid.uuid4().hex[:6]}"
-    ports = {
-        s: p
-        for s, p in zip(("scheduler", "eligibility", "finalisation", "export"), free_ports(4), strict=True)
-    }
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     config = StackConfig(
         kafka_bootstrap_servers=kafka,
         admin_database_url=infrastructure.admin_database_url,
