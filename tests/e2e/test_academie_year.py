@@ -111,3 +111,13 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
             ]["certifications"]
         )
     assert summary["schools"] and all(s["sessions"] for s in summary["schools"])
+
+    # the académie view at the end of the run: every school through its whole card, in the CSV too
+    lines = (output / "academie" / "academie-phase3.csv").read_bytes().decode("utf-8").split("\r\n")
+    assert lines[0].startswith("UAI;Nom;Type;Étape;Sessions;Candidats;")
+    cards = {line.split(";")[0]: line.split(";") for line in lines[1:] if line}
+    for school in schools:
+        card = cards[school.uai]
+        assert (card[1], card[3], card[4]) == (school.name, "terminé", str(len(school.sessions)))
+        assert int(card[5]) == sum(len(s["candidates"]) for s in school.sessions)
+    assert summary["academie"]["done"] >= len(schools)
