@@ -1,4 +1,4 @@
-"""The whole Phase 3 chain: the four services and the Pix sandbox as real processes on real Kafka and
+"""The whole Phase 3 chain: the five services and the Pix sandbox as real processes on real Kafka and
 PostgreSQL, driven only through their public HTTP APIs and files, for a small school year."""
 
 from __future__ import annotations
