@@ -10,7 +10,9 @@ built on ``school_api_router()``: each of its routes needs ``Authorization: Bear
 access token of the académie's provider (``OIDC_ISSUER``, see shared.auth) or a trusted gateway's
 ``API_TOKEN`` — checked before the request body is read, then serves only the roles its router was
 given, for the school the route names or its resource belongs to (404 otherwise; the gateway passes
-every route). With neither configured the API is open (local runs).
+every route). The académie-wide routes (the operator's view) are built on
+``operator_api_router()``: the same check, for operators only. With neither configured the API is
+open (local runs).
 
 ``RequestMetrics`` counts and times every request by its route *template* (``/sessions/{session_id}``,
 never the raw path: one series per route, not per session), method and status.
@@ -154,6 +156,8 @@ UaiLookup = Callable[[Request, str], Awaitable[str | None]]
 SCHOOL_ROLES = frozenset({"staff", "referent", "operator"})
 #: the OpenAPI extension listing the roles a school route serves (README's table of routes and roles)
 ROLES_EXTENSION = "x-certibus-roles"
+#: who the académie-wide routes serve
+OPERATOR_ROLES = frozenset({"operator"})
 NOT_FOUND = "auth.not_found"
 
 
@@ -313,7 +317,29 @@ def school_api_router(
     )
 
 
+def operator_api_router(**kwargs: Any) -> APIRouter:
+    """An ``APIRouter`` for the académie's own routes (no school in the path): operators only.
+
+    Same bearer check as ``school_api_router`` — an OIDC token with the ``operator`` role, or a
+    trusted gateway's ``API_TOKEN`` (which stands for an operator) — checked before the body is
+    read; staff, referents and Pix clients get the 404 of a route that is not theirs.
+    """
+    route_class = type("OperatorRoute", (ApiTokenRoute,), {"roles": OPERATOR_ROLES, "lookups": {}})
+    responses = {
+        401: {"description": UNAUTHENTICATED},
+        404: {"description": NOT_OPERATOR},
+        **kwargs.pop("responses", {}),
+    }
+    return APIRouter(
+        route_class=route_class,
+        dependencies=[Depends(require_api_token)],
+        responses=responses,
+        **kwargs,
+    )
+
+
 UNAUTHENTICATED = (
     "no bearer token (auth.missing_token) or an invalid one (auth.invalid_token); nothing changed"
 )
 NOT_YOURS = "not found for this sign-in (auth.not_found: another school's, or absent); nothing changed"
+NOT_OPERATOR = "not found for this sign-in (auth.not_found: operators only); nothing changed"

@@ -20,7 +20,7 @@ from datetime import datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.contracts.topics import SERVICES, all_topics, dead_letter_topic
+from shared.contracts.topics import EVENT_TOPICS, SERVICES, all_topics, dead_letter_topic
 from shared.kafka_admin import ensure_topics, group_lag, reset_group_offsets, topic_partitions
 from shared.settings import DeliverySettings, KafkaSettings
 
@@ -62,7 +62,7 @@ def _headers(record) -> dict[str, str]:
 
 async def cmd_lag(bootstrap: str, service: str | None, prefix: str = "certibus") -> None:
     """Per group and partition of the topics it reads: committed offset (``-`` when none yet), end, lag."""
-    event_topics = [f"certibus.{s}" for s in SERVICES]
+    event_topics = list(EVENT_TOPICS)
     print(f"{'group':48} {'topic':26} {'part':>4} {'committed':>10} {'end':>10} {'lag':>8}")
     for group in await list_groups(bootstrap, service, prefix):
         rows = await group_lag(bootstrap, group, event_topics)

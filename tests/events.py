@@ -1,4 +1,4 @@
-"""Upstream events as eligibility, the scheduler and finalisation raise them, with sensible defaults,
+"""Upstream events as eligibility, the scheduler, finalisation and export raise them, with sensible defaults,
 for any service's tests (a fresh UAI per test: topics are shared with every other test)."""
 
 from __future__ import annotations
@@ -12,10 +12,16 @@ from shared.contracts.events import (
     CandidatesEnrolled,
     CertifiabilityAssessed,
     CertificationResult,
+    ClassResultsExported,
+    ConvocationsIssued,
     EnrolledCandidate,
     LearnerRegistered,
+    LivretExportProduced,
     ResultsProcessed,
     SessionCreated,
+    SessionFinalisationOverdue,
+    SessionFinalised,
+    SessionStarted,
 )
 
 TAKEN_AT = datetime(2025, 3, 17, 8, 30, tzinfo=UTC)
@@ -187,3 +193,82 @@ def certification_ids(count: int) -> list[int]:
     """Certification ids unlikely to meet another test's (they are global keys)."""
     base = uuid.uuid4().int % 10**9 * 100
     return [base + i for i in range(count)]
+
+
+# -- the session's life after enrolment, as the scheduler, finalisation and export announce it
+
+
+def convoked(session_event: SessionCreated, issued_at: datetime, *candidate_ids: str) -> ConvocationsIssued:
+    return ConvocationsIssued(
+        session_id=session_event.session_id,
+        uai=session_event.uai,
+        candidate_ids=list(candidate_ids),
+        bundle_file=f"convocations-{session_event.session_number}.zip",
+        bundle_sha256="0" * 64,
+        issued_at=issued_at,
+    )
+
+
+def started(session_event: SessionCreated, started_at: datetime) -> SessionStarted:
+    return SessionStarted(
+        session_id=session_event.session_id,
+        uai=session_event.uai,
+        session_number=session_event.session_number,
+        started_at=started_at,
+    )
+
+
+def finalised(session_event: SessionCreated, finalised_at: datetime) -> SessionFinalised:
+    """A finalisation without candidates' details (what a read model of progress needs)."""
+    return SessionFinalised(
+        session_id=session_event.session_id,
+        session_number=session_event.session_number,
+        uai=session_event.uai,
+        certification_center=session_event.certification_center,
+        session_date=session_event.date,
+        session_time=session_event.time,
+        finalised_at=finalised_at,
+        has_incident=False,
+        has_joining_issue=False,
+        is_publishable=True,
+        candidates=[],
+    )
+
+
+def overdue(
+    session_event: SessionCreated, due_at: datetime, detected_at: datetime
+) -> SessionFinalisationOverdue:
+    return SessionFinalisationOverdue(
+        session_id=session_event.session_id,
+        uai=session_event.uai,
+        session_date=session_event.date,
+        due_at=due_at,
+        detected_at=detected_at,
+    )
+
+
+def livret_produced(
+    uai: str, produced_at: datetime, certifications: int, level: str = "LSU"
+) -> LivretExportProduced:
+    return LivretExportProduced(
+        uai=uai,
+        level=level,
+        file_name=f"{uai}_{level}.json",
+        sha256="0" * 64,
+        certifications=certifications,
+        validated=certifications,
+        rejected=0,
+        pending=0,
+        produced_at=produced_at,
+    )
+
+
+def class_exported(uai: str, division: str, rows: int, exported_at: datetime) -> ClassResultsExported:
+    return ClassResultsExported(
+        uai=uai,
+        division=division,
+        file_name=f"resultats_{division}.csv",
+        sha256="0" * 64,
+        rows=rows,
+        exported_at=exported_at,
+    )

@@ -4,8 +4,10 @@ For generated schools (valid UAIs and INEs, seeded; ``--scale demo|college|acade
 profile-collection imports (eligibility), school set-up, automatic planning and confirmation,
 convocations (scheduler), the day itself in the invigilator space and finalisation (finalisation),
 results from the Pix sandbox, then the class CSVs, attestation PDFs and LSU/LSL livret files
-(export), fetched over HTTP too, and the livret feed through the LSU/LSL API. Everything lands in
-one output folder with a summary.json of the run.
+(export), fetched over HTTP too, the livret feed through the LSU/LSL API, and at the end the
+académie view (academie): every school's Phase 3 card, printed as a table (a line per step) and
+written as a CSV to ``academie/academie-phase3.csv``. Everything lands in one output folder with a
+summary.json of the run.
 
 Schools act **concurrently**, as they do in real life: each phase runs its step for every school,
 at most ``--concurrency`` at a time, each school's calls in their order (deploy/local/steps.py).
@@ -29,7 +31,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from deploy.local.report import Reporter, events_published, files_written, summary_table, topic_end_offsets
+from deploy.local.report import (
+    Reporter,
+    academie_table,
+    events_published,
+    files_written,
+    summary_table,
+    topic_end_offsets,
+)
 from deploy.local.schools import SCALES, School, generate_schools, local_run_calendar, schools_for
 from deploy.local.stack import StackConfig, start_stack
 from deploy.local.steps import Run
@@ -154,11 +163,16 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
 
         await _for_each(limit, schools, livret)
     reporter.log(f"5. LSU/LSL API: {sum(feed.values())} certifications served for {len(feed)} UAIs")
+    reporter.log("6. the académie view: every school's Phase 3 card (academie)")
+    with reporter.phase("académie view", len(schools), "schools") as advance:
+        view = await run.academie_view(schools)
+        advance(len(view["schools"]))
     return {
         "seconds": round(time.monotonic() - started, 1),
         "students": students,
         "sessions": sessions,
         "phases": [phase.as_json() for phase in reporter.phases],
+        "academie": view["summary"],
         "schools": [
             {
                 "uai": s.uai,
@@ -257,7 +271,7 @@ def main() -> None:
     print(
         f"== {args.scale}: {len(schools)} schools, {students:,} certifying students, concurrency {args.concurrency}"
     )
-    print(f"== starting the four services and the Pix sandbox (logs: {config.log_dir})")
+    print(f"== starting the five services and the Pix sandbox (logs: {config.log_dir})")
     stack = start_stack(config)
     try:
         reporter = Reporter()
@@ -284,6 +298,7 @@ def main() -> None:
             json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8"
         )
         reporter.console.print(summary_table(summary))
+        reporter.console.print(academie_table(summary["academie"]))
         print(f"\n== académie run finished in {summary['seconds']} s; outputs and summary.json in:\n{output}")
         if args.keep_running:
             print(

@@ -165,3 +165,25 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for folder, entry in summary.get("files", {}).items():
         table.add_row(f"files in {folder}/", f"{entry['files']:,}", "", f"{entry['bytes'] / 1e6:,.1f} MB")
     return table
+
+
+def academie_table(summary: dict[str, Any]) -> Table:
+    """The académie view's summary (``GET /academie/summary``): a line per step of the Phase 3 card
+    with the schools that reached it, the schools stopped at it and the sessions that reached it."""
+    rate = summary["certifiability_rate"]
+    table = Table(
+        title=f"académie view: {summary['schools']:,} schools, {summary['sessions']:,} sessions,"
+        f" {summary['candidates']:,} candidates",
+        caption=f"certifiable {summary['certifiable']:,} of {summary['learners']:,} learners"
+        + (f" ({rate:.1%})" if rate is not None else "")
+        + f"; {summary['overdue_sessions']:,} overdue finalisation(s) in {summary['schools_overdue']:,} school(s)",
+    )
+    for column in ("step", "schools reached", "schools stopped here", "sessions"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for step in summary["steps"]:
+        sessions = "" if step["step"] == "livret" else f"{step['sessions']:,}"
+        table.add_row(step["label"], f"{step['reached']:,}", f"{step['current']:,}", sessions)
+    table.add_section()
+    table.add_row("terminé (every step)", f"{summary['done']:,}", "", "")
+    table.add_row("results received", f"{summary['results']:,}", "", "")
+    return table

@@ -1,4 +1,4 @@
-"""Start the four services (and the Pix sandbox) as real processes on the local infrastructure, and
+"""Start the services (and the Pix sandbox) as real processes on the local infrastructure, and
 keep them running.
 
 Used by the main job (deploy/local/run-academie) and the end-to-end tests. Each service gets its
@@ -30,13 +30,11 @@ from shared.provision import provision_all
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: the services' HTTP ports: CERTIBUS_HTTP_PORT_BASE (default 8001) and the next three, so two
-#: stacks (e.g. two checkouts running the main job) can run side by side
+#: the services' HTTP ports: CERTIBUS_HTTP_PORT_BASE (default 8001) and the next four (scheduler,
+#: eligibility, finalisation, export, academie: base+0 … base+4, in SERVICES order), so two stacks
+#: (e.g. two checkouts running the main job) can run side by side
 HTTP_PORT_BASE = int(os.environ.get("CERTIBUS_HTTP_PORT_BASE", "8001"))
-DEFAULT_PORTS = {
-    service: HTTP_PORT_BASE + i
-    for i, service in enumerate(("scheduler", "eligibility", "finalisation", "export"))
-}
+DEFAULT_PORTS = {service: HTTP_PORT_BASE + i for i, service in enumerate(SERVICES)}
 
 
 @dataclass

@@ -452,6 +452,43 @@ class Run:
         ).json()
         return len(feed["data"]["attributes"]["certifications"])
 
+    # ---- the académie view ------------------------------------------------------------------
+
+    async def academie_schools(self) -> list[dict[str, Any]]:
+        """Every school of the académie view, page after page."""
+        schools: list[dict[str, Any]] = []
+        while True:
+            page = (
+                await self.call(
+                    "academie", "GET", "/academie/schools", params={"limit": 1000, "offset": len(schools)}
+                )
+            ).json()
+            schools += page["schools"]
+            if not page["schools"] or len(schools) >= page["total"]:
+                return schools
+
+    async def academie_view(self, schools: list[School]) -> dict[str, Any]:
+        """Once the view shows every school of the run through its whole card (it reads the other
+        services' events, a moment behind them): its summary, the run's schools' cards, and the CSV
+        of every school, written to ``academie/`` in the output."""
+        uais = {school.uai for school in schools}
+
+        async def complete() -> list[dict[str, Any]] | None:
+            mine = [s for s in await self.academie_schools() if s["uai"] in uais]
+            return mine if len(mine) == len(uais) and all(s["step"] == "done" for s in mine) else None
+
+        mine = await self.wait("the académie view to show every school's card complete", complete)
+        summary = (await self.call("academie", "GET", "/academie/summary")).json()
+        csv = await self.call("academie", "GET", "/academie/schools.csv")
+        target = self.output / "academie"
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "academie-phase3.csv").write_bytes(csv.content)
+        (target / "summary.json").write_text(
+            json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        (target / "schools.json").write_text(json.dumps(mine, ensure_ascii=False, indent=1), encoding="utf-8")
+        return {"summary": summary, "schools": mine}
+
 
 def _candidate_day(seed: int, candidate: dict[str, Any]) -> tuple[bool, bool]:
     """(absent, aborted) for a learner on the day: drawn from the seed and the INE alone."""

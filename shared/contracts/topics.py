@@ -1,7 +1,7 @@
 """Topics as code: every topic certibus owns, with partitions, retention and cleanup policy.
 
 Topics are created at service start-up (broker auto-creation is off), never implicitly. One topic
-per owning service; one dead-letter topic per consuming service.
+per publishing service; one dead-letter topic per consuming service.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ ELIGIBILITY = "certibus.eligibility"
 FINALISATION = "certibus.finalisation"
 EXPORT = "certibus.export"
 
-SERVICES = ("scheduler", "eligibility", "finalisation", "export")
+#: the topics services publish on (the académie view publishes nothing: it has none)
+EVENT_TOPICS = (SCHEDULER, ELIGIBILITY, FINALISATION, EXPORT)
+
+#: every service: each has its schema and role, its consumer groups and its dead-letter topic
+SERVICES = ("scheduler", "eligibility", "finalisation", "export", "academie")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +46,7 @@ def all_topics(
     dead-letter topics keep 30 days, long enough for an operator to look and redrive."""
     events = [
         TopicSpec(name, partitions, retention_days * DAY_MS, replication_factor=replication_factor)
-        for name in (SCHEDULER, ELIGIBILITY, FINALISATION, EXPORT)
+        for name in EVENT_TOPICS
     ]
     dead_letters = [
         TopicSpec(dead_letter_topic(s), 1, 30 * DAY_MS, replication_factor=replication_factor)

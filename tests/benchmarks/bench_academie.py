@@ -3,7 +3,7 @@
     tests/benchmarks/bench_academie.py [--scale college|academie] [--concurrency 32] [--seed 2027]
 
 Runs ``deploy/local/run-academie`` (its own fresh Kafka and PostgreSQL under .local/academie, the
-four services, the Pix sandbox, the asyncio driver) and, while it runs, samples from the outside:
+five services, the Pix sandbox, the asyncio driver) and, while it runs, samples from the outside:
 - every process's CPU time and resident memory from /proc (services, sandbox, driver, Kafka, and
   PostgreSQL with the backends it has reaped), hence CPU-ms per student summed over all of them;
 - every consumer group's committed offsets (events applied per group, and their sustained rate);

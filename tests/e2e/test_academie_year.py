@@ -1,4 +1,4 @@
-"""The whole Phase 3 chain: the four services and the Pix sandbox as real processes on real Kafka and
+"""The whole Phase 3 chain: the five services and the Pix sandbox as real processes on real Kafka and
 PostgreSQL, driven only through their public HTTP APIs and files, for a small school year."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 
 from deploy.local.academie import Run, generate_schools, livret_client, local_run_calendar, run_academie
 from deploy.local.stack import StackConfig, start_stack
+from shared.contracts.topics import SERVICES
 from tests.e2e.conftest import free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -35,10 +36,7 @@ def schools():
 @pytest.fixture
 def stack(infrastructure, kafka, tmp_path, schools):
     namespace = f"e2e{uuid.uuid4().hex[:6]}"
-    ports = {
-        s: p
-        for s, p in zip(("scheduler", "eligibility", "finalisation", "export"), free_ports(4), strict=True)
-    }
+    ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
     config = StackConfig(
         kafka_bootstrap_servers=kafka,
         admin_database_url=infrastructure.admin_database_url,
@@ -113,3 +111,13 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
             ]["certifications"]
         )
     assert summary["schools"] and all(s["sessions"] for s in summary["schools"])
+
+    # the académie view at the end of the run: every school through its whole card, in the CSV too
+    lines = (output / "academie" / "academie-phase3.csv").read_bytes().decode("utf-8").split("\r\n")
+    assert lines[0].startswith("UAI;Nom;Type;Étape;Sessions;Candidats;")
+    cards = {line.split(";")[0]: line.split(";") for line in lines[1:] if line}
+    for school in schools:
+        card = cards[school.uai]
+        assert (card[1], card[3], card[4]) == (school.name, "terminé", str(len(school.sessions)))
+        assert int(card[5]) == sum(len(s["candidates"]) for s in school.sessions)
+    assert summary["academie"]["done"] >= len(schools)

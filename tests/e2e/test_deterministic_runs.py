@@ -1,5 +1,5 @@
 """Two runs of the académie year with one seed write the same files (issue 11 item 1), and so does a
-run whose services are killed with kill -9 under it (item 4): the four services and the Pix sandbox
+run whose services are killed with kill -9 under it (item 4): the five services and the Pix sandbox
 as real processes, each run in its own namespace and on a private broker (so it meets no record of
 another run), compared with deploy/local/normalise.py, which ignores only the time of the run."""
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from services.academie.app import definition as academie
 from services.eligibility.app import definition as eligibility
 from services.export.app import definition as export
 from services.export.domain.auth import LIVRET_SCOPE
@@ -78,6 +79,8 @@ EVERY_SCHOOL_ROLE = School(frozenset({"staff", "referent", "operator"}))
 SCHOOL_PEOPLE = School(frozenset({"staff", "referent"}))
 REFERENT = School(frozenset({"referent"}))
 RESULTS = School(frozenset({"referent", "pix"}))
+#: the académie view (every school at once): operators only
+OPERATOR = School(frozenset({"operator"}))
 OPS = {("GET", "/health"): Operations(), ("GET", "/ready"): Operations(), ("GET", "/metrics"): Operations()}
 
 DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
@@ -143,6 +146,13 @@ DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
         ("GET", "/schools/{uai}/livret.json"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/classes/{division}/results.csv"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/classes/{division}/attestations.pdf"): SCHOOL_PEOPLE,
+    },
+    "academie": {
+        **OPS,
+        ("GET", "/academie/schools"): OPERATOR,
+        ("GET", "/academie/schools.csv"): OPERATOR,
+        ("GET", "/academie/overdue"): OPERATOR,
+        ("GET", "/academie/summary"): OPERATOR,
     },
 }
 
@@ -227,7 +237,12 @@ async def _export(start_service, tmp_path):
     return svc, {"uai": SCHOOL_A, "division": "3A"}, livret
 
 
+async def _academie(start_service, _tmp_path):
+    return await _start(start_service, academie), {}, {}
+
+
 SERVICES = {
+    "academie": _academie,
     "scheduler": _scheduler,
     "eligibility": _eligibility,
     "finalisation": _finalisation,

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from shared.contracts.envelope import Envelope, EnvelopeError, uuid7
 from shared.contracts.events import CATALOGUE, EVENT_TYPES, Event
 from shared.contracts.schemas import SCHEMA_DIR, breaking_changes, render_catalogue, schema_of
-from shared.contracts.topics import SERVICES, all_topics, dead_letter_topic
+from shared.contracts.topics import EVENT_TOPICS, SERVICES, all_topics, dead_letter_topic
 
 
 def test_uuid7_has_version_7_rfc_variant_and_increases_with_time():
@@ -85,7 +85,8 @@ def test_every_event_type_is_versioned_and_routed_to_its_owners_topic():
 
 def test_topics_are_explicit_with_dead_letters_per_service():
     names = {spec.name for spec in all_topics()}
-    assert {f"certibus.{s}" for s in SERVICES} <= names
+    publishers = {cls.source_service for cls in CATALOGUE}
+    assert {f"certibus.{s}" for s in SERVICES if s in publishers} == set(EVENT_TOPICS) <= names
     assert {dead_letter_topic(s) for s in SERVICES} <= names
     assert all(spec.config()["cleanup.policy"] == "delete" for spec in all_topics())
 

@@ -113,7 +113,7 @@ def test_the_alerts_the_operators_need_are_there():
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, alert
 
 
-def test_prometheus_scrapes_the_four_services_where_compose_runs_them():
+def test_prometheus_scrapes_the_five_services_where_compose_runs_them():
     [job] = PROMETHEUS["scrape_configs"]
     assert job["metrics_path"] == "/metrics" and job["honor_labels"] is True
     targets = {c["labels"]["service"]: c["targets"] for c in job["static_configs"]}
