@@ -14,7 +14,7 @@ from shared.cli.digest import digest
 from shared.cli.dlq import dlq
 from shared.cli.health import health
 from shared.cli.lag import lag, rewind
-from shared.cli.replay import replay
+from shared.cli.replay import replay_command as replay
 from shared.cli.topics import topics
 
 
