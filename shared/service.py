@@ -40,6 +40,9 @@ from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
+#: ``ServiceDefinition.digest_ignores`` value that leaves a whole table out of the digest
+WHOLE_TABLE = ("*",)
+
 
 @dataclass
 class Runtime:
@@ -111,24 +114,34 @@ class ServiceDefinition:
     jobs: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
     #: tables built only from consumed events, cleared by a rebuild (replay)
     read_model_tables: list[str] = field(default_factory=list)
+    #: what ``certibus digest`` leaves out of a read-model table because it legitimately differs
+    #: between a live run and a replay (when a row was received, ids a sequence handed out), per
+    #: table; ``WHOLE_TABLE`` leaves the table out (state a job keeps on its own clock)
+    digest_ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: HTTP status of each refusal code its use cases raise (``shared.errors.statuses``); others 422
     error_statuses: Mapping[str, int] = field(default_factory=dict)
     title: str = ""
 
 
 async def rebuild_read_models(runtime: Runtime) -> None:
-    """Replay mode: clear derived tables and this service's inbox, rewind its groups to the start."""
+    """Replay mode: clear derived tables and this service's inbox, rewind its groups to the start
+    (or to REBUILD_SINCE)."""
     tables = runtime.definition.read_model_tables
+    since = runtime.settings.rebuild_since
+    since_ms = None if since is None else int(since.timestamp() * 1000)
     async with runtime.pool.acquire() as conn, conn.transaction():
         if tables:
             await conn.execute(f"TRUNCATE {', '.join(tables)}")
         await conn.execute("DELETE FROM inbox")
     for consumer in runtime.consumers:
         await reset_group_offsets(
-            runtime.settings.kafka_bootstrap_servers, consumer.group_id, list(consumer.topics)
+            runtime.settings.kafka_bootstrap_servers, consumer.group_id, list(consumer.topics), since_ms
         )
     log.warning(
-        "read models cleared for replay", tables=tables, consumers=[c.group_id for c in runtime.consumers]
+        "read models cleared for replay",
+        tables=tables,
+        consumers=[c.group_id for c in runtime.consumers],
+        since=None if since is None else since.isoformat(),
     )
 
 

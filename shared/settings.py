@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, AwareDatetime, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -123,6 +123,11 @@ class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings, OidcSet
         default=False,
         description="replay mode: clear derived tables and inbox, re-consume input topics from the start",
     )
+    rebuild_since: AwareDatetime | None = Field(
+        default=None,
+        description="with REBUILD_READ_MODELS: re-consume from the first record at or after this instant"
+        " (ISO 8601 with a zone) instead of the start",
+    )
     api_token: ApiToken | None = Field(
         default=None,
         description="Bearer token of a trusted gateway (passes every school route); with no OIDC_ISSUER either, the API is open",
@@ -131,3 +136,20 @@ class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings, OidcSet
     def api_tokens(self) -> list[SecretStr]:
         """The tokens the school API accepts as ``Authorization: Bearer …``; none: the API is open."""
         return [self.api_token] if self.api_token is not None else []
+
+
+class OperatorSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
+    """What the operators' command (``certibus``, shared/cli/) reads: the services' own variables plus
+    where each service's HTTP API answers (``certibus health`` asks their ``/ready``)."""
+
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    scheduler_url: str = Field(default="http://127.0.0.1:8001", description="the scheduler's HTTP API")
+    eligibility_url: str = Field(default="http://127.0.0.1:8002", description="the eligibility HTTP API")
+    finalisation_url: str = Field(default="http://127.0.0.1:8003", description="the finalisation HTTP API")
+    export_url: str = Field(default="http://127.0.0.1:8004", description="the export HTTP API")
+    academie_url: str = Field(default="http://127.0.0.1:8005", description="the académie view's HTTP API")
+    health_timeout_seconds: float = Field(default=3.0, gt=0, description="how long a /ready may take")
+
+    def service_url(self, service: str) -> str:
+        return str(getattr(self, f"{service}_url")).rstrip("/")

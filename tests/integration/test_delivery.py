@@ -15,8 +15,7 @@ from shared.consumer import EventConsumer
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import SessionUpdated
 from shared.contracts.topics import SCHEDULER, TopicSpec, dead_letter_topic
-from shared.kafka_admin import ensure_topics, group_lag
-from shared.ops import read_topic
+from shared.kafka_admin import ensure_topics, group_lag, read_topic
 from shared.outbox import OutboxRelay
 from tests.integration.harness.processes import record_effect
 from tests.support import emit, session_update, wait_for

@@ -1,22 +1,24 @@
-"""The operator commands on real Kafka and Postgres: a dead letter redriven once the bug is fixed, lag."""
+"""``certibus`` on real Kafka and Postgres: a dead letter listed, shown and redriven once the bug is
+fixed, lag, topics, rewind."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from faststream.kafka import KafkaBroker
 
 from shared.consumer import EventConsumer
 from shared.contracts.events import SessionUpdated
-from shared.contracts.topics import SCHEDULER, dead_letter_topic
-from shared.kafka_admin import group_lag, reset_group_offsets
-from shared.ops import read_topic
+from shared.contracts.topics import SCHEDULER, all_topics, dead_letter_topic
+from shared.kafka_admin import end_offsets, group_lag, read_topic, reset_group_offsets
 from shared.outbox import OutboxRelay
 from tests.integration.harness.processes import record_effect
 from tests.support import REPO, emit, session_update, wait_for
@@ -24,21 +26,27 @@ from tests.support import REPO, emit, session_update, wait_for
 pytestmark = pytest.mark.integration
 
 
-async def ops(kafka: str, prefix: str, *args: str) -> str:
-    """``python -m shared.ops …`` as an operator runs it; its standard output."""
+CERTIBUS = str(Path(sys.executable).parent / "certibus")
+
+
+async def certibus(kafka: str, prefix: str, *args: str, status: int = 0, **env: str) -> str:
+    """``certibus …`` (the installed console script) as an operator runs it; its standard output."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "shared.ops",
+        CERTIBUS,
         *args,
         cwd=REPO,
-        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka, "CONSUMER_GROUP_PREFIX": prefix},
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka, "CONSUMER_GROUP_PREFIX": prefix, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == status, f"exit {proc.returncode}: {err.decode()}{out.decode()}"
     return out.decode()
+
+
+async def ops(kafka: str, prefix: str, *args: str, status: int = 0) -> dict:
+    """``certibus … --json``: the document it prints."""
+    return json.loads(await certibus(kafka, prefix, *args, "--json", status=status))
 
 
 async def test_a_dead_letter_redriven_after_the_fix_is_applied_exactly_once(scratch, kafka):
@@ -74,13 +82,33 @@ async def test_a_dead_letter_redriven_after_the_fix_is_applied_exactly_once(scra
             await broker.start()
             await wait_for(lambda: _true(consumer.dead_lettered == 1), what="the dead letter")
             assert await scratch.effects(subject) == []
-            listed = await ops(kafka, prefix, "dlq", "list", "--service", "finalisation", "--limit", "100000")
-            assert event_id in listed and "the bug is not fixed yet" in listed
+            listed = await ops(
+                kafka,
+                prefix,
+                "dlq",
+                "list",
+                "--service",
+                "finalisation",
+                "--limit",
+                "100000",
+                "--fail-if-any",
+                status=1,
+            )
+            [mine] = [d for d in listed["dead_letters"] if d["event_id"] == event_id]
+            assert listed["count"] >= 1 and mine["consumer"] == consumer.group_id
+            assert mine["type"] == "certibus.scheduler.session_updated.v1" and mine["attempts"] == 2
+            assert "the bug is not fixed yet" in mine["error"] and mine["origin"].startswith(SCHEDULER + "[")
+            table = await certibus(kafka, prefix, "dlq", "list", "--limit", "100000", status=0)
+            assert event_id in table  # every service's dead letters, as a table, exit 0 without --fail-if-any
+            [shown] = (await ops(kafka, prefix, "dlq", "show", "--event-id", event_id))["dead_letters"]
+            assert shown["payload"]["session_id"] == subject and shown["headers"]["ce_id"] == event_id
+            missing = await ops(kafka, prefix, "dlq", "show", "--event-id", str(uuid.uuid4()), status=1)
+            assert missing == {"dead_letters": []}
 
             broken.clear()  # the fix is deployed
-            assert "redriven: 1" in await ops(
+            assert await ops(
                 kafka, prefix, "dlq", "redrive", "--service", "finalisation", "--event-id", event_id
-            )
+            ) == {"redriven": 1, "event_ids": [event_id]}
             await wait_for(lambda: _effects(scratch, subject, 1), what="the redriven event to be applied")
             # an operator redrives again (or redrives everything): the inbox drops it
             await ops(kafka, prefix, "dlq", "redrive", "--service", "finalisation", "--event-id", event_id)
@@ -105,10 +133,47 @@ async def test_a_dead_letter_redriven_after_the_fix_is_applied_exactly_once(scra
     ]
     assert dict(dead.headers)["dlq_consumer"] == consumer.group_id.encode()
 
-    rows = [line.split() for line in lag.splitlines()[1:]]
-    assert {row[0] for row in rows} == {consumer.group_id}
-    mine = [row for row in rows if row[1] == SCHEDULER and int(row[2]) == redriven[0].partition]
-    assert mine and mine[0][3] == mine[0][4] and mine[0][5] == "0"  # committed == end, lag 0
+    rows = lag["partitions"]
+    assert {row["group"] for row in rows} == {consumer.group_id}
+    mine = [row for row in rows if row["topic"] == SCHEDULER and row["partition"] == redriven[0].partition]
+    assert mine and mine[0]["committed"] == mine[0]["end"] and mine[0]["lag"] == 0
+    assert lag["total_lag"] == sum(row["lag"] for row in rows)
+
+    # a stopped group rewound to a time: its offsets move there (records before it are not re-read)
+    rewound = await ops(
+        kafka,
+        prefix,
+        "rewind",
+        "--group",
+        consumer.group_id,
+        "--topic",
+        SCHEDULER,
+        "--since",
+        "2999-01-01T00:00:00Z",
+    )
+    ends = {(r["topic"], r["partition"]): r["end"] for r in rows}
+    after = {(tp.topic, tp.partition): o for tp, o in (await end_offsets(kafka, [SCHEDULER])).items()}
+    moved = {(o["topic"], o["partition"]): o["offset"] for o in rewound["offsets"]}
+    assert set(moved) == set(ends)  # (other tests write to the topic meanwhile: the end moves on)
+    assert all(ends[tp] <= moved[tp] <= after[tp] for tp in moved)
+    committed = {
+        (p.topic, p.partition): p.committed for p in await group_lag(kafka, consumer.group_id, [SCHEDULER])
+    }
+    assert committed == moved
+    assert rewound["since"] == "2999-01-01T00:00:00+00:00"
+
+
+async def test_topics_describe_shows_every_certibus_topic_as_created(kafka):
+    described = await ops(kafka, "certibus", "topics", "describe")
+    rows = {r["topic"]: r for r in described["topics"]}
+    assert set(rows) == {t.name for t in all_topics()}
+    for spec in all_topics():
+        row = rows[spec.name]
+        assert row["exists"] and row["cleanup_policy"] == "delete"
+        assert row["partitions"] == spec.partitions and row["retention_ms"] == spec.retention_ms
+        assert row["replication_factor"] == 1
+    created = await ops(kafka, "certibus", "topics", "create")
+    assert created["created"] == [] and set(created["existing"]) == set(rows)
 
 
 async def _true(value: bool) -> bool:

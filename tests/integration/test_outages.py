@@ -32,7 +32,7 @@ from deploy.local.stack import Stack, StackConfig, start_stack
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import SessionCreated
 from shared.contracts.topics import SCHEDULER, SERVICES, dead_letter_topic
-from shared.ops import read_topic
+from shared.kafka_admin import read_topic
 from tests.private_infra import PrivateInfra
 from tests.support import wait_for
 

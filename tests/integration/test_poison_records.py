@@ -7,7 +7,7 @@ contract knows, a record missing a required CloudEvents header, and a valid even
 fails every time (a rule of the service's database refuses it at commit, after its handler ran).
 Each poison record reaches ``certibus.<service>.dlq`` with headers naming its topic, partition,
 offset, consumer and error; every valid record around it is applied, once; then the rule is lifted
-and ``python -m shared.ops dlq redrive`` brings the failing event back, and it is applied.
+and ``certibus dlq redrive`` brings the failing event back, and it is applied.
 
 The records are written to a broker of the module's own: on the shared one every later test's fresh
 consumer groups would read them from the start of the topics and dead-letter them again.
@@ -42,8 +42,7 @@ from shared.contracts.events import (
     SessionStarted,
 )
 from shared.contracts.topics import all_topics, dead_letter_topic
-from shared.kafka_admin import ensure_topics, group_lag
-from shared.ops import read_topic
+from shared.kafka_admin import ensure_topics, group_lag, read_topic
 from shared.service import ServiceDefinition
 from tests import events
 from tests.private_infra import PrivateInfra
@@ -221,7 +220,7 @@ async def parked_with_key(kafka: str, service: str, key: bytes) -> list:
 
 def redrive(kafka: str, service: str, event_id: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "shared.ops", "dlq", "redrive", "--service", service, "--event-id", event_id],
+        [sys.executable, "-m", "shared.cli", "dlq", "redrive", "--service", service, "--event-id", event_id],
         cwd=REPO,
         env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka},
         capture_output=True,

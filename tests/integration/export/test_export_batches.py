@@ -38,8 +38,7 @@ from shared.contracts.events import (
     SessionUpdated,
 )
 from shared.contracts.topics import TopicSpec, dead_letter_topic
-from shared.kafka_admin import ensure_topics, group_lag
-from shared.ops import read_topic
+from shared.kafka_admin import ensure_topics, group_lag, read_topic
 from shared.outbox import UnitOfWork, event_source
 from tests.events import (
     Outcome,

@@ -39,8 +39,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import TopicSpec, dead_letter_topic
 from shared.db import create_pool, migrate, provision_service
-from shared.kafka_admin import ensure_topics, group_lag
-from shared.ops import read_topic
+from shared.kafka_admin import ensure_topics, group_lag, read_topic
 from shared.outbox import UnitOfWork
 from tests.events import session
 from tests.support import wait_for

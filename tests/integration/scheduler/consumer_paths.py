@@ -26,7 +26,7 @@ from shared.consumer import BatchHandler, Delivery, EventConsumer
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import Event
 from shared.db import create_pool, migrate, provision_service
-from shared.ops import read_topic
+from shared.kafka_admin import read_topic
 from shared.outbox import UnitOfWork
 from tests.integration.test_batch_delivery import Lane, Sent, caught_up
 from tests.support import wait_for

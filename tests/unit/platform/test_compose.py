@@ -54,7 +54,9 @@ def test_each_service_connects_as_its_own_provisioned_role(service):
 def test_one_shot_jobs_and_sandbox_use_real_modules_and_variables():
     assert COMPOSE["provision"]["command"][-1] == "shared.provision"
     assert "DATABASE_ADMIN_URL" in (REPO / "shared" / "provision.py").read_text()
-    assert COMPOSE["create-topics"]["command"][-2:] == ["shared.ops", "create-topics"]
+    assert COMPOSE["create-topics"]["command"] == ["certibus", "topics", "create"]
+    # the image's ``pip install .`` puts the console script on the PATH
+    assert 'certibus = "shared.cli:main"' in (REPO / "pyproject.toml").read_text()
     kafka_fields = {n.upper() for n in KafkaSettings.model_fields}
     assert set(COMPOSE["create-topics"]["environment"]) <= kafka_fields
     from deploy.pix_sandbox.__main__ import SandboxSettings

@@ -18,6 +18,9 @@ def _settings_classes():
     from deploy.pix_sandbox.__main__ import SandboxSettings
 
     yield "pix_sandbox", SandboxSettings
+    from shared.settings import OperatorSettings
+
+    yield "certibus", OperatorSettings
 
 
 @pytest.mark.parametrize(
