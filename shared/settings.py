@@ -23,6 +23,22 @@ def _fits_a_header(token: SecretStr) -> SecretStr:
 ApiToken = Annotated[SecretStr, Field(min_length=16), AfterValidator(_fits_a_header)]
 
 
+#: the development value of INVIGILATOR_PASSWORD_KEY (local runs and tests; refused in production)
+DEV_INVIGILATOR_PASSWORD_KEY = "certibus-dev-invigilator-password-key"
+
+
+class InvigilatorPasswordSettings(BaseSettings):
+    """The key of invigilator password verifiers: the scheduler makes them, finalisation checks them."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    invigilator_password_key: Annotated[SecretStr, Field(min_length=32)] = Field(
+        default=SecretStr(DEV_INVIGILATOR_PASSWORD_KEY),
+        description="HMAC key of the invigilator password verifiers SessionCreated carries (≥ 32"
+        " characters); the same value in scheduler and finalisation, nowhere else",
+    )
+
+
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 

@@ -8,6 +8,7 @@ place that turns the running service (pool, clock, settings) into the use cases'
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -21,13 +22,13 @@ from services.finalisation.usecases.ports import Dependencies
 from shared.contracts.topics import SCHEDULER
 from shared.password_hash import verify_password
 from shared.service import Runtime, ServiceDefinition
-from shared.settings import ApiToken, ServiceSettings
+from shared.settings import ApiToken, InvigilatorPasswordSettings, ServiceSettings
 from shared.usecases import every
 
 log = structlog.get_logger(__name__)
 
 
-class FinalisationSettings(ServiceSettings):
+class FinalisationSettings(ServiceSettings, InvigilatorPasswordSettings):
     http_port: int = Field(default=8003)
     invigilator_token_secret: str = Field(
         default="certibus-dev-invigilator-secret",
@@ -66,7 +67,7 @@ def dependencies(runtime: Runtime) -> Dependencies:
         begin=lambda: store.begin(runtime.pool, runtime.service),
         read=lambda: store.read_only(runtime.pool),
         now=lambda: runtime.clock.now(),
-        verify_password=verify_password,
+        verify_password=partial(verify_password, key=settings.invigilator_password_key.get_secret_value()),
         token_secret=settings.invigilator_token_secret,
         token_ttl=timedelta(minutes=settings.invigilator_token_ttl_minutes),
         results_max_bytes=settings.results_max_bytes,

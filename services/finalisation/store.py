@@ -37,8 +37,8 @@ from services.finalisation.domain.issue_reports import IssueCategory, IssueRepor
 from services.finalisation.domain.results import ResultsImport
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
 from shared import usecases as shared_usecases
+from shared.contracts.events import AnySessionDetails
 from shared.contracts.events import EnrolledCandidate as EnrolledCandidateEvent
-from shared.contracts.events import SessionDetails
 from shared.outbox import unit_of_work
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class FinalisationStore:
 
     # ---- read models (scheduler events) -----------------------------------------------------------
 
-    async def upsert_session(self, details: SessionDetails, changed_at: datetime) -> None:
+    async def upsert_session(self, details: AnySessionDetails, changed_at: datetime) -> None:
         """Latest snapshot wins; an older snapshot arriving late changes nothing."""
         await self.conn.execute(
             f"INSERT INTO sessions ({_SESSION_COLUMNS})"
@@ -121,11 +121,11 @@ class FinalisationStore:
             details.date,
             details.time,
             details.test_minutes,
-            details.invigilator_password_hash,
+            details.invigilator_password_verifier,
             changed_at,
         )
 
-    async def upsert_sessions(self, snapshots: Sequence[tuple[SessionDetails, datetime]]) -> None:
+    async def upsert_sessions(self, snapshots: Sequence[tuple[AnySessionDetails, datetime]]) -> None:
         """Many snapshots in one statement, leaving what ``upsert_session`` one after the other would.
 
         Applied in turn, a session ends as the snapshot with the latest ``changed_at`` (the last
@@ -550,7 +550,7 @@ _CANDIDATE_UPSERT = """
         unenrolled_at = NULL"""
 
 
-def _session_values(details: SessionDetails, changed_at: datetime) -> tuple[Any, ...]:
+def _session_values(details: AnySessionDetails, changed_at: datetime) -> tuple[Any, ...]:
     """A snapshot's values in ``_SESSION_COLUMNS`` order (examiners as JSON text)."""
     return (
         details.session_id,
@@ -564,7 +564,7 @@ def _session_values(details: SessionDetails, changed_at: datetime) -> tuple[Any,
         details.date,
         details.time,
         details.test_minutes,
-        details.invigilator_password_hash,
+        details.invigilator_password_verifier,
         changed_at,
     )
 

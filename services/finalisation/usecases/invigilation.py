@@ -116,11 +116,11 @@ async def prune_login_attempts(begin: Begin, *, now: datetime) -> int:
 
 
 async def _password_fits(verify: PasswordVerifier, password: str, encoded: str) -> bool:
-    """scrypt takes tens of milliseconds: run it off the event loop."""
+    """A legacy scrypt hash takes milliseconds: run the check off the event loop."""
     try:
         return await asyncio.to_thread(verify, password, encoded)
-    except ValueError:
-        log.error("session has an unreadable invigilator password hash")
+    except ValueError as error:  # corrupt, or keyed under another INVIGILATOR_PASSWORD_KEY
+        log.error("session has an unreadable invigilator password verifier", reason=str(error))
         return False
 
 
