@@ -3,11 +3,16 @@
 During a broker or database outage the same failure is logged hundreds of times a second (aiokafka
 alone wrote ≈ 200 ERROR lines a second per service): ``RepeatedErrorFilter`` lets one line per
 cause through every few seconds and puts the number it held back on the next one.
+
+Logs leave the académie's control (collectors, tickets), and certibus holds minors' data:
+``redact_personal_data`` drops names, birth dates, INE and e-mail addresses from every line at
+INFO and above, by key name and by value pattern, whatever key the call site used.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +32,56 @@ RATE_LIMITED_EVENTS = frozenset(
 )
 #: one line per cause this often (seconds)
 RATE_LIMIT_SECONDS = 5.0
+
+REDACTED = "[redacted]"
+#: keys whose value is personal data (compared lower-cased, without "_" and "-")
+PERSONAL_KEYS = frozenset(
+    {
+        "firstname", "middlename", "thirdname", "lastname", "preferredlastname", "name", "names",
+        "surname", "birthname", "fullname", "prenom", "nom", "birthdate", "dateofbirth",
+        "datenaissance", "birthcity", "birthplace", "ine", "nationalstudentid", "email", "mail",
+        "emailaddress", "learner", "student", "candidatename",
+    }
+)  # fmt: skip
+#: INE: 10 digits + a letter, or 9 digits + 2 letters (schools-lsu-calendar.md)
+INE = re.compile(r"(?<![0-9A-Za-z])(?:\d{10}[A-Za-z]|\d{9}[A-Za-z]{2})(?![0-9A-Za-z])")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+ISO_DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
+#: keys structlog itself adds, never personal
+_STRUCTURAL = frozenset({"timestamp", "level", "logger", "service", "event_id", "exc_info"})
+
+
+def _personal(key: object) -> bool:
+    return str(key).lower().replace("_", "").replace("-", "") in PERSONAL_KEYS
+
+
+def _mask(value: Any, dates: bool) -> Any:
+    if isinstance(value, str):
+        value = EMAIL.sub("[email]", INE.sub("[ine]", value))
+        return ISO_DATE.sub("[date]", value) if dates else value
+    if isinstance(value, dict):
+        return {k: REDACTED if _personal(k) else _mask(v, dates) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_mask(v, dates) for v in value]
+    return value
+
+
+def redact_personal_data(_logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: at INFO and above, personal values out of every key (nested too).
+
+    A key naming personal data (``first_name``, ``INE``, ``birthdate``, ``email``…) loses its value;
+    every other string is searched for INE and e-mail addresses, and for ISO dates when the line
+    also carries a name key (a birth date next to a name). DEBUG lines pass as they are.
+    """
+    level = str(event_dict.get("level", method_name)).lower()
+    if logging.getLevelName(level.upper()) == logging.DEBUG:
+        return event_dict
+    dates = any(_personal(k) for k in event_dict)
+    for key, value in list(event_dict.items()):
+        if key in _STRUCTURAL:
+            continue
+        event_dict[key] = REDACTED if _personal(key) else _mask(value, dates)
+    return event_dict
 
 
 class RepeatedErrorFilter(logging.Filter):
@@ -85,6 +140,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         timestamper,
+        redact_personal_data,
     ]
     renderer = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)

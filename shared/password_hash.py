@@ -1,9 +1,15 @@
-"""Salted password hashes for invigilator passwords, shared by scheduler (hashes) and finalisation (verifies).
+"""Invigilator password verifiers, shared by scheduler (makes them) and finalisation (checks them).
 
 Encoded as a self-describing string ``algorithm$params$salt$hash`` (salt and hash in unpadded
-base64url), so parameters can be raised later without breaking stored hashes:
+base64url), so parameters can change without breaking stored values:
 
-- ``scrypt$n=16384,r=8,p=1$<salt>$<hash>`` (what `hash_password` produces);
+- ``hmac_sha256$<key id>$<salt>$<mac>`` (what `keyed_verifier` produces, what SessionCreated v2
+  carries): HMAC-SHA256 under ``INVIGILATOR_PASSWORD_KEY``, which only scheduler and finalisation
+  hold. Without the key nobody can test a guess against it, however short the password
+  (docs/adr/0007-keyed-invigilator-password-verifier.md); the key id tells a verifier made under
+  another key from a wrong password;
+- ``scrypt$n=16384,r=8,p=1$<salt>$<hash>`` (`hash_password`; what SessionCreated v1 carried, still
+  verified for the sessions announced before v2);
 - ``pbkdf2_sha256$<iterations>$<salt>$<hash>`` (accepted by `verify_password`).
 
 Invigilator passwords are displayed and typed with a "C-" prefix; only the part after it is hashed,
@@ -23,6 +29,7 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 KEY_LENGTH = 32
 SALT_LENGTH = 16
+KEYED = "hmac_sha256"
 
 
 def hash_password(plain: str, *, n: int = SCRYPT_N) -> str:
@@ -37,11 +44,25 @@ def hash_password(plain: str, *, n: int = SCRYPT_N) -> str:
     return f"scrypt$n={n},r={SCRYPT_R},p={SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
-def verify_password(plain: str, encoded: str) -> bool:
+def keyed_verifier(plain: str, key: str) -> str:
+    """HMAC-SHA256 of `plain` (with or without "C-") under `key`, with a fresh random salt.
+
+    The salt keeps two sessions with the same password from carrying the same value.
+    """
+    salt = secrets.token_bytes(SALT_LENGTH)
+    return f"{KEYED}${key_id(key)}${_b64(salt)}${_b64(_mac(key, salt, _normalise(plain)))}"
+
+
+def key_id(key: str) -> str:
+    """A short public name of `key` (a MAC under it: says nothing about the key itself)."""
+    return _b64(hmac.new(key.encode(), b"certibus invigilator password key id", hashlib.sha256).digest()[:6])
+
+
+def verify_password(plain: str, encoded: str, *, key: str | None = None) -> bool:
     """True when `plain` (optionally "C-"-prefixed) matches; constant-time comparison.
 
-    Raises ValueError when `encoded` is not a hash this module understands (corrupt data must not
-    look like a wrong password).
+    A keyed verifier needs `key`. Raises ValueError when `encoded` is not a value this module
+    understands, or was made under another key (corrupt data must not look like a wrong password).
     """
     try:
         algorithm, params, salt_text, hash_text = encoded.split("$")
@@ -49,7 +70,13 @@ def verify_password(plain: str, encoded: str) -> bool:
     except ValueError as error:
         raise ValueError("malformed password hash") from error
     secret = _normalise(plain)
-    if algorithm == "scrypt":
+    if algorithm == KEYED:
+        if key is None:
+            raise ValueError("a keyed verifier is checked with INVIGILATOR_PASSWORD_KEY")
+        if params != key_id(key):
+            raise ValueError("the verifier was made under another INVIGILATOR_PASSWORD_KEY")
+        actual = _mac(key, salt, secret)
+    elif algorithm == "scrypt":
         try:
             values = dict(item.split("=", 1) for item in params.split(","))
             n, r, p = int(values["n"]), int(values["r"]), int(values["p"])
@@ -68,6 +95,10 @@ def _normalise(plain: str) -> bytes:
     if plain.startswith(PREFIX):
         plain = plain[len(PREFIX) :]
     return plain.encode("utf-8")
+
+
+def _mac(key: str, salt: bytes, secret: bytes) -> bytes:
+    return hmac.new(key.encode(), salt + secret, hashlib.sha256).digest()
 
 
 def _scrypt(secret: bytes, salt: bytes, n: int, r: int, p: int, length: int = KEY_LENGTH) -> bytes:

@@ -7,9 +7,10 @@ fields; every variable is documented in the README's configuration table.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AwareDatetime, Field, SecretStr
+from pydantic import AfterValidator, AwareDatetime, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +22,22 @@ def _fits_a_header(token: SecretStr) -> SecretStr:
 
 #: a Bearer token callers send in ``Authorization``: at least 16 characters, visible ASCII
 ApiToken = Annotated[SecretStr, Field(min_length=16), AfterValidator(_fits_a_header)]
+
+
+#: the development value of INVIGILATOR_PASSWORD_KEY (local runs and tests; refused in production)
+DEV_INVIGILATOR_PASSWORD_KEY = "certibus-dev-invigilator-password-key"
+
+
+class InvigilatorPasswordSettings(BaseSettings):
+    """The key of invigilator password verifiers: the scheduler makes them, finalisation checks them."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    invigilator_password_key: Annotated[SecretStr, Field(min_length=32)] = Field(
+        default=SecretStr(DEV_INVIGILATOR_PASSWORD_KEY),
+        description="HMAC key of the invigilator password verifiers SessionCreated carries (≥ 32"
+        " characters); the same value in scheduler and finalisation, nowhere else",
+    )
 
 
 class KafkaSettings(BaseSettings):
@@ -133,9 +150,23 @@ class ServiceSettings(KafkaSettings, DatabaseSettings, DeliverySettings, OidcSet
         description="Bearer token of a trusted gateway (passes every school route); with no OIDC_ISSUER either, the API is open",
     )
 
+    environment: str = Field(
+        default="development",
+        pattern="^(development|production)$",
+        description="production: refuse to start while a secret keeps a development value",
+    )
+
     def api_tokens(self) -> list[SecretStr]:
         """The tokens the school API accepts as ``Authorization: Bearer …``; none: the API is open."""
         return [self.api_token] if self.api_token is not None else []
+
+    @model_validator(mode="after")
+    def _no_development_secret_in_production(self) -> Self:
+        if self.environment == "production" and (offending := development_secrets(self)):
+            raise ValueError(
+                "ENVIRONMENT=production refuses development values; set: " + ", ".join(offending)
+            )
+        return self
 
 
 class OperatorSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
@@ -153,3 +184,39 @@ class OperatorSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
 
     def service_url(self, service: str) -> str:
         return str(getattr(self, f"{service}_url")).rstrip("/")
+
+
+#: suffixes of the settings that hold a secret (a key, a signing secret, a token)
+SECRET_SUFFIXES = ("_secret", "_key", "_token")
+#: database passwords of the local stack, docker-compose and the tests (``<service>-pw``…)
+LOCAL_DATABASE_PASSWORDS = re.compile(r"^(certibus_admin|scratch-pw|[a-z]+-pw)$")
+
+
+def _plain(value: Any) -> Any:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def development_secrets(settings: BaseSettings) -> list[str]:
+    """The variables (upper case) whose value is only fit for a local run, sorted.
+
+    A secret still at its declared default or at a ``change-me`` placeholder; a database URL with
+    a local password (or none); no sign-in at all (neither OIDC_ISSUER nor API_TOKEN).
+    """
+    offending = set()
+    for name, field in type(settings).model_fields.items():
+        if not name.endswith(SECRET_SUFFIXES):
+            continue
+        value = _plain(getattr(settings, name))
+        if value is None:
+            continue
+        if value == _plain(field.default) or str(value).startswith("change-me"):
+            offending.add(name.upper())
+    url = getattr(settings, "database_url", None)
+    if url is not None:
+        password = urlsplit(url).password
+        if not password or LOCAL_DATABASE_PASSWORDS.match(password):
+            offending.add("DATABASE_URL")
+    no_sign_in = getattr(settings, "oidc_issuer", "") is None and getattr(settings, "api_token", "") is None
+    if no_sign_in:
+        offending.add("OIDC_ISSUER (or API_TOKEN)")
+    return sorted(offending)

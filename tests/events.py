@@ -87,7 +87,7 @@ def session(uai: str, number: int = 1, school_level: str = "college", **override
         "date": date(2025, 3, 17),
         "time": "09:00",
         "access_code": "BCDF23",
-        "invigilator_password_hash": "pbkdf2_sha256$1$x$y",
+        "invigilator_password_verifier": "hmac_sha256$k$x$y",
         "created_at": datetime(2025, 1, 10, tzinfo=UTC),
     }
     values.update(overrides)

@@ -84,7 +84,7 @@ def session_update(subject: str, marker: str) -> SessionUpdated:
         date=date(2027, 3, 10),
         time="09:00",
         access_code="BCDF23",
-        invigilator_password_hash="pbkdf2_sha256$1$x$y",
+        invigilator_password_verifier="hmac_sha256$k$x$y",
         changed_fields=[marker],
         updated_at=datetime.now(UTC),
     )

@@ -192,6 +192,7 @@ def _service_env(config: StackConfig, service: str, dsn: str) -> dict[str, str]:
         "EXPORT_API_CLIENTS": json.dumps(config.export_clients),
         "EXPORT_TOKEN_SECRET": "local-export-token-secret-at-least-32-bytes",
         "INVIGILATOR_TOKEN_SECRET": "local-invigilator-token-secret-at-least-32-bytes",
+        "INVIGILATOR_PASSWORD_KEY": "local-invigilator-password-key-at-least-32-bytes",
         "API_TOKEN": config.api_token,
         "FINALISATION_API_TOKEN": config.finalisation_api_token,
         **config.extra_env,

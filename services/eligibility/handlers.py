@@ -19,7 +19,9 @@ from shared.contracts.events import (
     CandidateUnenrolled,
     SessionCancelled,
     SessionCreated,
+    SessionCreatedV1,
     SessionUpdated,
+    SessionUpdatedV1,
 )
 from shared.contracts.topics import SCHEDULER
 from shared.outbox import UnitOfWork
@@ -33,7 +35,7 @@ async def apply_session_details(uow: UnitOfWork, deliveries: Sequence[Delivery])
     """
     latest: dict[str, SessionRow] = {}
     for event, _ in deliveries:
-        at = event.created_at if isinstance(event, SessionCreated) else event.updated_at
+        at = event.created_at if isinstance(event, SessionCreated | SessionCreatedV1) else event.updated_at
         latest[event.session_id] = SessionRow(event.session_id, event.uai, event.date, event.time, at)
     await EligibilityStore(uow.conn).upsert_sessions(list(latest.values()))
 
@@ -75,6 +77,9 @@ def handle_session_events(consumer: EventConsumer) -> None:
     """Register the sessions read model's handlers on ``consumer`` (batch ones serve a run of one too)."""
     consumer.on_batch(SessionCreated, apply_session_details)
     consumer.on_batch(SessionUpdated, apply_session_details)
+    # records written before v2 (a replay from the start reads them)
+    consumer.on_batch(SessionCreatedV1, apply_session_details)
+    consumer.on_batch(SessionUpdatedV1, apply_session_details)
     consumer.on(SessionCancelled, on_session_cancelled)
     consumer.on_batch(CandidatesEnrolled, apply_enrolments)
     consumer.on(CandidateUnenrolled, on_candidate_unenrolled)

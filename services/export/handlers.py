@@ -38,7 +38,9 @@ from shared.contracts.events import (
     ResultsProcessed,
     SessionCancelled,
     SessionCreated,
+    SessionCreatedV1,
     SessionUpdated,
+    SessionUpdatedV1,
 )
 from shared.contracts.topics import ELIGIBILITY, FINALISATION, SCHEDULER
 from shared.outbox import UnitOfWork
@@ -106,6 +108,8 @@ class ExportHandlers:
         return {
             SessionCreated: self.on_sessions_saved,
             SessionUpdated: self.on_sessions_saved,
+            SessionCreatedV1: self.on_sessions_saved,  # records written before v2
+            SessionUpdatedV1: self.on_sessions_saved,
             SessionCancelled: self.on_sessions_cancelled,
             CandidatesEnrolled: self.on_candidates_enrolled,
             CandidateUnenrolled: self.on_candidates_unenrolled,

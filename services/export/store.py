@@ -33,7 +33,7 @@ from shared.contracts.events import (
 from shared.contracts.events import (
     LearnerSnapshot,
     ResultsProcessed,
-    SessionDetails,
+    SessionFields,
 )
 from shared.contracts.referential import COMPETENCE_IDS
 from shared.outbox import UnitOfWork
@@ -258,7 +258,7 @@ class ExportStore:
         )
         return [r["uai"] for r in rows]
 
-    async def upsert_sessions(self, sessions: Sequence[SessionDetails]) -> None:
+    async def upsert_sessions(self, sessions: Sequence[SessionFields]) -> None:
         """Store each session's latest details in one statement (one per id); ``cancelled`` is kept."""
         if not sessions:
             return

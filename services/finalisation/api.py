@@ -20,13 +20,14 @@ from pydantic import BaseModel, Field, StrictBool
 from services.finalisation.domain.finalisation import CandidateReport
 from services.finalisation.domain.invigilation import CandidateSeat
 from services.finalisation.domain.issue_reports import IssueReport, issue_report, issue_report_from_code
+from services.finalisation.domain.login_limits import TOO_MANY_ATTEMPTS, TooManyAttempts
 from services.finalisation.domain.tokens import read_token
 from services.finalisation.store import FinalisationStore
 from services.finalisation.usecases import finalisation, invigilation
 from services.finalisation.usecases import results as results_intake
 from services.finalisation.usecases.ports import Begin, Dependencies
 from shared.errors import DomainError, statuses
-from shared.http import error_responses, query_uai, school_api_router
+from shared.http import ApiError, error_responses, query_uai, school_api_router
 from shared.service import get_runtime
 
 #: the HTTP status of each refusal code (others: 422, the request's content was refused)
@@ -43,7 +44,12 @@ ERROR_STATUSES = statuses(
         "finalisation.no_started_test",
         "results.session_not_finalised",
     },
-    other={"auth.": 401, "auth.wrong_session": 403, "results.too_large": 413},
+    other={
+        "auth.": 401,
+        "auth.wrong_session": 403,
+        TOO_MANY_ATTEMPTS: 429,
+        "results.too_large": 413,
+    },
 )
 #: where ``app.wire`` puts the use cases' dependencies on the runtime
 DEPENDENCIES = "finalisation.dependencies"
@@ -101,24 +107,36 @@ Invigilated = Annotated[str, Depends(invigilated_session)]
     responses=error_responses(
         ERROR_STATUSES,
         "auth.bad_password",
+        TOO_MANY_ATTEMPTS,
         "session.unknown",
         "session.finalised",
         "session.expired",
         "session.cancelled",
     ),
 )
-async def login(body: LoginRequest, deps: Deps) -> dict[str, Any]:
-    """Session number + password → a token to send as ``Authorization: Bearer …``."""
-    granted = await invigilation.log_in(
-        deps.begin,
-        deps.read,
-        session_number=body.session_number,
-        password=body.password,
-        now=deps.now(),
-        verify=deps.verify_password,
-        token_secret=deps.token_secret,
-        token_ttl=deps.token_ttl,
-    )
+async def login(body: LoginRequest, request: Request, deps: Deps) -> dict[str, Any]:
+    """Session number + password → a token to send as ``Authorization: Bearer …``.
+
+    At most ``INVIGILATOR_LOGIN_ATTEMPTS_PER_MINUTE`` failed attempts a minute per session number
+    and per client address, then 429 ``auth.too_many_attempts`` with ``Retry-After`` (seconds).
+    """
+    try:
+        granted = await invigilation.log_in(
+            deps.begin,
+            deps.read,
+            session_number=body.session_number,
+            password=body.password,
+            client=request.client.host if request.client else "",
+            now=deps.now(),
+            verify=deps.verify_password,
+            token_secret=deps.token_secret,
+            token_ttl=deps.token_ttl,
+            attempts_per_minute=deps.login_attempts_per_minute,
+        )
+    except TooManyAttempts as refused:
+        error = ApiError(429, refused.code, refused.message, **refused.details)
+        error.headers = {"Retry-After": str(refused.retry_after_seconds)}
+        raise error from None
     return {"token": granted.token, "session_id": granted.session_id, "expires_at": granted.expires_at}
 
 

@@ -8,6 +8,7 @@ place that turns the running service (pool, clock, settings) into the use cases'
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -15,18 +16,19 @@ from pydantic import Field, SecretStr
 
 from services.finalisation import handlers, store
 from services.finalisation.api import DEPENDENCIES, ERROR_STATUSES, router
+from services.finalisation.usecases import invigilation
 from services.finalisation.usecases.overdue import check_overdue
 from services.finalisation.usecases.ports import Dependencies
 from shared.contracts.topics import SCHEDULER
 from shared.password_hash import verify_password
 from shared.service import Runtime, ServiceDefinition
-from shared.settings import ApiToken, ServiceSettings
+from shared.settings import ApiToken, InvigilatorPasswordSettings, ServiceSettings
 from shared.usecases import every
 
 log = structlog.get_logger(__name__)
 
 
-class FinalisationSettings(ServiceSettings):
+class FinalisationSettings(ServiceSettings, InvigilatorPasswordSettings):
     http_port: int = Field(default=8003)
     invigilator_token_secret: str = Field(
         default="certibus-dev-invigilator-secret",
@@ -35,6 +37,12 @@ class FinalisationSettings(ServiceSettings):
     )
     invigilator_token_ttl_minutes: int = Field(
         default=240, ge=1, description="lifetime of an invigilator token (a session lasts about 2 h)"
+    )
+    invigilator_login_attempts_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="failed invigilator logins a session number, and a client address, get per minute"
+        " (then 429 with Retry-After); counted in PostgreSQL, shared by every replica",
     )
     finalisation_overdue_days: int = Field(
         default=2, ge=0, description="days after the session's start before it is reported overdue"
@@ -59,10 +67,11 @@ def dependencies(runtime: Runtime) -> Dependencies:
         begin=lambda: store.begin(runtime.pool, runtime.service),
         read=lambda: store.read_only(runtime.pool),
         now=lambda: runtime.clock.now(),
-        verify_password=verify_password,
+        verify_password=partial(verify_password, key=settings.invigilator_password_key.get_secret_value()),
         token_secret=settings.invigilator_token_secret,
         token_ttl=timedelta(minutes=settings.invigilator_token_ttl_minutes),
         results_max_bytes=settings.results_max_bytes,
+        login_attempts_per_minute=settings.invigilator_login_attempts_per_minute,
     )
 
 
@@ -78,6 +87,19 @@ async def overdue_tick(runtime: Runtime) -> list[str]:
 #: the overdue check every FINALISATION_OVERDUE_CHECK_SECONDS (a failed tick waits for the next)
 overdue_job = every(
     overdue_tick, lambda runtime: runtime.settings.finalisation_overdue_check_seconds, "overdue check"
+)
+
+
+async def prune_login_attempts_tick(runtime: Runtime) -> int:
+    """Forget the login counters of windows that are over; how many went."""
+    return await invigilation.prune_login_attempts(dependencies(runtime).begin, now=runtime.clock.now())
+
+
+#: with the overdue check's rhythm: a stale counter refuses nothing, it only takes room
+prune_login_attempts_job = every(
+    prune_login_attempts_tick,
+    lambda runtime: runtime.settings.finalisation_overdue_check_seconds,
+    "login attempts pruning",
 )
 
 
@@ -98,7 +120,7 @@ definition = ServiceDefinition(
     migrations=Path(__file__).parent / "migrations",
     wire=wire,
     router=router,
-    jobs=[overdue_job],
+    jobs=[overdue_job, prune_login_attempts_job],
     read_model_tables=["sessions", "candidates"],
     error_statuses=ERROR_STATUSES,
     title="certibus finalisation",

@@ -27,18 +27,24 @@ from shared.contracts.events import (
     Event,
     SessionCancelled,
     SessionCreated,
+    SessionCreatedV1,
     SessionUpdated,
+    SessionUpdatedV1,
 )
 from shared.outbox import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
 
-async def on_session_created(uow: UnitOfWork, event: SessionCreated, envelope: Envelope) -> None:
+async def on_session_created(
+    uow: UnitOfWork, event: SessionCreated | SessionCreatedV1, envelope: Envelope
+) -> None:
     await FinalisationStore(uow.conn).upsert_session(event, event.created_at)
 
 
-async def on_session_updated(uow: UnitOfWork, event: SessionUpdated, envelope: Envelope) -> None:
+async def on_session_updated(
+    uow: UnitOfWork, event: SessionUpdated | SessionUpdatedV1, envelope: Envelope
+) -> None:
     await FinalisationStore(uow.conn).upsert_session(event, event.updated_at)
 
 
@@ -95,6 +101,8 @@ async def apply_candidates_unenrolled(uow: UnitOfWork, deliveries: Sequence[Deli
 PER_EVENT_HANDLERS: dict[type[Event], Handler] = {
     SessionCreated: on_session_created,
     SessionUpdated: on_session_updated,
+    SessionCreatedV1: on_session_created,  # records written before v2 (a replay reads them)
+    SessionUpdatedV1: on_session_updated,
     SessionCancelled: on_session_cancelled,
     CandidatesEnrolled: on_candidates_enrolled,
     CandidateUnenrolled: on_candidate_unenrolled,
@@ -103,6 +111,8 @@ PER_EVENT_HANDLERS: dict[type[Event], Handler] = {
 BATCH_HANDLERS: dict[type[Event], BatchHandler] = {
     SessionCreated: apply_sessions_created,
     SessionUpdated: apply_sessions_updated,
+    SessionCreatedV1: apply_sessions_created,
+    SessionUpdatedV1: apply_sessions_updated,
     SessionCancelled: apply_sessions_cancelled,
     CandidatesEnrolled: apply_candidates_enrolled,
     CandidateUnenrolled: apply_candidates_unenrolled,

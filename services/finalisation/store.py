@@ -37,8 +37,8 @@ from services.finalisation.domain.issue_reports import IssueCategory, IssueRepor
 from services.finalisation.domain.results import ResultsImport
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
 from shared import usecases as shared_usecases
+from shared.contracts.events import AnySessionDetails
 from shared.contracts.events import EnrolledCandidate as EnrolledCandidateEvent
-from shared.contracts.events import SessionDetails
 from shared.outbox import unit_of_work
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class FinalisationStore:
 
     # ---- read models (scheduler events) -----------------------------------------------------------
 
-    async def upsert_session(self, details: SessionDetails, changed_at: datetime) -> None:
+    async def upsert_session(self, details: AnySessionDetails, changed_at: datetime) -> None:
         """Latest snapshot wins; an older snapshot arriving late changes nothing."""
         await self.conn.execute(
             f"INSERT INTO sessions ({_SESSION_COLUMNS})"
@@ -121,11 +121,11 @@ class FinalisationStore:
             details.date,
             details.time,
             details.test_minutes,
-            details.invigilator_password_hash,
+            details.invigilator_password_verifier,
             changed_at,
         )
 
-    async def upsert_sessions(self, snapshots: Sequence[tuple[SessionDetails, datetime]]) -> None:
+    async def upsert_sessions(self, snapshots: Sequence[tuple[AnySessionDetails, datetime]]) -> None:
         """Many snapshots in one statement, leaving what ``upsert_session`` one after the other would.
 
         Applied in turn, a session ends as the snapshot with the latest ``changed_at`` (the last
@@ -340,6 +340,46 @@ class FinalisationStore:
             at,
         )
 
+    async def charge_login_attempts(self, buckets: Sequence[str], window: datetime, limit: int) -> list[str]:
+        """Count one attempt in each bucket's window; the buckets whose ``limit`` was already spent.
+
+        One upsert per bucket row: a bucket of an older window starts again at 1, a spent one is
+        left as it is (the row lock orders concurrent attempts of every replica).
+        """
+        charged = await self.conn.fetch(
+            """
+            INSERT INTO login_attempts (bucket, window_start, attempts)
+            SELECT bucket, $2, 1 FROM unnest($1::text[]) AS bucket
+            ON CONFLICT (bucket) DO UPDATE SET
+                attempts = CASE WHEN login_attempts.window_start = EXCLUDED.window_start
+                                THEN login_attempts.attempts + 1 ELSE 1 END,
+                window_start = EXCLUDED.window_start
+            WHERE login_attempts.window_start <> EXCLUDED.window_start OR login_attempts.attempts < $3
+            RETURNING bucket
+            """,
+            list(buckets),
+            window,
+            limit,
+        )
+        done = {row["bucket"] for row in charged}
+        return [b for b in buckets if b not in done]
+
+    async def refund_login_attempts(self, buckets: Sequence[str], window: datetime) -> None:
+        """A successful login does not count against its buckets."""
+        await self.conn.execute(
+            """
+            UPDATE login_attempts SET attempts = attempts - 1
+            WHERE bucket = ANY($1::text[]) AND window_start = $2 AND attempts > 0
+            """,
+            list(buckets),
+            window,
+        )
+
+    async def prune_login_attempts(self, before: datetime) -> int:
+        """Forget the windows that ended before ``before``; how many rows went."""
+        status = await self.conn.execute("DELETE FROM login_attempts WHERE window_start < $1", before)
+        return int(status.split()[-1])
+
     async def add_incident(self, session_id: str, incident: RecordedIncident) -> None:
         await self.conn.execute(_ADD_INCIDENT, *_incident_values(session_id, incident))
 
@@ -514,7 +554,7 @@ _CANDIDATE_UPSERT = """
         unenrolled_at = NULL"""
 
 
-def _session_values(details: SessionDetails, changed_at: datetime) -> tuple[Any, ...]:
+def _session_values(details: AnySessionDetails, changed_at: datetime) -> tuple[Any, ...]:
     """A snapshot's values in ``_SESSION_COLUMNS`` order (examiners as JSON text)."""
     return (
         details.session_id,
@@ -528,7 +568,7 @@ def _session_values(details: SessionDetails, changed_at: datetime) -> tuple[Any,
         details.date,
         details.time,
         details.test_minutes,
-        details.invigilator_password_hash,
+        details.invigilator_password_verifier,
         changed_at,
     )
 

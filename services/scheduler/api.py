@@ -383,7 +383,12 @@ async def patch_session(
 ) -> SessionDetailOut:
     """Edit site, room, invigilators, date, time or observations; refused once a test has started."""
     await sessions.patch_session(
-        deps.begin, session_id=session_id, body=body, clock=deps.clock, calendar=deps.calendar
+        deps.begin,
+        session_id=session_id,
+        body=body,
+        clock=deps.clock,
+        calendar=deps.calendar,
+        hash_password=deps.hash_password,
     )
     return await _session_detail(deps, session_id)
 

@@ -23,15 +23,15 @@ from services.scheduler.store import transactions
 from services.scheduler.usecases.common import SchoolClock
 from shared.contracts.events import SessionFinalised, SessionStarted
 from shared.contracts.topics import ELIGIBILITY, FINALISATION
-from shared.password_hash import hash_password
+from shared.password_hash import keyed_verifier
 from shared.service import Runtime, ServiceDefinition
-from shared.settings import ServiceSettings
+from shared.settings import InvigilatorPasswordSettings, ServiceSettings
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 log = structlog.get_logger(__name__)
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, InvigilatorPasswordSettings):
     http_port: int = Field(default=8001)
     school_timezone: str = Field(
         default="Europe/Paris",
@@ -44,17 +44,6 @@ class Settings(ServiceSettings):
         description="JSON file of certification windows per school year and track (a new year = new"
         " entry); default: the packaged calendar.json",
     )
-
-    invigilator_password_scrypt_n: int = Field(
-        default=2**11,
-        description="scrypt cost N of the invigilator password hash (power of 2; README says why 2048)",
-    )
-
-    @field_validator("invigilator_password_scrypt_n")
-    @classmethod
-    def _power_of_two(cls, value: int) -> int:
-        hash_password("C-check", n=value)  # raises for a cost scrypt refuses: fail at start-up
-        return value
 
     @field_validator("scheduler_calendar_file")
     @classmethod
@@ -79,7 +68,7 @@ def wire(runtime: Runtime) -> None:
         # read at each call: tests (and the demo's clock) replace runtime.clock while it runs
         clock=clock,
         calendar=calendar,
-        hash_password=partial(hash_password, n=settings.invigilator_password_scrypt_n),
+        hash_password=partial(keyed_verifier, key=settings.invigilator_password_key.get_secret_value()),
     )
     # Parallel partitions: learner events are keyed by learner id, and their handlers write only
     # that learner's rows (learners, learner_certifiability), so two partitions never touch one row.

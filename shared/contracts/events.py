@@ -169,8 +169,8 @@ class RemediationRequested(Event):
 # scheduler
 
 
-class SessionDetails(BaseModel):
-    """A certification session as Pix Certif models it (pix-domain §1.1)."""
+class SessionFields(BaseModel):
+    """A certification session as Pix Certif models it (pix-domain §1.1), without its secret."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -188,18 +188,61 @@ class SessionDetails(BaseModel):
     test_minutes: int = 105
     description: str | None = None
     access_code: str = Field(pattern=r"^[BCDFGHJKMPQRTVWXY]{4}[2346789]{2}$")
+
+
+class SessionDetails(SessionFields):
+    """A session as v2 announces it: the invigilator password as a verifier only keyed services check."""
+
+    invigilator_password_verifier: str = Field(
+        description="HMAC-SHA256 of the password under INVIGILATOR_PASSWORD_KEY (shared.password_hash),"
+        " which only scheduler and finalisation hold: no guess can be tested without it"
+    )
+
+
+class SessionDetailsV1(SessionFields):
+    """A session as v1 announced it: with the password's scrypt hash, which anyone can test guesses on."""
+
     invigilator_password_hash: str = Field(description="salted hash; the password never travels in clear")
 
+    @property
+    def invigilator_password_verifier(self) -> str:
+        """The v1 hash, verified as such (shared.password_hash reads either kind)."""
+        return self.invigilator_password_hash
 
-@_event("scheduler", SCHEDULER, "session_created", "session_id")
+
+@_event("scheduler", SCHEDULER, "session_created", "session_id", version=2)
 class SessionCreated(SessionDetails, Event):
     created_at: datetime
 
 
-@_event("scheduler", SCHEDULER, "session_updated", "session_id")
+@_event("scheduler", SCHEDULER, "session_updated", "session_id", version=2)
 class SessionUpdated(SessionDetails, Event):
     changed_fields: list[str] = Field(default_factory=list)
     updated_at: datetime
+
+
+@_event("scheduler", SCHEDULER, "session_created", "session_id")
+class SessionCreatedV1(SessionDetailsV1, Event):
+    """Retired (no longer published, docs/adr/0007): read only from records written before v2."""
+
+    created_at: datetime
+
+
+@_event("scheduler", SCHEDULER, "session_updated", "session_id")
+class SessionUpdatedV1(SessionDetailsV1, Event):
+    """Retired (no longer published, docs/adr/0007): read only from records written before v2."""
+
+    changed_fields: list[str] = Field(default_factory=list)
+    updated_at: datetime
+
+
+#: a session's announcement, whichever version carried it (what the consumers' read models take)
+AnySessionDetails = SessionDetails | SessionDetailsV1
+#: the retired type each current one replaces: consumers register the same handler for both
+RETIRED_SESSION_EVENTS: dict[type[Event], type[Event]] = {
+    SessionCreated: SessionCreatedV1,
+    SessionUpdated: SessionUpdatedV1,
+}
 
 
 @_event("scheduler", SCHEDULER, "session_cancelled", "session_id")
@@ -421,6 +464,8 @@ CATALOGUE: tuple[type[Event], ...] = (
     RemediationRequested,
     SessionCreated,
     SessionUpdated,
+    SessionCreatedV1,
+    SessionUpdatedV1,
     SessionCancelled,
     CandidatesEnrolled,
     CandidateUnenrolled,

@@ -34,7 +34,7 @@ from shared.contracts.events import (
     LearnerSnapshot,
     LearnerUpdated,
     SessionCancelled,
-    SessionDetails,
+    SessionFields,
 )
 
 #: the mark of a school's livret alone (its classes' files do not depend on sessions)
@@ -65,7 +65,7 @@ async def deactivate_learners(work: Work, events: Sequence[LearnerDeactivated]) 
     await work.store.mark_stale(class_marks(left))
 
 
-async def save_sessions(work: Work, sessions: Sequence[SessionDetails]) -> None:
+async def save_sessions(work: Work, sessions: Sequence[SessionFields]) -> None:
     """Creations or updates, in offset order: each session's last details are stored."""
     latest = {session.session_id: session for session in sessions}
     before = await work.store.session_schools(list(latest))

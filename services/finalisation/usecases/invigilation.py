@@ -23,6 +23,12 @@ from services.finalisation.domain.invigilation import (
     SessionRoom,
 )
 from services.finalisation.domain.issue_reports import IssueReport
+from services.finalisation.domain.login_limits import (
+    TooManyAttempts,
+    login_buckets,
+    retry_after_seconds,
+    window_start,
+)
 from services.finalisation.domain.sessions import ScheduledSession
 from services.finalisation.domain.tokens import issue_token
 from services.finalisation.usecases.ports import Begin, ReadOnly, UnitOfWork
@@ -58,12 +64,31 @@ async def log_in(
     *,
     session_number: int,
     password: str,
+    client: str,
     now: datetime,
     verify: PasswordVerifier,
     token_secret: str,
     token_ttl: timedelta,
+    attempts_per_minute: int,
 ) -> LoginGranted:
-    """Check the password against each session with that number; open the room of the one it fits."""
+    """Check the password against each session with that number; open the room of the one it fits.
+
+    The attempt is charged to the session number and to the client address first (a spent window
+    raises ``TooManyAttempts`` before any password is checked); a successful login is refunded.
+    Neither a refusal nor its log line carries the password typed.
+    """
+    buckets, window = login_buckets(session_number, client), window_start(now)
+    async with begin() as uow:
+        spent = await uow.store.charge_login_attempts(buckets, window, attempts_per_minute)
+        if spent:  # raised inside: the unit of work rolls back, the other bucket is not charged
+            log.warning(
+                "invigilator login refused",
+                reason="too_many_attempts",
+                session_number=session_number,
+                client=client,
+                buckets=spent,
+            )
+            raise TooManyAttempts(retry_after_seconds(now), spent)
     async with read() as store:
         sessions = await store.sessions_by_number(session_number)
     for session in sessions:
@@ -74,18 +99,28 @@ async def log_in(
             room.log_in(session_number, password, now, verify=lambda *_: True)
             require_not_cancelled(session)
             await uow.store.record_invigilator_access(session.session_id, now)
+            await uow.store.refund_login_attempts(buckets, window)
         token, expires_at = issue_token(token_secret, session.session_id, now, token_ttl)
         log.info("invigilator logged in", session_id=session.session_id)
         return LoginGranted(token, session.session_id, expires_at)
+    log.warning(
+        "invigilator login refused", reason="bad_password", session_number=session_number, client=client
+    )
     raise DomainError("auth.bad_password", BAD_LOGIN)
 
 
+async def prune_login_attempts(begin: Begin, *, now: datetime) -> int:
+    """Drop the counters of windows that are over (they no longer refuse anything)."""
+    async with begin() as uow:
+        return await uow.store.prune_login_attempts(window_start(now))
+
+
 async def _password_fits(verify: PasswordVerifier, password: str, encoded: str) -> bool:
-    """scrypt takes tens of milliseconds: run it off the event loop."""
+    """A legacy scrypt hash takes milliseconds: run the check off the event loop."""
     try:
         return await asyncio.to_thread(verify, password, encoded)
-    except ValueError:
-        log.error("session has an unreadable invigilator password hash")
+    except ValueError as error:  # corrupt, or keyed under another INVIGILATOR_PASSWORD_KEY
+        log.error("session has an unreadable invigilator password verifier", reason=str(error))
         return False
 
 

@@ -46,6 +46,14 @@ class Store(Protocol):
 
     async def add_incident(self, session_id: str, incident: RecordedIncident) -> None: ...
 
+    async def charge_login_attempts(
+        self, buckets: Sequence[str], window: datetime, limit: int
+    ) -> list[str]: ...
+
+    async def refund_login_attempts(self, buckets: Sequence[str], window: datetime) -> None: ...
+
+    async def prune_login_attempts(self, before: datetime) -> int: ...
+
     async def insert_finalisation(
         self, session_id: str, finalised_at: datetime, payload: dict[str, Any]
     ) -> None: ...
@@ -98,3 +106,5 @@ class Dependencies:
     token_secret: str
     token_ttl: timedelta
     results_max_bytes: int
+    #: failed invigilator logins a session number or a client address gets per minute
+    login_attempts_per_minute: int = 10

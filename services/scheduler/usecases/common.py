@@ -27,7 +27,7 @@ class UnitOfWork(Protocol):
 
 #: ``async with begin() as uow:`` commits on success, rolls back on an exception
 Begin = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
-#: the invigilator password hash (shared.password_hash, at the configured cost)
+#: the invigilator password's keyed verifier (shared.password_hash.keyed_verifier under the key)
 PasswordHasher = Callable[[str], str]
 
 

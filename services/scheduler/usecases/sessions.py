@@ -1,7 +1,8 @@
 """Sessions: create one, list a school's, edit or cancel one (refused once a test has started).
 
 A new session draws its number from a sequence, a fresh access code and invigilator password; the
-password leaves the scheduler only as its hash (SessionCreated/SessionUpdated carry it).
+password leaves the scheduler only as a verifier keyed with INVIGILATOR_PASSWORD_KEY, which only
+finalisation also holds (SessionCreated/SessionUpdated v2 carry it; docs/adr/0007).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ async def insert_new_sessions(
 def session_details(
     school: SchoolRow, session_id: uuid.UUID, session: Session, password_hash: str
 ) -> dict[str, Any]:
-    """The SessionDetails fields of the v1 contract; the password travels only as its hash."""
+    """The SessionDetails fields of the v2 contract; the password travels only as its keyed verifier."""
     return {
         "session_id": str(session_id),
         "session_number": session.number,
@@ -154,7 +155,7 @@ def session_details(
         "time": session.time,
         "description": session.observations or None,
         "access_code": session.access_code,
-        "invigilator_password_hash": password_hash,
+        "invigilator_password_verifier": password_hash,
     }
 
 
@@ -198,8 +199,12 @@ async def patch_session(
     body: SessionPatch,
     clock: SchoolClock,
     calendar: CertificationCalendar,
+    hash_password: PasswordHasher,
 ) -> None:
-    """Edit site, room, invigilators, date, time or observations (SessionUpdated names the fields)."""
+    """Edit site, room, invigilators, date, time or observations (SessionUpdated names the fields).
+
+    The verifier is made afresh from the stored password: a session stored before v2 kept an
+    unkeyed scrypt hash, which must not travel again."""
     now, local = clock.now(), clock.local_now()
     async with begin() as uow:
         row, school = await live_session_locked(uow, session_id)
@@ -236,7 +241,7 @@ async def patch_session(
         await uow.store.update_session(session_id, changed, now)
         await uow.emit(
             SessionUpdated(
-                **session_details(school, session_id, changed, row.password_hash),
+                **session_details(school, session_id, changed, hash_password(changed.invigilator_password)),
                 changed_fields=fields,
                 updated_at=now,
             )

@@ -14,7 +14,8 @@ import httpx
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import CandidatesEnrolled, EnrolledCandidate, SessionCreated
-from shared.password_hash import hash_password
+from shared.password_hash import keyed_verifier
+from shared.settings import DEV_INVIGILATOR_PASSWORD_KEY
 from tests.events import session
 
 PASSWORD = "B3x7K9!q"
@@ -65,7 +66,7 @@ _HASH_CACHE: dict[str, str] = {}
 
 def password_hash(password: str = PASSWORD) -> str:
     if password not in _HASH_CACHE:
-        _HASH_CACHE[password] = hash_password(password)
+        _HASH_CACHE[password] = keyed_verifier(password, DEV_INVIGILATOR_PASSWORD_KEY)
     return _HASH_CACHE[password]
 
 
@@ -102,7 +103,7 @@ def session_events(
         room="Salle 12",
         date=session_date,
         time=time,
-        invigilator_password_hash=password_hash(password),
+        invigilator_password_verifier=password_hash(password),
         created_at=datetime.now(UTC),
     )
     enrolment = CandidatesEnrolled(

@@ -123,7 +123,7 @@ async def outbox_events(svc, event_type_suffix: str) -> list[dict[str, Any]]:
     import json
 
     rows = await svc.pool.fetch(
-        "SELECT payload FROM outbox WHERE event_type LIKE $1 ORDER BY id", f"%.{event_type_suffix}.v1"
+        "SELECT payload FROM outbox WHERE event_type LIKE $1 ORDER BY id", f"%.{event_type_suffix}.v_"
     )
     return [json.loads(bytes(r["payload"])) for r in rows]
 

@@ -11,6 +11,7 @@ import pytest
 
 from shared.clock import ManualClock
 from shared.password_hash import verify_password
+from shared.settings import DEV_INVIGILATOR_PASSWORD_KEY
 from tests.component.scheduler.builders import (
     error_code,
     finalise,
@@ -115,7 +116,9 @@ async def test_created_session_has_pix_formats_and_publishes_only_the_hash(svc):
     assert created["access_code"] == session["access_code"]
     assert created["address"] == "Bâtiment B" and created["description"] == "Apporter des écouteurs"
     assert created["school_level"] == "lycee"
-    assert verify_password(session["invigilator_password"], created["invigilator_password_hash"])
+    verifier = created["invigilator_password_verifier"]
+    assert verify_password(session["invigilator_password"], verifier, key=DEV_INVIGILATOR_PASSWORD_KEY)
+    assert "invigilator_password_hash" not in created
     plain = session["invigilator_password"][2:]
     raw = await svc.pool.fetchval("SELECT string_agg(encode(payload, 'escape'), '') FROM outbox")
     assert plain not in raw

@@ -99,8 +99,8 @@ async def test_scheduler_updates_and_unenrolments_reach_the_room(start_service, 
     leaver = session.candidate(2)
     new_password = "Q9w8E7r6"
     updated = SessionUpdated(
-        **session.created.model_dump(exclude={"created_at", "invigilator_password_hash"}),
-        invigilator_password_hash=password_hash(new_password),
+        **session.created.model_dump(exclude={"created_at", "invigilator_password_verifier"}),
+        invigilator_password_verifier=password_hash(new_password),
         changed_fields=["invigilator_password"],
         updated_at=datetime.now(UTC),
     )
@@ -118,7 +118,7 @@ async def test_scheduler_updates_and_unenrolments_reach_the_room(start_service, 
             "SELECT invigilator_password_hash FROM sessions WHERE session_id = $1", session.session_id
         )
         return (
-            hash_now == updated.invigilator_password_hash
+            hash_now == updated.invigilator_password_verifier
             and await enrolled_count(svc, session.session_id) == 2
         )
 

@@ -22,6 +22,7 @@ from shared.contracts.events import (
 )
 from shared.contracts.topics import SCHEDULER
 from shared.password_hash import verify_password
+from shared.settings import DEV_INVIGILATOR_PASSWORD_KEY
 from tests.events import certifiable_class
 from tests.support import wait_for
 
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2025, 10, 8, 7, 0, tzinfo=UTC)  # Pix Certif (lycée) opened on 06/10/2025
 ACCESS_CODE = re.compile(r"^[BCDFGHJKMPQRTVWXY]{4}[2346789]{2}$")
-SCRYPT_HASH = re.compile(r"^scrypt\$n=2048,r=8,p=1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$")
+KEYED_VERIFIER = re.compile(r"^hmac_sha256\$[A-Za-z0-9_-]{8}\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$")
 
 
 def new_uai() -> str:
@@ -86,21 +87,24 @@ async def test_learners_to_confirmed_plan_to_published_sessions(start_service, p
         assert sum(len(e.candidates) for e in enrolled) == 46
         for event in created:
             assert ACCESS_CODE.match(event.access_code)
-            assert SCRYPT_HASH.match(event.invigilator_password_hash)
+            assert KEYED_VERIFIER.match(event.invigilator_password_verifier)
             assert event.certification_center == "Lycée Camille Claudel" and event.school_level == "lycee"
             assert (event.duration_minutes, event.test_minutes) == (120, 105)
             session = (await scheduler.http.get(f"/sessions/{event.session_id}")).json()
             password = session["invigilator_password"]
             assert re.fullmatch(r"C-\S{6}", password)
-            assert verify_password(password, event.invigilator_password_hash)
+            assert verify_password(
+                password, event.invigilator_password_verifier, key=DEV_INVIGILATOR_PASSWORD_KEY
+            )
+            with pytest.raises(ValueError):  # nobody without the key can test a guess on it
+                verify_password(password, event.invigilator_password_verifier)
             for key, value in recorder.raw:
                 if key == event.session_id.encode():
                     assert password[2:].encode() not in value
                     assert b'invigilator_password"' not in value
                     if "access_code" in json.loads(value):
-                        assert (
-                            json.loads(value)["invigilator_password_hash"] == event.invigilator_password_hash
-                        )
+                        travelled = json.loads(value)["invigilator_password_verifier"]
+                        assert travelled == event.invigilator_password_verifier
 
 
 async def test_replayed_learner_events_change_nothing(start_service, publish, scratch, kafka):

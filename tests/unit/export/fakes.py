@@ -19,7 +19,7 @@ from services.export.domain.records import Candidate, CertificationResult, Learn
 from services.export.domain.selection import division_key
 from services.export.domain.uai import normalise_uai
 from services.export.store import ExportRecord, ResultRow, SchoolSnapshot
-from shared.contracts.events import Event, LearnerSnapshot, SessionDetails
+from shared.contracts.events import Event, LearnerSnapshot, SessionFields
 from shared.contracts.referential import COMPETENCE_IDS
 
 
@@ -67,7 +67,7 @@ class FakeStore:
     async def session_schools(self, session_ids: Sequence[str]) -> list[str]:
         return [self.session_uais[i] for i in session_ids if i in self.session_uais]
 
-    async def upsert_sessions(self, sessions: Sequence[SessionDetails]) -> None:
+    async def upsert_sessions(self, sessions: Sequence[SessionFields]) -> None:
         for session in sessions:
             self.levels[normalise_uai(session.uai)] = session.school_level
             self.session_uais[session.session_id] = normalise_uai(session.uai)

@@ -47,6 +47,8 @@ class Tables:
     results: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     imports: list[ResultsImport] = field(default_factory=list)
     overdue_notices: dict[str, datetime] = field(default_factory=dict)
+    #: bucket → (window start, attempts)
+    login_attempts: dict[str, tuple[datetime, int]] = field(default_factory=dict)
 
 
 class InMemoryStore:
@@ -130,6 +132,30 @@ class InMemoryStore:
     async def record_invigilator_access(self, session_id: str, at: datetime) -> None:
         first, _ = self.tables.room_sessions.get(session_id, (None, False))
         self.tables.room_sessions[session_id] = (first, True)
+
+    async def charge_login_attempts(self, buckets: Sequence[str], window: datetime, limit: int) -> list[str]:
+        spent = []
+        for bucket in buckets:
+            start, attempts = self.tables.login_attempts.get(bucket, (window, 0))
+            if start != window:
+                start, attempts = window, 0
+            if attempts >= limit:
+                spent.append(bucket)
+            else:
+                self.tables.login_attempts[bucket] = (start, attempts + 1)
+        return spent
+
+    async def refund_login_attempts(self, buckets: Sequence[str], window: datetime) -> None:
+        for bucket in buckets:
+            start, attempts = self.tables.login_attempts.get(bucket, (window, 0))
+            if start == window and attempts > 0:
+                self.tables.login_attempts[bucket] = (start, attempts - 1)
+
+    async def prune_login_attempts(self, before: datetime) -> int:
+        stale = [b for b, (start, _) in self.tables.login_attempts.items() if start < before]
+        for bucket in stale:
+            del self.tables.login_attempts[bucket]
+        return len(stale)
 
     async def add_incident(self, session_id: str, incident: RecordedIncident) -> None:
         self.tables.incidents.setdefault(session_id, []).append(incident)

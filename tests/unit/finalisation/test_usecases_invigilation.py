@@ -30,10 +30,12 @@ async def log_in(service: InMemoryFinalisation, password: str = PASSWORD) -> inv
         deps.read,
         session_number=4242,
         password=password,
+        client="192.0.2.10",
         now=service.now,
         verify=deps.verify_password,
         token_secret=deps.token_secret,
         token_ttl=deps.token_ttl,
+        attempts_per_minute=deps.login_attempts_per_minute,
     )
 
 
@@ -53,7 +55,25 @@ async def test_login_gives_a_token_for_that_session_and_records_the_access(servi
 
 async def test_a_wrong_password_opens_nothing(service):
     await refused("auth.bad_password", log_in(service, "not-it"))
-    assert service.commits == 0 and "sess-1" not in service.store.tables.room_sessions
+    # the one commit is the attempt charged to the session number and the address, nothing else
+    assert service.commits == 1 and "sess-1" not in service.store.tables.room_sessions
+    assert {b: n for b, (_, n) in service.store.tables.login_attempts.items()} == {
+        "client:192.0.2.10": 1,
+        "session:4242": 1,
+    }
+
+
+async def test_a_successful_login_is_not_counted(service):
+    await log_in(service)
+    assert {n for _, n in service.store.tables.login_attempts.values()} == {0}
+
+
+async def test_a_spent_window_refuses_before_checking_the_password(service):
+    for _ in range(10):
+        await refused("auth.bad_password", log_in(service, "not-it"))
+    error = await refused("auth.too_many_attempts", log_in(service))
+    assert error.details["retry_after_seconds"] >= 1
+    assert "sess-1" not in service.store.tables.room_sessions
 
 
 async def test_login_to_a_cancelled_session_is_refused_and_leaves_no_trace(service):

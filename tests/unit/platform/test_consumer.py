@@ -88,7 +88,7 @@ async def test_payload_errors_in_dead_letters_name_the_fields_not_the_personal_d
         SessionUpdated(
             session_id="s-1", session_number=1, uai="0750001A", certification_center="C", school_level="college",
             address="A", room="B12", examiners=["M. Martin"], date=date(2027, 3, 10), time="09:00",
-            access_code="BCDF23", invigilator_password_hash="x", changed_fields=[], updated_at=datetime.now(UTC),
+            access_code="BCDF23", invigilator_password_verifier="x", changed_fields=[], updated_at=datetime.now(UTC),
         ).model_dump_json()
     )  # fmt: skip
     payload["examiners"] = "Mme Jeanne Dupont-Secret"

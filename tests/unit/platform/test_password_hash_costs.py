@@ -1,4 +1,4 @@
-"""The invigilator password hash cost is a setting: any accepted cost verifies, hashes name their cost."""
+"""Legacy scrypt hashes (what SessionCreated v1 carried): a hash of any cost verifies and names its cost."""
 
 from __future__ import annotations
 
@@ -19,22 +19,3 @@ def test_a_hash_of_any_cost_verifies_and_says_its_cost(n: int) -> None:
 def test_a_cost_scrypt_refuses_is_refused_when_hashing(n: int) -> None:
     with pytest.raises(ValueError):
         hash_password("C-kjHv!7", n=n)
-
-
-def test_the_scheduler_setting_refuses_a_bad_cost_and_hashes_at_the_one_given() -> None:
-    from pydantic import ValidationError
-
-    from services.scheduler.app import Settings
-
-    with pytest.raises(ValidationError):
-        Settings(
-            database_url="postgresql://x@y/z",
-            kafka_bootstrap_servers="x:1",
-            invigilator_password_scrypt_n=3000,
-        )
-    assert (
-        Settings(
-            database_url="postgresql://x@y/z", kafka_bootstrap_servers="x:1"
-        ).invigilator_password_scrypt_n
-        == 2048
-    )

@@ -8,7 +8,7 @@ from services.scheduler.domain import documents as drawing
 from services.scheduler.schemas import EnrolmentIn, SessionPatch
 from services.scheduler.usecases import documents, enrolment, sessions
 from tests.unit.scheduler.fakes import InMemoryScheduler
-from tests.unit.scheduler.usecase_support import CALENDAR, CLOCK, UAI, new_session, refused, school
+from tests.unit.scheduler.usecase_support import CALENDAR, CLOCK, UAI, fast_hash, new_session, refused, school
 
 
 @pytest.fixture
@@ -52,6 +52,7 @@ async def test_two_downloads_give_the_same_bytes_rendered_once_and_a_change_rend
         body=SessionPatch(time="10:00"),
         clock=CLOCK,
         calendar=CALENDAR,
+        hash_password=fast_hash,
     )
     moved = await documents.session_bundle(scheduler.begin, session_id=session_id)
     assert moved.content not in (first.content, enrolled.content) and len(renders) == 3

@@ -39,7 +39,7 @@ async def test_a_confirmed_plan_creates_its_sessions_and_enrols_every_planned_le
     assert confirmed.status == "confirmed" and len(session_ids) == len(plan.proposal.sessions)
     created = scheduler.emitted(SessionCreated)
     assert [e.session_id for e in created] == [str(s) for s in session_ids]
-    assert all(e.invigilator_password_hash.startswith("test$") for e in created)
+    assert all(e.invigilator_password_verifier.startswith("test$") for e in created)
     enrolled = [c.learner_id for e in scheduler.emitted(CandidatesEnrolled) for c in e.candidates]
     assert sorted(enrolled) == sorted(learners)
 

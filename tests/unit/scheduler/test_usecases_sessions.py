@@ -13,7 +13,12 @@ from tests.unit.scheduler.usecase_support import CALENDAR, CLOCK, UAI, fast_hash
 
 async def _patch(scheduler: InMemoryScheduler, session_id: uuid.UUID, **changes) -> None:
     await sessions.patch_session(
-        scheduler.begin, session_id=session_id, body=SessionPatch(**changes), clock=CLOCK, calendar=CALENDAR
+        scheduler.begin,
+        session_id=session_id,
+        body=SessionPatch(**changes),
+        clock=CLOCK,
+        calendar=CALENDAR,
+        hash_password=fast_hash,
     )
 
 
@@ -24,7 +29,7 @@ async def test_a_session_is_created_in_the_rooms_spelling_with_its_site_and_a_ha
     row = scheduler.state.sessions[session_id]
     assert (row.session.room, row.session.site) == ("CDI", "Bâtiment B")
     [created] = scheduler.emitted(SessionCreated)
-    assert created.invigilator_password_hash == fast_hash(row.session.invigilator_password)
+    assert created.invigilator_password_verifier == fast_hash(row.session.invigilator_password)
     assert created.school_level == "lycee" and created.examiners == ["M. Martin"]
 
     found = await sessions.list_sessions(scheduler.begin, uai=UAI)
