@@ -35,10 +35,12 @@ from shared.contracts.events import (
     ResultsProcessed,
     SessionCancelled,
     SessionCreated,
+    SessionCreatedV1,
     SessionFinalisationOverdue,
     SessionFinalised,
     SessionStarted,
     SessionUpdated,
+    SessionUpdatedV1,
 )
 from shared.contracts.topics import ELIGIBILITY, EXPORT, FINALISATION, SCHEDULER
 from shared.outbox import UnitOfWork
@@ -64,6 +66,8 @@ ROSTER: dict[type[Event], BatchHandler] = {
 SESSIONS: dict[type[Event], BatchHandler] = {
     SessionCreated: batch(read_model.save_sessions),
     SessionUpdated: batch(read_model.save_sessions),
+    SessionCreatedV1: batch(read_model.save_sessions),  # records written before v2 (a replay reads them)
+    SessionUpdatedV1: batch(read_model.save_sessions),
     SessionCancelled: batch(read_model.cancel_sessions),
     CandidatesEnrolled: batch(read_model.enrol_candidates),
     CandidateUnenrolled: batch(read_model.unenrol_candidates),

@@ -30,7 +30,7 @@ from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
-PLANNING_DAY = datetime(2025, 10, 1, 7, 0, tzinfo=UTC)
+PLANNING_DAY = datetime(2025, 10, 8, 7, 0, tzinfo=UTC)  # Pix Certif opened to lycées on 6 October
 
 
 def strings(value: Any) -> Iterator[str]:

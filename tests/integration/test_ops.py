@@ -96,7 +96,7 @@ async def test_a_dead_letter_redriven_after_the_fix_is_applied_exactly_once(scra
             )
             [mine] = [d for d in listed["dead_letters"] if d["event_id"] == event_id]
             assert listed["count"] >= 1 and mine["consumer"] == consumer.group_id
-            assert mine["type"] == "certibus.scheduler.session_updated.v1" and mine["attempts"] == 2
+            assert mine["type"] == "certibus.scheduler.session_updated.v2" and mine["attempts"] == 2
             assert "the bug is not fixed yet" in mine["error"] and mine["origin"].startswith(SCHEDULER + "[")
             table = await certibus(kafka, prefix, "dlq", "list", "--limit", "100000", status=0)
             assert event_id in table  # every service's dead letters, as a table, exit 0 without --fail-if-any

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from services.academie.store import SessionDetailsRow
 from services.academie.usecases import Work
 from shared.contracts.events import (
+    AnySessionDetails,
     CandidatesEnrolled,
     CandidateUnenrolled,
     CertifiabilityAssessed,
@@ -26,7 +27,7 @@ from shared.contracts.events import (
     ResultsProcessed,
     SessionCancelled,
     SessionCreated,
-    SessionDetails,
+    SessionCreatedV1,
     SessionFinalisationOverdue,
     SessionFinalised,
     SessionStarted,
@@ -42,12 +43,12 @@ def _last(rows: list[tuple]) -> list[tuple]:
 # -- scheduler ---------------------------------------------------------------------------------
 
 
-async def save_sessions(work: Work, events: Sequence[SessionDetails]) -> None:
+async def save_sessions(work: Work, events: Sequence[AnySessionDetails]) -> None:
     """Creations or updates: each session's latest details, and when it was created (an update
     seen without its creation stands for it until the creation is read; the earliest time wins)."""
     rows: dict[str, SessionDetailsRow] = {}
     for e in events:
-        moment = e.created_at if isinstance(e, SessionCreated) else e.updated_at  # type: ignore[attr-defined]
+        moment = e.created_at if isinstance(e, SessionCreated | SessionCreatedV1) else e.updated_at  # type: ignore[attr-defined]
         previous = rows.get(e.session_id)
         created = min(previous.created_at, moment) if previous and previous.created_at else moment
         rows[e.session_id] = SessionDetailsRow(

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import structlog
 
+from services.scheduler import app as scheduler_app
 from services.scheduler.app import Settings, warn_about_the_current_year
 from services.scheduler.domain.calendar import (
     CALENDAR_FILE,
@@ -168,8 +169,11 @@ def test_the_operator_file_is_read_from_the_setting_and_its_former_name(tmp_path
 
 
 def _logged_at(day: datetime, calendar: CertificationCalendar) -> list[dict]:
+    """What start-up logs on that day (a fresh logger: the module's own may already be cached on the
+    real configuration by an earlier test that built the app, and would bypass the capture)."""
     clock = SchoolClock(lambda: day, ZoneInfo("Europe/Paris"))
-    with structlog.testing.capture_logs() as logs:
+    with structlog.testing.capture_logs() as logs, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scheduler_app, "log", structlog.get_logger(scheduler_app.__name__))
         warn_about_the_current_year(calendar, clock, CALENDAR_FILE)
     return logs
 
