@@ -68,13 +68,14 @@ class ServiceClient:
         path: str,
         *,
         json: Any = None,
+        params: Mapping[str, str | int] | None = None,
         data: Mapping[str, str] | None = None,
         files: Mapping[str, tuple[str, bytes, str]] | None = None,
         headers: Mapping[str, str] | None = None,
         within: float | None = None,
     ) -> Answer:
-        """``files``: ``{"field": (filename, body, content type)}``, sent as multipart/form-data;
-        ``within``: seconds for this request instead of the client's timeout."""
+        """``params``: the query string; ``files``: ``{"field": (filename, body, content type)}``, sent
+        as multipart/form-data; ``within``: seconds for this request instead of the client's timeout."""
         body: Any = data
         if files:
             form = aiohttp.FormData()
@@ -85,7 +86,13 @@ class ServiceClient:
             body = form
         options: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=within)} if within else {}
         async with self._session.request(
-            method, self.base_url + path, json=json, data=body, headers=headers, **options
+            method,
+            self.base_url + path,
+            json=json,
+            params={name: str(value) for name, value in (params or {}).items()},
+            data=body,
+            headers=headers,
+            **options,
         ) as reply:
             return Answer(reply.status, await reply.read(), reply.headers)
 
