@@ -27,6 +27,7 @@ from deploy.pix_sandbox.generator import generate_livret_results
 from shared.contracts.envelope import Envelope, EnvelopeError
 from shared.contracts.events import SessionFinalised
 from shared.contracts.topics import FINALISATION
+from shared.kafka_security import client_options
 from shared.logging import configure_logging
 
 log = structlog.get_logger("pix_sandbox")
@@ -171,7 +172,7 @@ async def commit_or_carry_on(consumer: AIOKafkaConsumer, record: ConsumerRecord)
 async def run(settings: SandboxSettings) -> None:
     consumer = AIOKafkaConsumer(
         FINALISATION,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings.kafka_bootstrap_servers),
         group_id=settings.pix_sandbox_group_id,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
