@@ -741,3 +741,26 @@ def test_the_jobs_run_as_safely_as_the_services_and_run_again_at_the_next_apply(
     assert pod["restartPolicy"] == "OnFailure" and workload["spec"]["backoffLimit"] >= 3
     # a Job's template cannot change in place: a finished one is deleted so the next apply re-runs it
     assert 0 < workload["spec"]["ttlSecondsAfterFinished"] <= 24 * 3600
+
+
+def replay_job(service: str) -> Manifest:
+    (job,) = load_yaml(K8S / "replay" / f"{service}.yaml")
+    return job
+
+
+def test_the_replay_jobs_validate_and_cover_every_service():
+    assert sorted(p.stem for p in (K8S / "replay").glob("*.yaml")) == sorted(SERVICES)
+    assert not core_schema_errors([replay_job(s) for s in SERVICES])
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_replay_job_runs_certibus_replay_in_the_services_own_environment(service: str):
+    (base,) = [m for m in load_yaml(K8S / "base" / f"{service}.yaml") if m["kind"] == "Deployment"]
+    job = replay_job(service)
+    live, replay = container(base), container(job)
+    assert replay["command"][:3] == ["certibus", "replay", service]
+    for key in ("image", "envFrom", "env", "volumeMounts", "securityContext", "resources"):
+        assert replay[key] == live[key], f"{service}: the replay Job's {key} differs from the Deployment's"
+    pod, live_pod = job["spec"]["template"]["spec"], base["spec"]["template"]["spec"]
+    assert pod["volumes"] == live_pod["volumes"] and pod["securityContext"] == live_pod["securityContext"]
+    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0  # an operator looks first
