@@ -479,7 +479,14 @@ def test_kafka_is_the_one_the_services_connect_to_and_loses_no_acknowledged_writ
         config_maps()["certibus-config"]["KAFKA_BOOTSTRAP_SERVERS"]
         == f"{name}-kafka-bootstrap:{plain['port']}"
     )
-    assert kafka["spec"]["kafka"]["version"] == "4.1.1"  # the version of deploy/local and docker-compose
+    # the version deploy/local's Maven broker and docker-compose run
+    pom = (REPO / "deploy" / "local" / "kafka" / "pom.xml").read_text(encoding="utf-8")
+    assert kafka["spec"]["kafka"]["version"] == re.search(r"<kafka.version>([^<]+)<", pom).group(1)
+    peers = plain["networkPolicyPeers"]
+    assert peers == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "certibus"}}}]
+    for kind in ("Deployment", "Job"):
+        for workload in of_kind(manifests, kind).values():
+            assert workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == "certibus"
 
 
 def env_of(workload: Manifest) -> dict[str, Any]:
@@ -764,3 +771,13 @@ def test_a_replay_job_runs_certibus_replay_in_the_services_own_environment(servi
     pod, live_pod = job["spec"]["template"]["spec"], base["spec"]["template"]["spec"]
     assert pod["volumes"] == live_pod["volumes"] and pod["securityContext"] == live_pod["securityContext"]
     assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0  # an operator looks first
+
+
+def test_the_pods_run_as_the_images_user():
+    dockerfile = (REPO / "deploy" / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    uid = int(re.search(r"useradd [^&]*--uid (\d+) certibus", dockerfile).group(1))
+    assert re.search(r"^USER certibus$", dockerfile, flags=re.MULTILINE)
+    assert "pip install ." in dockerfile  # the certibus command the Jobs run
+    for kind in ("Deployment", "Job"):
+        for workload in of_kind(rendered(), kind).values():
+            assert workload["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == uid
