@@ -781,3 +781,25 @@ def test_the_pods_run_as_the_images_user():
     for kind in ("Deployment", "Job"):
         for workload in of_kind(rendered(), kind).values():
             assert workload["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == uid
+
+
+def test_the_operators_command_in_any_pod_reads_the_topics_and_urls_the_manifests_declare(monkeypatch):
+    """`certibus topics create|describe` (the Job) and `certibus health` (kubectl exec) parse
+    certibus-config and expect exactly the KafkaTopics and Services of the manifests."""
+    shared = config_maps()["certibus-config"]
+    for name in [f.upper() for f in OperatorSettings.model_fields]:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in shared.items():
+        monkeypatch.setenv(name, value)
+    settings = OperatorSettings()
+    specs = all_topics(
+        settings.topic_partitions, settings.topic_retention_days, settings.topic_replication_factor
+    )
+    topics = of_kind(rendered(), "KafkaTopic")
+    assert {t.name: (t.partitions, t.replication_factor) for t in specs} == {
+        t["spec"]["topicName"]: (t["spec"]["partitions"], t["spec"]["replicas"]) for t in topics.values()
+    }
+    services = of_kind(rendered(), "Service")
+    for service in SERVICES:
+        host, port = settings.service_url(service).removeprefix("http://").split(":")
+        assert services[host]["spec"]["ports"][0]["port"] == int(port)
