@@ -213,8 +213,8 @@ class OperatorSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
         return str(getattr(self, f"{service}_url")).rstrip("/")
 
 
-#: suffixes of the settings that hold a secret (a key, a signing secret, a token)
-SECRET_SUFFIXES = ("_secret", "_key", "_token")
+#: suffixes of the settings that hold a secret (a key, a signing secret, a token, a password)
+SECRET_SUFFIXES = ("_secret", "_key", "_token", "_password")
 #: database passwords of the local stack, docker-compose and the tests (``<service>-pw``…)
 LOCAL_DATABASE_PASSWORDS = re.compile(r"^(certibus_admin|scratch-pw|[a-z]+-pw)$")
 
@@ -241,7 +241,7 @@ def development_secrets(settings: BaseSettings) -> list[str]:
     url = getattr(settings, "database_url", None)
     if url is not None:
         password = urlsplit(url).password
-        if not password or LOCAL_DATABASE_PASSWORDS.match(password):
+        if not password or LOCAL_DATABASE_PASSWORDS.match(password) or password.startswith("change-me"):
             offending.add("DATABASE_URL")
     no_sign_in = getattr(settings, "oidc_issuer", "") is None and getattr(settings, "api_token", "") is None
     if no_sign_in:
