@@ -31,6 +31,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from deploy.local.localinfra.config import Config
+from deploy.local.localinfra.keycloak import keycloak_up
+from deploy.local.localinfra.realm import (
+    OPERATOR_USER,
+    PORTAL_CLIENT,
+    referent_user,
+    staff_user,
+    user_password,
+)
 from deploy.local.report import (
     Reporter,
     academie_table,
@@ -40,6 +49,7 @@ from deploy.local.report import (
     topic_end_offsets,
 )
 from deploy.local.schools import SCALES, School, generate_schools, local_run_calendar, schools_for
+from deploy.local.signin import SignIn, acting_for, issuer_url
 from deploy.local.stack import StackConfig, start_stack
 from deploy.local.steps import Run
 
@@ -66,7 +76,8 @@ async def _for_each(
 
     async def bounded(school: School) -> None:
         async with limit:
-            await step(school)
+            with acting_for(school.uai):
+                await step(school)
 
     async with asyncio.TaskGroup() as group:
         for school in schools:
@@ -106,7 +117,8 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
         # for one seed, in the file names and the exports (issue 11)
         for school in schools:
             if school.uai in proposed:
-                planned[school.uai] = await run.confirm(school, proposed[school.uai])
+                with acting_for(school.uai):
+                    planned[school.uai] = await run.confirm(school, proposed[school.uai])
             advance(1)
     sessions = sum(len(ids) for ids in planned.values())
     with reporter.phase("enrolment and convocations", sessions, "sessions") as advance:
@@ -119,7 +131,9 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
 
         async def convoke_school(school: School) -> None:
             # a school's sessions in parallel, in the order the plan gave them
-            school.sessions.extend(await asyncio.gather(*(convoke(school, i) for i in planned[school.uai])))
+            with acting_for(school.uai):
+                sessions = await asyncio.gather(*(convoke(school, i) for i in planned[school.uai]))
+            school.sessions.extend(sessions)
             candidates = sum(len(s["candidates"]) for s in school.sessions)
             run.log(
                 f"  {school.uai}: {len(school.sessions)} session(s) confirmed, {candidates} candidates convoked"
@@ -137,7 +151,8 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
                 advance(await run.supervise(school, session, seed))
 
         async def the_day(school: School) -> None:
-            await asyncio.gather(*(supervise(school, s) for s in school.sessions))
+            with acting_for(school.uai):
+                await asyncio.gather(*(supervise(school, s) for s in school.sessions))
             run.log(f"  {school.uai}: {len(school.sessions)} session(s) supervised and finalised")
 
         await asyncio.gather(*(the_day(school) for school in schools))
@@ -206,6 +221,15 @@ def run_academie(
 RUN_FILE = "run.json"
 
 
+def start_provider(schools: list[School]) -> str:
+    """The local OpenID Connect provider (Keycloak) with a realm of the run's schools: a staff
+    member and a Pix referent per school, the académie's operator. Returns its issuer URL."""
+    cfg = dataclasses.replace(Config.load(), keycloak_schools=tuple(s.uai for s in schools))
+    print(f"== the OpenID Connect provider for {len(schools)} schools ({cfg.keycloak_url})", flush=True)
+    keycloak_up(cfg)
+    return issuer_url(cfg.keycloak_url)
+
+
 def _newest_run() -> Path:
     runs = sorted(p.parent for p in (REPO / "out").glob(f"academie-*/{RUN_FILE}"))
     if not runs:
@@ -257,6 +281,7 @@ def main() -> None:
     calendar = local_run_calendar(output / "calendar-local-run.json")
     schools = schools_for(args.scale, args.seed, args.schools, args.students)
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    issuer = start_provider(schools)
     config = StackConfig(
         kafka_bootstrap_servers=bootstrap,
         admin_database_url=os.environ["DATABASE_URL"],
@@ -265,6 +290,8 @@ def main() -> None:
         extra_env={"SCHEDULER_CALENDAR_FILE": str(calendar)},
         export_clients=[livret_client(schools)],
         sandbox_seed=args.seed,
+        api_token=None,  # no gateway: every school signs in through the provider
+        oidc_issuer=issuer,
     )
     resume_hint = f"deploy/local/run-academie --resume --output {output}"
     students = sum(len(s.learners) for s in schools)
@@ -280,8 +307,8 @@ def main() -> None:
             {s: config.url(s) for s in config.ports},
             output,
             log=reporter.log if verbose else (lambda _line: None),
-            api_token=config.api_token,
             concurrency=args.concurrency,
+            signin=SignIn(issuer),
         )
         before = asyncio.run(topic_end_offsets(bootstrap))
         summary = {"scale": args.scale, "seed": args.seed, "concurrency": args.concurrency}
@@ -291,6 +318,7 @@ def main() -> None:
             print(f"\n== interrupted; the state is kept: continue with\n{resume_hint}", file=sys.stderr)
             sys.exit(130)
         summary["retries"] = run.retries
+        summary["sign_ins"] = {"password": run.signin.sign_ins, "refresh": run.signin.renewals}
         summary["restarts"] = [dataclasses.asdict(r) for r in stack.restarts]
         summary["events_per_topic"] = events_published(before, asyncio.run(topic_end_offsets(bootstrap)))
         summary["files"] = files_written(output)
@@ -304,7 +332,14 @@ def main() -> None:
             print(
                 "services running (Ctrl-C to stop): "
                 + ", ".join(f"{s} {config.url(s)}" for s in config.ports)
-                + f"; school APIs want Authorization: Bearer {config.api_token}"
+            )
+            first = schools[0].uai
+            print(
+                f"sign in at {issuer} (portal client {PORTAL_CLIENT}, password grant or a browser):"
+                f" {staff_user(first)} / {user_password(staff_user(first))} (staff of {first}),"
+                f" {referent_user(first)} / {user_password(referent_user(first))} (its Pix referent),"
+                f" {OPERATOR_USER} / {user_password(OPERATOR_USER)} (the académie's operator);"
+                " each school has the same two users"
             )
             while True:
                 time.sleep(3600)

@@ -23,13 +23,16 @@ from deploy.local.generator import campaign_csv_bytes, generate_participations, 
 from deploy.local.http_client import Answer, ServiceClient
 from deploy.local.retrying import NEVER, SAFE, TRANSIENT_ERRORS, Resend, error_code, send
 from deploy.local.schools import School, school_body
+from deploy.local.signin import SignIn
 
 T = TypeVar("T")
 
 
 class Run:
-    """HTTP clients of one run: the portal's (with API_TOKEN) and the public ones (invigilator space,
-    LSU/LSL API, which have their own credentials). Open it with ``async with``."""
+    """HTTP clients of one run: the school APIs' and the public ones (invigilator space, LSU/LSL API,
+    which have their own credentials). The school APIs are called with each school's own access
+    token when ``signin`` is given (the provider: deploy/local/signin.py), else with the trusted
+    gateway's ``api_token``. Open it with ``async with``."""
 
     def __init__(
         self,
@@ -39,6 +42,7 @@ class Run:
         api_token: str | None = None,
         concurrency: int = 32,
         retry_seconds: float = 300,
+        signin: SignIn | None = None,
     ) -> None:
         self.urls = urls
         self.output = output
@@ -46,20 +50,28 @@ class Run:
         self.api_token = api_token
         self.concurrency = concurrency
         self.retry_seconds = retry_seconds
+        self.signin = signin
         #: requests sent again after a transient failure (for the run's summary)
         self.retries = 0
         self.http: dict[str, ServiceClient] = {}
         self.public: dict[str, ServiceClient] = {}
 
     async def __aenter__(self) -> Run:
+        if self.signin is not None:
+            await self.signin.__aenter__()
         portal = {"Authorization": f"Bearer {self.api_token}"} if self.api_token else {}
+        signed_in = self.signin.authorization if self.signin is not None else None
         for name, url in self.urls.items():
-            self.http[name] = ServiceClient(url, headers=portal, connections=self.concurrency * 2)
+            self.http[name] = ServiceClient(
+                url, headers=portal, connections=self.concurrency * 2, authorization=signed_in
+            )
             self.public[name] = ServiceClient(url, connections=self.concurrency * 2)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.gather(*(c.aclose() for c in [*self.http.values(), *self.public.values()]))
+        if self.signin is not None:
+            await self.signin.__aexit__(*exc)
 
     async def call(
         self,
