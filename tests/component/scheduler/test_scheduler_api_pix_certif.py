@@ -146,9 +146,7 @@ async def test_the_filled_file_records_pix_values_everywhere_and_once(svc):
 
     # the re-downloaded file shows what was recorded
     redownloaded = rows((await svc.http.get(f"/plans/{plan['plan_id']}/pix-certif-sessions.csv")).content)
-    assert [line[8:] for line in redownloaded[1:]] == [
-        [str(n), c, p.removeprefix("C-")] for n, c, p in PIX
-    ]
+    assert [line[8:] for line in redownloaded[1:]] == [[str(n), c, p.removeprefix("C-")] for n, c, p in PIX]
 
 
 async def test_lines_name_sessions_by_place_and_blank_lines_are_skipped(svc):
@@ -173,8 +171,14 @@ async def test_lines_name_sessions_by_place_and_blank_lines_are_skipped(svc):
 async def test_a_file_with_errors_is_refused_whole_with_file_line_and_column(svc):
     uai, _, sessions = await confirmed_plan(svc)
     other_uai, _, [taken, _] = await confirmed_plan(svc)
-    assert (await upload(svc, other_uai, f"Numéro de session certibus;Numéro de session Pix;Code d'accès;"
-            f"Mot de passe de session\n{taken['session_number']};80000;FMKP39;b7K?2x\n".encode())).status_code == 200
+    assert (
+        await upload(
+            svc,
+            other_uai,
+            f"Numéro de session certibus;Numéro de session Pix;Code d'accès;"
+            f"Mot de passe de session\n{taken['session_number']};80000;FMKP39;b7K?2x\n".encode(),
+        )
+    ).status_code == 200
     first, second = sessions
     text = (
         "Numéro de session certibus;Numéro de session Pix;Code d'accès;Mot de passe de session\n"
@@ -214,7 +218,11 @@ async def test_a_file_with_errors_is_refused_whole_with_file_line_and_column(svc
     )
     response = await upload(svc, uai, fixed.encode(), name="pix.csv")
     [error] = response.json()["error"]["details"]["errors"]
-    assert (error["line"], error["column"], error["rule"]) == (2, "Numéro de session Pix", "pix.session_number_taken")
+    assert (error["line"], error["column"], error["rule"]) == (
+        2,
+        "Numéro de session Pix",
+        "pix.session_number_taken",
+    )
 
 
 @pytest.mark.parametrize(
@@ -222,8 +230,10 @@ async def test_a_file_with_errors_is_refused_whole_with_file_line_and_column(svc
     [
         (b"", "file.empty"),
         ("Numéro de session certibus;Code d'accès\n1;FMKP39\n".encode(), "file.missing_columns"),
-        ("Numéro de session certibus;Numéro de session Pix;Code d'accès;Mot de passe de session\n".encode(),
-         "file.no_rows"),
+        (
+            "Numéro de session certibus;Numéro de session Pix;Code d'accès;Mot de passe de session\n".encode(),
+            "file.no_rows",
+        ),
     ],
 )
 async def test_whole_file_problems(svc, content, rule):
@@ -238,7 +248,11 @@ async def test_one_session_at_a_time(svc):
     uai = new_uai()
     await put_school(svc, uai)
     created = (await svc.http.post(f"/schools/{uai}/sessions", json=session_body())).json()
-    other = (await svc.http.post(f"/schools/{uai}/sessions", json=session_body(room="CDI", invigilators=["M. Martin"]))).json()
+    other = (
+        await svc.http.post(
+            f"/schools/{uai}/sessions", json=session_body(room="CDI", invigilators=["M. Martin"])
+        )
+    ).json()
     path = f"/sessions/{created['session_id']}/pix-certif"
     body = {"session_number": 90001, "access_code": "FMKP39", "invigilator_password": "C-b7K?2x"}
 
@@ -254,7 +268,10 @@ async def test_one_session_at_a_time(svc):
 
     response = await svc.http.put(path, json=body)
     assert response.status_code == 200, response.text
-    assert (response.json()["pix_session_number"], response.json()["invigilator_password"]) == (90001, "C-b7K?2x")
+    assert (response.json()["pix_session_number"], response.json()["invigilator_password"]) == (
+        90001,
+        "C-b7K?2x",
+    )
     [update] = (await outbox_events(svc, "session_updated"))[-1:]
     assert update["session_id"] == created["session_id"] and update["pix_session_number"] == 90001
 
