@@ -448,6 +448,12 @@ class ResultsProcessed(Event):
     results: list[CertificationResult]
     unmatched_rows: int = 0
     processed_at: datetime
+    pix_session_number: int | None = Field(
+        default=None,
+        ge=1,
+        description="the session's number in Pix Certif when recorded: what Pix's files (the class"
+        " CSV's Session column) show for it",
+    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -176,7 +176,18 @@ async def import_results(
                         sid, source, file_name, file_sha256, after, len(incoming), unmatched_rows, now
                     )
                 )
-                raised.append(results_processed(finalised[sid], merged, source, after, unmatched_rows, now))
+                pix_number = pix_numbers.get(sid) or finalised[sid].get("pix_session_number")
+                raised.append(
+                    results_processed(
+                        finalised[sid],
+                        merged,
+                        source,
+                        after,
+                        unmatched_rows,
+                        now,
+                        pix_session_number=pix_number,
+                    )
+                )
             outcomes.append(
                 {
                     "session_id": sid,
@@ -216,6 +227,8 @@ def results_processed(
     fingerprint: str,
     unmatched_rows: int,
     now: datetime,
+    *,
+    pix_session_number: int | None = None,
 ) -> events.ResultsProcessed:
     candidates = {c["candidate_id"]: c for c in finalisation_payload["candidates"]}
     session_start = datetime.combine(
@@ -237,6 +250,7 @@ def results_processed(
         results=results,
         unmatched_rows=unmatched_rows,
         processed_at=now,
+        pix_session_number=pix_session_number,
     )
 
 

@@ -89,6 +89,7 @@ async def test_the_invigilator_signs_in_with_pix_values_and_results_match_by_pix
     [processed] = [
         e for e in await finalisation.raised(ResultsProcessed) if e.session_id == session.session_id
     ]
+    assert (processed.session_number, processed.pix_session_number) == (session.session_number, PIX_NUMBER)
     assert sorted(r.candidate_id for r in processed.results) == [
         first.candidate_id,
         session.candidate(1).candidate_id,
