@@ -71,8 +71,10 @@ async def record_pix_certif(run: Run, school: School, seed: int) -> int:
     for plan_id in plan_ids:
         exported = (await run.call("scheduler", "GET", f"/plans/{plan_id}/pix-certif-sessions.csv")).content
         filled = fill(exported, seed, school.uai)
-        (folder / f"{school.uai}-sessions-a-creer.csv").write_bytes(exported)
-        (folder / f"{school.uai}-sessions-pix-certif.csv").write_bytes(filled)
+        for name, content in (("sessions-a-creer", exported), ("sessions-pix-certif", filled)):
+            path = folder / f"{school.uai}-{name}.csv"
+            if not path.exists():  # a resumed run downloads the file with Pix's values already in
+                path.write_bytes(content)
         reply = await run.call(
             "scheduler",
             "POST",

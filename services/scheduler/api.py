@@ -296,7 +296,8 @@ def _candidate_out(row: store.CandidateRow) -> CandidateOut:
     )
 
 
-async def _session_detail(deps: UseCaseDependencies, session_id: uuid.UUID) -> SessionDetailOut:
+async def session_detail(deps: UseCaseDependencies, session_id: uuid.UUID) -> SessionDetailOut:
+    """The session as GET /sessions/{id} shows it (the Pix Certif routes answer it too)."""
     view = await documents.session_view(deps.begin, session_id=session_id)
     return SessionDetailOut(
         **_session_out(view.row, view.school.name, len(view.candidates)),
@@ -335,7 +336,7 @@ async def create_session(
         calendar=deps.calendar,
         hash_password=deps.hash_password,
     )
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
 
 
 @school.get(
@@ -366,7 +367,7 @@ async def list_sessions(
 async def get_session(
     session_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)
 ) -> SessionDetailOut:
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
 
 
 @school.patch(
@@ -393,7 +394,7 @@ async def patch_session(
         calendar=deps.calendar,
         hash_password=deps.hash_password,
     )
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
 
 
 @school.delete(

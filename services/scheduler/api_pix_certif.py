@@ -17,9 +17,9 @@ from starlette.datastructures import UploadFile
 from services.scheduler.api import (
     LIVE_SESSION,
     UseCaseDependencies,
-    _session_detail,
     refusals,
     school_of,
+    session_detail,
     use_cases,
 )
 from services.scheduler.domain.pix_certif import REJECTED
@@ -126,4 +126,4 @@ async def put_pix_certif(
         clock=deps.clock,
         hash_password=deps.hash_password,
     )
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
