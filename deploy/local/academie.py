@@ -40,6 +40,7 @@ from deploy.local.localinfra.realm import (
     staff_user,
     user_password,
 )
+from deploy.local.pix_certif import record_pix_certif
 from deploy.local.report import (
     Reporter,
     academie_table,
@@ -121,6 +122,16 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
                     planned[school.uai] = await run.confirm(school, proposed[school.uai])
             advance(1)
     sessions = sum(len(ids) for ids in planned.values())
+    # each school creates its sessions in Pix Certif and brings back their numbers and codes, before
+    # printing the convocations and kits (which then show Pix's values)
+    with reporter.phase("Pix Certif sessions", len(schools), "schools") as advance:
+
+        async def pix_certif(school: School) -> None:
+            recorded = await record_pix_certif(run, school, seed)
+            run.log(f"  {school.uai}: {recorded} session(s) recorded from its Pix Certif file")
+            advance(1)
+
+        await _for_each(limit, schools, pix_certif)
     with reporter.phase("enrolment and convocations", sessions, "sessions") as advance:
 
         async def convoke(school: School, session_id: str) -> dict[str, Any]:

@@ -380,7 +380,7 @@ class Run:
         while the session has not reached the invigilator space."""
         reply = await self.public["finalisation"].post(
             "/invigilator/login",
-            json={"session_number": session["session_number"], "password": session["invigilator_password"]},
+            json={"session_number": _kit_number(session), "password": session["invigilator_password"]},
         )
         if reply.status_code != 200:
             return {"finalised": True} if error_code(reply) == "session.finalised" else None
@@ -394,12 +394,13 @@ class Run:
         started = school.summary.get("started", 0)
 
         async def livret_complete() -> dict[str, Any] | None:
-            """Pix gives a result to every candidate who started a test; wait for all of them."""
+            """Every candidate who started has a result, published (the sandbox's class CSV comes first)."""
             reply = await self.http["export"].get(f"/schools/{school.uai}/livret.json")
             if reply.status_code != 200:
                 return None
             certifications = reply.json()["data"]["attributes"]["certifications"]
-            return reply.json() if len(certifications) >= started else None
+            published = all(c["status"] != "pending" for c in certifications)
+            return reply.json() if len(certifications) >= started and published else None
 
         livret = await self.wait(f"{school.uai}: results to reach the livret", livret_complete, seconds=600)
         target = self.output / "http" / school.uai
@@ -507,6 +508,11 @@ def _candidate_day(seed: int, candidate: dict[str, Any]) -> tuple[bool, bool]:
     rng = random.Random(f"{seed}:{candidate.get('ine') or candidate.get('learner_id')}")
     absent = rng.random() < 0.05
     return absent, not absent and rng.random() < 0.03
+
+
+def _kit_number(session: dict[str, Any]) -> int:
+    """The number the kit prints and the invigilator types: Pix Certif's once recorded."""
+    return session.get("pix_session_number") or session["session_number"]
 
 
 def _count(summary: dict[str, Any], key: str) -> int:

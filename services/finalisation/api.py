@@ -163,7 +163,9 @@ def room_view(snapshot: invigilation.RoomSnapshot, now: datetime) -> dict[str, A
     session, room = snapshot.session, snapshot.room
     return {
         "session_id": room.session_id,
-        "session_number": room.session_number,
+        "session_number": session.shown_number,
+        "certibus_session_number": room.session_number,
+        "pix_session_number": session.pix_session_number,
         "certification_center": session.certification_center,
         "address": session.address,
         "room": session.room,
