@@ -3,7 +3,8 @@
 For generated schools (valid UAIs and INEs, seeded; ``--scale demo|college|academie``): roster and
 profile-collection imports (eligibility), school set-up, automatic planning and confirmation,
 convocations (scheduler), the day itself in the invigilator space and finalisation (finalisation),
-results from the Pix sandbox, then the class CSVs, attestation PDFs and LSU/LSL livret files
+the catch-up week for the absent and aborted (a catch-up plan, deploy/local/catch_up.py), results
+from the Pix sandbox, then the class CSVs, attestation PDFs and LSU/LSL livret files
 (export), fetched over HTTP too, the livret feed through the LSU/LSL API, and at the end the
 académie view (academie): every school's Phase 3 card, printed as a table (a line per step) and
 written as a CSV to ``academie/academie-phase3.csv``. Everything lands in one output folder with a
@@ -31,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from deploy.local.catch_up import catch_up_plan, confirmed_catch_up
 from deploy.local.report import (
     Reporter,
     academie_table,
@@ -142,6 +144,8 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
 
         await asyncio.gather(*(the_day(school) for school in schools))
 
+    await catch_up_week(run, schools, seed, reporter, limit)
+
     reporter.log("4. results from the Pix sandbox, class exports and livrets (export)")
     classes = sum(
         len({c["division"] for s in school.sessions for c in s["candidates"]}) for school in schools
@@ -186,6 +190,47 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
             for s in schools
         ],
     }
+
+
+async def catch_up_week(
+    run: Run, schools: list[School], seed: int, reporter: Reporter, limit: asyncio.Semaphore
+) -> None:
+    """Each school's absent and aborted students, freed at finalisation, planned in the calendar's
+    catch-up week, convoked and certified there (their sessions join ``school.sessions``)."""
+    reporter.log("3b. the catch-up week: the absent and aborted sit again (scheduler, finalisation)")
+    with reporter.phase("catch-up week", len(schools), "schools") as advance:
+        held: dict[str, list[str]] = {}
+        proposed: dict[str, dict[str, Any]] = {}
+
+        async def propose(school: School) -> None:
+            if already := await confirmed_catch_up(run, school):  # a resumed run
+                held[school.uai] = already
+            elif plan := await catch_up_plan(run, school):
+                proposed[school.uai] = plan
+
+        await _for_each(limit, schools, propose)
+        for school in schools:  # confirmed in the schools' order: the same numbers for one seed
+            if school.uai in proposed:
+                held[school.uai] = await run.confirm(school, proposed[school.uai])
+
+        async def convoke(school: School, session_id: str) -> dict[str, Any]:
+            async with limit:
+                return await run.convoke(school, session_id)
+
+        async def supervise(school: School, session: dict[str, Any]) -> None:
+            async with limit:
+                await run.supervise(school, session, seed, catch_up=True)
+
+        async def week(school: School) -> None:
+            sessions = await asyncio.gather(*(convoke(school, i) for i in held.get(school.uai, [])))
+            school.sessions.extend(sessions)
+            await asyncio.gather(*(supervise(school, s) for s in sessions))
+            if sessions:
+                candidates = sum(len(s["candidates"]) for s in sessions)
+                run.log(f"  {school.uai}: {len(sessions)} catch-up session(s), {candidates} candidate(s)")
+            advance(1)
+
+        await asyncio.gather(*(week(school) for school in schools))
 
 
 def run_academie(

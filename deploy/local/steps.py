@@ -16,6 +16,7 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -176,14 +177,19 @@ class Run:
         school.summary["plan"] = {"sessions": len(plan["sessions"]), "half_days": len(plan["half_days"])}
         return plan
 
-    async def confirmed_sessions(self, school: School) -> list[str]:
-        """The sessions of a plan the school confirmed already (a resumed run), in their numbers'
-        order; [] when it has none (or the scheduler does not know the school yet)."""
+    async def confirmed_sessions(self, school: School, catch_up: bool = False) -> list[str]:
+        """The sessions of the plans the school confirmed already (a resumed run), the first plan's
+        or the catch-up week's, in their numbers' order; [] when it has none (or the scheduler does
+        not know the school yet)."""
         reply = await self.call("scheduler", "GET", f"/schools/{school.uai}/sessions", expect=(200, 404))
         if reply.status_code == 404:
             return []
         planned = sorted((s for s in reply.json() if s["plan_id"]), key=lambda s: s["session_number"])
-        return [s["session_id"] for s in planned]
+        kinds = {
+            plan_id: (await self.call("scheduler", "GET", f"/plans/{plan_id}")).json()["catch_up"]
+            for plan_id in dict.fromkeys(s["plan_id"] for s in planned)
+        }
+        return [s["session_id"] for s in planned if kinds[s["plan_id"]] == catch_up]
 
     async def confirm(self, school: School, plan: dict[str, Any]) -> list[str]:
         """Confirm a proposed plan: its sessions get their numbers (one sequence for the académie)."""
@@ -224,22 +230,28 @@ class Run:
 
     # ---- finalisation -----------------------------------------------------------------------
 
-    async def supervise(self, school: School, session: dict[str, Any], seed: int) -> int:
+    async def supervise(
+        self, school: School, session: dict[str, Any], seed: int, catch_up: bool = False
+    ) -> int:
         """The day of one session in the invigilator space, then its finalisation; candidates seen.
 
         Who is absent, has an incident or aborts is drawn per learner (seed and INE) and per session
         (seed, school, date, time, room): never from ids the services generate or the order of calls,
-        so one seed gives the same day whatever the interleaving (issue 11). Resumable: each step
-        is taken only if the room does not show it done yet (a resumed run, a lost answer)."""
+        so one seed gives the same day whatever the interleaving (issue 11). In the catch-up week
+        (``catch_up``) everyone comes and completes; ``summary["started"]`` counts learners with a
+        result, so a re-sit counts only for who was absent (an aborted test had one already), and
+        ``summary["resat"]`` keeps when each re-sit started (its livret line must be that one).
+        Resumable: each step is taken only if the room does not show it done yet (a resumed run, a
+        lost answer)."""
         login = await self.wait(
             f"session {session['session_number']} to reach the invigilator space",
             lambda: self._try_login(session),
         )
         room_rng = random.Random(f"{seed}:{school.uai}:{session['date']}:{session['time']}:{session['room']}")
         if login.get("finalised"):  # an earlier (interrupted) run did this day already
-            day = [_candidate_day(seed, c) for c in session["candidates"]]
-            school.summary["started"] = school.summary.get("started", 0) + sum(1 for d in day if not d[0])
-            return len(day)
+            counted = [c for c in session["candidates"] if _counts_as_started(seed, c, catch_up)]
+            school.summary["started"] = school.summary.get("started", 0) + len(counted)
+            return len(session["candidates"])
         headers = {"Authorization": f"Bearer {login['token']}"}
         sid = session["session_id"]
         base = f"/invigilator/sessions/{sid}/candidates"
@@ -253,7 +265,7 @@ class Run:
         reports = []
         for index, candidate in enumerate(session["candidates"]):
             cid = candidate["candidate_id"]
-            absent, aborted = _candidate_day(seed, candidate)
+            absent, aborted = (False, False) if catch_up else candidate_day(seed, candidate)
             if absent:
                 reports.append({"candidate_id": cid, "present": False})
                 continue
@@ -276,7 +288,8 @@ class Run:
                     headers=headers,
                     resend=Resend(safe=True, done_codes=("candidate.already_started",)),
                 )
-            school.summary["started"] = school.summary.get("started", 0) + 1  # one event loop: no race
+            if _counts_as_started(seed, candidate, catch_up):  # one event loop: no race
+                school.summary["started"] = school.summary.get("started", 0) + 1
             if index == 0 and room_rng.random() < 0.5 and cid not in with_incident:
                 await self.call(
                     "finalisation",
@@ -317,6 +330,8 @@ class Run:
                     resend=Resend(safe=True, done_codes=("candidate.test_not_in_progress",)),
                 )
             reports.append({"candidate_id": cid, "present": True})
+        if catch_up:
+            await self.remember_resits(school, sid, headers, seed)
         if any(r["present"] for r in reports):
             await self.expect_session_locked(session)
         await self.call(
@@ -332,6 +347,20 @@ class Run:
             },
         )
         return len(reports)
+
+    async def remember_resits(
+        self, school: School, session_id: str, headers: dict[str, str], seed: int
+    ) -> None:
+        """When each catch-up test of a learner who had aborted started: their livret line must be
+        the catch-up's (a later test), not the first one's."""
+        room = await self.call(
+            "finalisation", "GET", f"/invigilator/sessions/{session_id}", public=True, headers=headers
+        )
+        ines = {c["candidate_id"]: c.get("ine") for s in school.sessions for c in s["candidates"]}
+        for seat in room.json()["candidates"]:
+            ine = ines.get(seat["candidate_id"])
+            if ine and seat["started_at"] and candidate_day(seed, {"ine": ine})[1]:
+                school.summary.setdefault("resat", {})[ine] = seat["started_at"]
 
     async def expect_session_locked(self, session: dict[str, Any]) -> None:
         """A test started (SessionStarted): the scheduler must refuse to move the session, before
@@ -381,13 +410,22 @@ class Run:
         divisions = sorted({c["division"] for s in school.sessions for c in s["candidates"]})
         started = school.summary.get("started", 0)
 
+        # the livret shows instants to the millisecond
+        resat = {
+            ine: (at := datetime.fromisoformat(text)).replace(microsecond=at.microsecond // 1000 * 1000)
+            for ine, text in school.summary.get("resat", {}).items()
+        }
+
         async def livret_complete() -> dict[str, Any] | None:
-            """Pix gives a result to every candidate who started a test; wait for all of them."""
+            """Pix gives a result to every candidate who started a test; wait for all of them, and
+            for the catch-up's result of who re-sat after aborting (the latest test wins)."""
             reply = await self.http["export"].get(f"/schools/{school.uai}/livret.json")
             if reply.status_code != 200:
                 return None
             certifications = reply.json()["data"]["attributes"]["certifications"]
-            return reply.json() if len(certifications) >= started else None
+            taken = {c["nationalStudentId"]: datetime.fromisoformat(c["date"]) for c in certifications}
+            latest = all(ine in taken and taken[ine] >= at for ine, at in resat.items())
+            return reply.json() if len(certifications) >= started and latest else None
 
         livret = await self.wait(f"{school.uai}: results to reach the livret", livret_complete, seconds=600)
         target = self.output / "http" / school.uai
@@ -490,7 +528,14 @@ class Run:
         return {"summary": summary, "schools": mine}
 
 
-def _candidate_day(seed: int, candidate: dict[str, Any]) -> tuple[bool, bool]:
+def _counts_as_started(seed: int, candidate: dict[str, Any], catch_up: bool) -> bool:
+    """A started test that gives the learner a livret line of their own: on the first day who was
+    not absent; in the catch-up week who was (an aborted learner's line is replaced, not added)."""
+    absent = candidate_day(seed, candidate)[0]
+    return absent if catch_up else not absent
+
+
+def candidate_day(seed: int, candidate: dict[str, Any]) -> tuple[bool, bool]:
     """(absent, aborted) for a learner on the day: drawn from the seed and the INE alone."""
     rng = random.Random(f"{seed}:{candidate.get('ine') or candidate.get('learner_id')}")
     absent = rng.random() < 0.05

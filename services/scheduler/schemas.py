@@ -194,6 +194,7 @@ class PlanOut(BaseModel):
     created_at: dt.datetime
     confirmed_at: dt.datetime | None = None
     session_ids: list[uuid.UUID] = Field(default_factory=list, description="sessions created on confirm")
+    catch_up: bool = Field(default=False, description="planned in the calendar's catch-up week")
 
 
 class SessionIn(_In):

@@ -71,9 +71,8 @@ async def propose_plan(
         choice=choice,
     )
     if body.catch_up:
-        proposal = replace(
-            proposal, notes=(f"semaine de rattrapage {track.window.describe()}", *proposal.notes)
-        )
+        note = f"semaine de rattrapage {track.window.describe()}"
+        proposal = replace(proposal, catch_up=True, notes=(note, *proposal.notes))
     plan_id = uuid.uuid4()
     async with begin() as uow:
         await uow.store.insert_plan(

@@ -175,6 +175,7 @@ async def test_absent_and_aborted_candidates_are_freed_at_finalisation_and_plann
     assert plan.status_code == 201, plan.text
     proposal = plan.json()
     assert proposal["status"] == "proposed", proposal
+    assert proposal["catch_up"] is True and proposal["notes"][0].startswith("semaine de rattrapage")
     assert proposal["window"] == {"start": CATCH_UP[0].isoformat(), "end": CATCH_UP[1].isoformat()}
     assert sorted(lid for s in proposal["sessions"] for lid in s["learner_ids"]) == sorted(
         [absent["learner_id"], aborted["learner_id"]]
