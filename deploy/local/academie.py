@@ -3,7 +3,8 @@
 For generated schools (valid UAIs and INEs, seeded; ``--scale demo|college|academie``): roster and
 profile-collection imports (eligibility), school set-up, automatic planning and confirmation,
 convocations (scheduler), the day itself in the invigilator space and finalisation (finalisation),
-the catch-up week for the absent and aborted (a catch-up plan, deploy/local/catch_up.py), results
+a forgotten student added after each school's first start (deploy/local/late_enrolment.py), the
+catch-up week for the absent and aborted (a catch-up plan, deploy/local/catch_up.py), results
 from the Pix sandbox, then the class CSVs, attestation PDFs and LSU/LSL livret files
 (export), fetched over HTTP too, the livret feed through the LSU/LSL API, and at the end the
 académie view (academie): every school's Phase 3 card, printed as a table (a line per step) and
@@ -29,10 +30,12 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from deploy.local.catch_up import catch_up_plan, confirmed_catch_up
+from deploy.local.catch_up import catch_up_plan, confirmed_catch_up, remember_resits
+from deploy.local.late_enrolment import add_forgotten_student
 from deploy.local.report import (
     Reporter,
     academie_table,
@@ -134,9 +137,12 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
     with reporter.phase("invigilation and finalisation", candidates, "candidates") as advance:
 
         async def supervise(school: School, session: dict[str, Any]) -> None:
-            # rooms run side by side: each session has its own chance, whatever the interleaving
+            # rooms run side by side: each session has its own chance, whatever the interleaving;
+            # the school's first session gets a forgotten student after its first start
+            first = session is min(school.sessions, key=lambda s: s["session_number"])
+            late = partial(add_forgotten_student, run, school, session, seed) if first else None
             async with limit:
-                advance(await run.supervise(school, session, seed))
+                advance(await run.supervise(school, session, seed, late=late))
 
         async def the_day(school: School) -> None:
             await asyncio.gather(*(supervise(school, s) for s in school.sessions))
@@ -218,8 +224,9 @@ async def catch_up_week(
                 return await run.convoke(school, session_id)
 
         async def supervise(school: School, session: dict[str, Any]) -> None:
+            resits = partial(remember_resits, run, school, session["session_id"], seed)
             async with limit:
-                await run.supervise(school, session, seed, catch_up=True)
+                await run.supervise(school, session, seed, catch_up=True, before_finalising=resits)
 
         async def week(school: School) -> None:
             sessions = await asyncio.gather(*(convoke(school, i) for i in held.get(school.uai, [])))

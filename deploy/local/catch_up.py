@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deploy.local.draws import candidate_day
 from deploy.local.retrying import SAFE
 from deploy.local.schools import School
 from deploy.local.steps import Run
@@ -52,3 +53,18 @@ async def catch_up_plan(run: Run, school: School) -> dict[str, Any] | None:
 async def confirmed_catch_up(run: Run, school: School) -> list[str]:
     """The catch-up sessions the school confirmed already (a resumed run), in their numbers' order."""
     return await run.confirmed_sessions(school, catch_up=True)
+
+
+async def remember_resits(
+    run: Run, school: School, session_id: str, seed: int, headers: dict[str, str]
+) -> None:
+    """When each catch-up test of a learner who had aborted started (read in the room before
+    finalising): their livret line must be the catch-up's, a later test, not the first one's."""
+    room = await run.call(
+        "finalisation", "GET", f"/invigilator/sessions/{session_id}", public=True, headers=headers
+    )
+    ines = {c["candidate_id"]: c.get("ine") for s in school.sessions for c in s["candidates"]}
+    for seat in room.json()["candidates"]:
+        ine = ines.get(seat["candidate_id"])
+        if ine and seat["started_at"] and candidate_day(seed, {"ine": ine})[1]:
+            school.summary.setdefault("resat", {})[ine] = seat["started_at"]

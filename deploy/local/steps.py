@@ -20,12 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from deploy.local.draws import candidate_day, counts_as_started
 from deploy.local.generator import campaign_csv_bytes, generate_participations, learner_csv_bytes
 from deploy.local.http_client import Answer, ServiceClient
 from deploy.local.retrying import NEVER, SAFE, TRANSIENT_ERRORS, Resend, error_code, send
 from deploy.local.schools import School, school_body
 
 T = TypeVar("T")
+#: a step taken in a session's room, given the invigilator's headers (its token)
+RoomHook = Callable[[dict[str, str]], Awaitable[Any]]
 
 
 class Run:
@@ -231,25 +234,28 @@ class Run:
     # ---- finalisation -----------------------------------------------------------------------
 
     async def supervise(
-        self, school: School, session: dict[str, Any], seed: int, catch_up: bool = False
+        self,
+        school: School,
+        session: dict[str, Any],
+        seed: int,
+        catch_up: bool = False,
+        late: RoomHook | None = None,
+        before_finalising: RoomHook | None = None,
     ) -> int:
         """The day of one session in the invigilator space, then its finalisation; candidates seen.
 
-        Who is absent, has an incident or aborts is drawn per learner (seed and INE) and per session
-        (seed, school, date, time, room): never from ids the services generate or the order of calls,
-        so one seed gives the same day whatever the interleaving (issue 11). In the catch-up week
-        (``catch_up``) everyone comes and completes; ``summary["started"]`` counts learners with a
-        result, so a re-sit counts only for who was absent (an aborted test had one already), and
-        ``summary["resat"]`` keeps when each re-sit started (its livret line must be that one).
-        Resumable: each step is taken only if the room does not show it done yet (a resumed run, a
-        lost answer)."""
+        Absences, incidents and aborts are drawn from the seed, the INE and the room (deploy/local/
+        draws.py): one seed, the same day whatever the interleaving (issue 11). In the catch-up week
+        everyone comes; ``summary["started"]`` counts learners with a livret line. ``late`` (given
+        the room's token after its first start) may enrol a forgotten student, ``before_finalising``
+        reads the room last. Resumable: a step is taken only if the room does not show it done."""
         login = await self.wait(
             f"session {session['session_number']} to reach the invigilator space",
             lambda: self._try_login(session),
         )
         room_rng = random.Random(f"{seed}:{school.uai}:{session['date']}:{session['time']}:{session['room']}")
         if login.get("finalised"):  # an earlier (interrupted) run did this day already
-            counted = [c for c in session["candidates"] if _counts_as_started(seed, c, catch_up)]
+            counted = [c for c in session["candidates"] if counts_as_started(seed, c, catch_up)]
             school.summary["started"] = school.summary.get("started", 0) + len(counted)
             return len(session["candidates"])
         headers = {"Authorization": f"Bearer {login['token']}"}
@@ -288,8 +294,12 @@ class Run:
                     headers=headers,
                     resend=Resend(safe=True, done_codes=("candidate.already_started",)),
                 )
-            if _counts_as_started(seed, candidate, catch_up):  # one event loop: no race
+            if counts_as_started(seed, candidate, catch_up):  # one event loop: no race
                 school.summary["started"] = school.summary.get("started", 0) + 1
+            if late is not None:  # once, right after the room's first start: the loop reaches them
+                extra, late = await late(headers), None
+                if extra is not None:
+                    session["candidates"].append(extra)
             if index == 0 and room_rng.random() < 0.5 and cid not in with_incident:
                 await self.call(
                     "finalisation",
@@ -330,8 +340,8 @@ class Run:
                     resend=Resend(safe=True, done_codes=("candidate.test_not_in_progress",)),
                 )
             reports.append({"candidate_id": cid, "present": True})
-        if catch_up:
-            await self.remember_resits(school, sid, headers, seed)
+        if before_finalising is not None:
+            await before_finalising(headers)
         if any(r["present"] for r in reports):
             await self.expect_session_locked(session)
         await self.call(
@@ -347,20 +357,6 @@ class Run:
             },
         )
         return len(reports)
-
-    async def remember_resits(
-        self, school: School, session_id: str, headers: dict[str, str], seed: int
-    ) -> None:
-        """When each catch-up test of a learner who had aborted started: their livret line must be
-        the catch-up's (a later test), not the first one's."""
-        room = await self.call(
-            "finalisation", "GET", f"/invigilator/sessions/{session_id}", public=True, headers=headers
-        )
-        ines = {c["candidate_id"]: c.get("ine") for s in school.sessions for c in s["candidates"]}
-        for seat in room.json()["candidates"]:
-            ine = ines.get(seat["candidate_id"])
-            if ine and seat["started_at"] and candidate_day(seed, {"ine": ine})[1]:
-                school.summary.setdefault("resat", {})[ine] = seat["started_at"]
 
     async def expect_session_locked(self, session: dict[str, Any]) -> None:
         """A test started (SessionStarted): the scheduler must refuse to move the session, before
@@ -526,20 +522,6 @@ class Run:
         )
         (target / "schools.json").write_text(json.dumps(mine, ensure_ascii=False, indent=1), encoding="utf-8")
         return {"summary": summary, "schools": mine}
-
-
-def _counts_as_started(seed: int, candidate: dict[str, Any], catch_up: bool) -> bool:
-    """A started test that gives the learner a livret line of their own: on the first day who was
-    not absent; in the catch-up week who was (an aborted learner's line is replaced, not added)."""
-    absent = candidate_day(seed, candidate)[0]
-    return absent if catch_up else not absent
-
-
-def candidate_day(seed: int, candidate: dict[str, Any]) -> tuple[bool, bool]:
-    """(absent, aborted) for a learner on the day: drawn from the seed and the INE alone."""
-    rng = random.Random(f"{seed}:{candidate.get('ine') or candidate.get('learner_id')}")
-    absent = rng.random() < 0.05
-    return absent, not absent and rng.random() < 0.03
 
 
 def _count(summary: dict[str, Any], key: str) -> int:

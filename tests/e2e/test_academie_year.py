@@ -13,8 +13,9 @@ import uuid
 import pytest
 
 from deploy.local.academie import Run, generate_schools, livret_client, local_run_calendar, run_academie
+from deploy.local.draws import candidate_day
+from deploy.local.late_enrolment import LATE_REASON
 from deploy.local.stack import StackConfig, start_stack
-from deploy.local.steps import candidate_day
 from shared.contracts.topics import SERVICES
 from tests.e2e.conftest import free_ports
 
@@ -93,6 +94,12 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
         assert sorted(c["ine"] for s in catch_up for c in s["candidates"]) == sorted(released)
         assert released <= {c["nationalStudentId"] for c in certifications}
         catch_up_numbers = {str(s["session_number"]) for s in catch_up}
+        # a forgotten student enrolled after the first session's first start sat and has a result
+        late = [
+            c for s in school.sessions for c in s["candidates"] if c.get("override_reason") == LATE_REASON
+        ]
+        assert len(late) == school.summary.get("late_enrolments", 0) <= 1
+        assert {c["ine"] for c in late} <= {c["nationalStudentId"] for c in certifications}
 
         # the class CSVs on disk: Pix Orga format, one row per learner with a result
         class_files = sorted(folder.glob("*_resultats_*.csv"))
@@ -124,6 +131,7 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
             ]["certifications"]
         )
     assert summary["schools"] and all(s["sessions"] for s in summary["schools"])
+    assert any(school.summary.get("late_enrolments") for school in schools), "no room seated a late student"
 
     # the académie view at the end of the run: every school through its whole card, in the CSV too
     lines = (output / "academie" / "academie-phase3.csv").read_bytes().decode("utf-8").split("\r\n")
