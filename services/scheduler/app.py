@@ -100,8 +100,8 @@ def warn_about_the_current_year(calendar: CertificationCalendar, clock: SchoolCl
         )
 
 
-router.include_router(checklist_router)
 router.include_router(candidates_router)
+router.include_router(checklist_router)
 
 definition = ServiceDefinition(
     name="scheduler",
