@@ -284,6 +284,12 @@ class EnrolledCandidate(BaseModel):
     override_reason: str | None = Field(
         default=None, description="why a learner who is not certifiable was enrolled anyway"
     )
+    adapted_conditions: str | None = Field(
+        default=None,
+        max_length=500,
+        description="adapted conditions (accessibility) the candidate sits with, printed on the"
+        " invigilator kit and the attendance sheet; None: none",
+    )
 
 
 @_event("scheduler", SCHEDULER, "candidates_enrolled", "session_id")
@@ -301,6 +307,19 @@ class CandidateUnenrolled(Event):
     candidate_id: str
     learner_id: str
     unenrolled_at: datetime
+
+
+@_event("scheduler", SCHEDULER, "candidate_updated", "session_id")
+class CandidateUpdated(Event):
+    """A candidate's extra time or adapted conditions corrected, until the session is finalised.
+
+    The whole candidate travels, so a read model upserts it as it does an enrolment."""
+
+    session_id: str
+    uai: str
+    candidate: EnrolledCandidate
+    changed_fields: list[str] = Field(description="extra_time_percentage and/or adapted_conditions")
+    updated_at: datetime
 
 
 @_event("scheduler", SCHEDULER, "convocations_issued", "session_id")
@@ -497,6 +516,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     SessionCancelled,
     CandidatesEnrolled,
     CandidateUnenrolled,
+    CandidateUpdated,
     ConvocationsIssued,
     SessionStarted,
     SessionFinalised,
