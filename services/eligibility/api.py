@@ -15,9 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
 
+from services.eligibility import certificability_store
 from services.eligibility.domain.certifiability import CertifiabilityCounts
 from services.eligibility.store import EligibilityStore, transactions
-from services.eligibility.usecases import BeginWork, campaigns, queries, rosters
+from services.eligibility.usecases import BeginWork, campaigns, orga_certificability, queries, rosters
+from services.eligibility.usecases.one_month_check import school_day
 from shared.errors import statuses
 from shared.http import ApiError, error_responses, school_api_router
 from shared.service import Runtime, get_runtime
@@ -104,6 +106,29 @@ async def upload_campaign_export(
         data=data,
         external_id_column=external_id_column,
         now=runtime.clock.now(),
+        max_bytes=max_bytes,
+    )
+    return asdict(report)
+
+
+@learner_data.post(
+    "/schools/{uai}/orga-certificability", responses=error_responses(ERRORS, campaigns.REJECTED)
+)
+async def upload_orga_certificability(
+    uai: str, request: Request, runtime: Runtime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Import the certificability Pix Orga shows (INE;Certificabilité;Date de certificabilité):
+    the more recent of it and a campaign's share wins; refused whole like a campaign export."""
+    max_bytes = runtime.settings.max_upload_bytes
+    file_name, data = await read_upload(request, max_bytes)
+    now = runtime.clock.now()
+    report = await orga_certificability.import_orga_certificability(
+        certificability_store.transactions(runtime.unit_of_work),
+        uai=uai,
+        file_name=file_name,
+        data=data,
+        now=now,
+        today=school_day(now, runtime.settings.remediation_timezone),
         max_bytes=max_bytes,
     )
     return asdict(report)

@@ -23,8 +23,10 @@ import asyncpg
 
 from services.eligibility.domain.campaign_matching import LearnerIdentity
 from services.eligibility.domain.certifiability import (
+    AssessmentOrigin,
     CertifiabilityAssessment,
     CertifiabilityStatus,
+    CurrentAssessment,
     Disagreement,
 )
 from services.eligibility.domain.roster import RosterLearner, Sex
@@ -78,14 +80,6 @@ def _assessment(row: asyncpg.Record) -> CertifiabilityAssessment:
 
 # ---------------------------------------------------------------------------------------------
 # read models
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAssessment:
-    """What an import compares a new assessment with: the stored status and when it was shared."""
-
-    status: CertifiabilityStatus
-    shared_at: date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,13 +296,18 @@ class EligibilityStore:
             *values.values(),
         )
 
-    async def current_assessments(self, learner_ids: Sequence[str]) -> dict[str, StoredAssessment]:
+    async def current_assessments(self, learner_ids: Sequence[str]) -> dict[str, CurrentAssessment]:
+        """Each learner's stored status, origin and date (the share's or Orga's computation's)."""
         rows = await self.conn.fetch(
-            "SELECT learner_id, status, shared_at FROM assessments WHERE learner_id = ANY($1::uuid[])",
+            "SELECT learner_id, status, origin, CASE WHEN origin = 'orga_certificability'"
+            " THEN certifiable_at ELSE shared_at END AS dated"
+            " FROM assessments WHERE learner_id = ANY($1::uuid[])",
             [uuid.UUID(i) for i in learner_ids],
         )
         return {
-            str(r["learner_id"]): StoredAssessment(CertifiabilityStatus(r["status"]), r["shared_at"])
+            str(r["learner_id"]): CurrentAssessment(
+                CertifiabilityStatus(r["status"]), AssessmentOrigin(r["origin"]), r["dated"]
+            )
             for r in rows
         }
 
@@ -333,7 +332,7 @@ class EligibilityStore:
             " certifiable_count = EXCLUDED.certifiable_count, levels = EXCLUDED.levels,"
             " pix_total = EXCLUDED.pix_total, shared_at = EXCLUDED.shared_at, source = EXCLUDED.source,"
             " source_line = EXCLUDED.source_line, import_id = EXCLUDED.import_id,"
-            " assessed_at = EXCLUDED.assessed_at",
+            " assessed_at = EXCLUDED.assessed_at, origin = 'campaign_export', certifiable_at = NULL",
             [uuid.UUID(a.learner_id) for a in assessments],
             uai,
             source,
