@@ -17,8 +17,16 @@ from starlette.datastructures import UploadFile
 
 from services.eligibility import certificability_store
 from services.eligibility.domain.certifiability import CertifiabilityCounts
+from services.eligibility.remediation_store import RemediationStore
 from services.eligibility.store import EligibilityStore, transactions
-from services.eligibility.usecases import BeginWork, campaigns, orga_certificability, queries, rosters
+from services.eligibility.usecases import (
+    BeginWork,
+    campaigns,
+    orga_certificability,
+    queries,
+    remediations,
+    rosters,
+)
 from services.eligibility.usecases.one_month_check import school_day
 from shared.errors import statuses
 from shared.http import ApiError, error_responses, school_api_router
@@ -176,6 +184,27 @@ async def school_learners(
     """The school's learners (active ones unless ``include_inactive``), optionally one class."""
     school, learners = await queries.school_learners(_reads(runtime), uai, division, include_inactive)
     return {"uai": school, "count": len(learners), "learners": [asdict(x) for x in learners]}
+
+
+@learner_data.get("/schools/{uai}/remediations", responses=error_responses(ERRORS, *_UAI_CODES))
+async def school_remediations(
+    uai: str,
+    division: str | None = Query(default=None, description="one class only"),
+    include_resolved: bool = Query(default=True, description="false: only the students still to place"),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    """The remediation list: each student a one-month check asked to place themselves, the
+    competences still at level 0, the check's date and the session's, and when it was resolved."""
+    found = await remediations.remediation_list(
+        RemediationStore(runtime.pool), uai, division, include_resolved
+    )
+    return {
+        "uai": found.uai,
+        "division": found.division,
+        "open": found.open,
+        "resolved": found.resolved,
+        "students": [asdict(item) for item in found.students],
+    }
 
 
 router.include_router(learner_data)

@@ -113,6 +113,7 @@ DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
         ("POST", "/schools/{uai}/orga-certificability"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/classes/{division}/certifiability"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/learners"): SCHOOL_PEOPLE,
+        ("GET", "/schools/{uai}/remediations"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/certifiability"): EVERY_SCHOOL_ROLE,
     },
     "finalisation": {
