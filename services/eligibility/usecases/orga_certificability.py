@@ -88,7 +88,8 @@ async def import_orga_certificability(
         current = await store.current_assessments([i.learner_id for _, i in matched])
         new: list[tuple[OrgaAssessment, str]] = []
         for row, identity in matched:
-            assert row.certifiable_at is not None  # the parser requires it with a status
+            if row.certifiable_at is None:  # never: the parser refuses a status without its date
+                continue
             status = (
                 CertifiabilityStatus.CERTIFIABLE if row.certifiable else CertifiabilityStatus.NOT_CERTIFIABLE
             )
