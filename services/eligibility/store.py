@@ -117,6 +117,8 @@ class LearnerCertifiability:
     division: str
     source: str | None
     assessment: CertifiabilityAssessment | None
+    origin: str | None = None  # campaign_export / orga_certificability
+    certifiable_at: date | None = None  # Orga's computation day (orga_certificability only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +383,8 @@ class EligibilityStore:
         """Active learners of a school (or one class) with their assessment, if any."""
         rows = await self.conn.fetch(
             "SELECT l.learner_id, l.ine, l.first_name, l.last_name, l.usage_name, l.division,"
-            " a.status, a.certifiable_count, a.levels, a.shared_at, a.source_line, a.pix_total, a.source"
+            " a.status, a.certifiable_count, a.levels, a.shared_at, a.source_line, a.pix_total, a.source,"
+            " a.origin, a.certifiable_at"
             " FROM learners l LEFT JOIN assessments a USING (learner_id)"
             " WHERE l.uai = $1 AND l.active AND ($2::text IS NULL OR l.division = $2)"
             " ORDER BY l.division, l.last_name, l.first_name, l.learner_id",
@@ -397,6 +400,8 @@ class EligibilityStore:
                 r["division"],
                 r["source"],
                 None if r["status"] is None else _assessment(r),
+                r["origin"],
+                r["certifiable_at"],
             )
             for r in rows
         ]

@@ -80,6 +80,12 @@ async def test_orga_statuses_are_matched_by_ine_stored_and_announced_with_their_
     dashboard = (await eligibility.http.get(f"/schools/{UAI}/classes/3A/certifiability")).json()
     assert (dashboard["counts"]["certifiable"], dashboard["counts"]["not_certifiable"]) == (1, 1)
     assert dashboard["counts"]["unknown"] == 2  # "Non communiqué" and absent: still unknown
+    students = {s["learner_id"]: s for s in dashboard["students"]}
+    assert (students[ids[a.ine]]["origin"], students[ids[a.ine]]["certifiable_at"]) == (
+        "orga_certificability",
+        "2025-11-14",
+    )
+    assert students[ids[c.ine]]["origin"] is None
     row = await stored(eligibility, ids[a.ine])
     assert (row["origin"], row["certifiable_at"], row["shared_at"], row["source"]) == (
         "orga_certificability",
