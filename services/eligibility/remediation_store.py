@@ -137,7 +137,7 @@ class RemediationStore:
         """The school's items (one class's when ``division``), of sessions not cancelled."""
         rows = await self.conn.fetch(
             "SELECT r.*, l.ine, l.last_name, l.first_name FROM remediation_items r"
-            " LEFT JOIN learners l ON l.learner_id::text = r.learner_id"
+            " LEFT JOIN learners l ON l.uai = r.uai AND l.learner_id::text = r.learner_id"
             " LEFT JOIN sessions s ON s.session_id = r.session_id"
             " WHERE r.uai = $1 AND ($2::text IS NULL OR r.division = $2)"
             " AND ($3 OR r.resolved_at IS NULL) AND NOT coalesce(s.cancelled, false)"

@@ -119,6 +119,8 @@ async def test_the_check_fills_the_list_and_a_later_certifiable_assessment_resol
     in_class = [s["ine"] for s in (await listed(svc.http, division=b.division))["students"]]
     assert b.division != c.division and in_class == [b.ine]
     assert (await listed(svc.http, division="9Z"))["students"] == []
+    refused = await svc.http.get("/schools/0211089A/remediations")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "uai.invalid_check_letter")
 
 
 def item(
