@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from deploy.local.draws import candidate_day, counts_as_started
-from deploy.local.generator import campaign_csv_bytes, generate_participations, learner_csv_bytes
+from deploy.local.generator import (
+    campaign_csv_bytes,
+    generate_orga_certificability,
+    generate_participations,
+    learner_csv_bytes,
+    orga_certificability_csv_bytes,
+)
 from deploy.local.http_client import Answer, ServiceClient
 from deploy.local.retrying import NEVER, SAFE, TRANSIENT_ERRORS, Resend, error_code, send
 from deploy.local.schools import School, school_body
@@ -135,19 +141,29 @@ class Run:
                 files={"file": (f"export_eleves_{school.uai}.csv", roster, "text/csv")},
             )
         ).json()
-        participations = generate_participations(seed, school.learners, share_rate=0.9, certifiable_rate=0.85)
-        campaign = campaign_csv_bytes(participations, organisation=school.name)
+        if school.orga_certificability:
+            # Pix Orga's nightly certificability, in the file the README documents (Orga has no export)
+            rows = generate_orga_certificability(seed, school.learners, certifiable_rate=0.85)
+            path, name = "orga-certificability", "certificabilite_pix_orga.csv"
+            data = orga_certificability_csv_bytes(rows)
+        else:
+            participations = generate_participations(
+                seed, school.learners, share_rate=0.9, certifiable_rate=0.85
+            )
+            path, name = "campaign-exports", "collecte_profils.csv"
+            data = campaign_csv_bytes(participations, organisation=school.name)
         report = (
             await self.call(
                 "eligibility",
                 "POST",
-                f"/schools/{school.uai}/campaign-exports",
+                f"/schools/{school.uai}/{path}",
                 resend=SAFE,  # the same file again replaces no assessment by an older one
-                files={"file": ("collecte_profils.csv", campaign, "text/csv")},
+                files={"file": (name, data, "text/csv")},
             )
         ).json()
         summary = (await self.call("eligibility", "GET", f"/schools/{school.uai}/certifiability")).json()
-        school.summary.update(roster=reply, campaign=report, certifiability=summary)
+        kind = "orga_certificability" if school.orga_certificability else "campaign"
+        school.summary.update({"roster": reply, kind: report, "certifiability": summary})
         self.log(
             f"  {school.uai} {school.name}: {len(school.learners)} learners imported;"
             f" certifiability {summary.get('counts', summary)}"

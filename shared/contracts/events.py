@@ -142,6 +142,17 @@ class CertifiabilityAssessed(Event):
     shared_at: datetime | None = None
     source: str = Field(description="where the assessment comes from, e.g. the campaign file name")
     assessed_at: datetime
+    origin: Literal["campaign_export", "orga_certificability"] | None = Field(
+        default=None,
+        description=(
+            "what kind of file the assessment comes from: a profile-collection campaign export (levels,"
+            " dated by shared_at) or Pix Orga's nightly certificability (dated by certifiable_at);"
+            " absent from events published before it existed (campaign exports)"
+        ),
+    )
+    certifiable_at: date | None = Field(
+        default=None, description="the day Pix Orga computed the certificability (orga_certificability only)"
+    )
 
 
 class MissingCompetences(BaseModel):

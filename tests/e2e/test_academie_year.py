@@ -150,6 +150,14 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
         )
     assert summary["schools"] and all(s["sessions"] for s in summary["schools"])
     assert any(school.summary.get("late_enrolments") for school in schools), "no room seated a late student"
+    # the second school sent Pix Orga's certificability file instead of a campaign export
+    [orga] = [s for s in schools if s.orga_certificability]
+    report = orga.summary["orga_certificability"]
+    assert report["rows"] == len(orga.learners) and report["unmatched"] == []
+    assert (
+        report["matched"] + report["not_available"] == len(orga.learners)
+        and report["assessed"]["certifiable"]
+    )
 
     # the académie view at the end of the run: every school through its whole card, in the CSV too
     lines = (output / "academie" / "academie-phase3.csv").read_bytes().decode("utf-8").split("\r\n")

@@ -114,8 +114,10 @@ DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
         **OPS,
         ("POST", "/schools/{uai}/rosters"): SCHOOL_PEOPLE,
         ("POST", "/schools/{uai}/campaign-exports"): SCHOOL_PEOPLE,
+        ("POST", "/schools/{uai}/orga-certificability"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/classes/{division}/certifiability"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/learners"): SCHOOL_PEOPLE,
+        ("GET", "/schools/{uai}/remediations"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/certifiability"): EVERY_SCHOOL_ROLE,
     },
     "finalisation": {
