@@ -33,7 +33,12 @@ def describe(definition: ServiceDefinition) -> dict:
             event_cls.topic,
             title=f"{event_cls.topic}:{event_cls.event_type}",
             description=(event_cls.__doc__ or event_cls.__name__).strip().splitlines()[0]
-            + f" Key and ce_subject: {event_cls.subject_field}; ce_type: {event_cls.event_type}.",
+            + f" Key and ce_subject: {event_cls.subject_field}; ce_type: {event_cls.event_type}."
+            + (
+                f" Personal data (erase on LearnerErasureRequested): {', '.join(event_cls.personal_data)}."
+                if event_cls.personal_data
+                else " Personal data: none."
+            ),
             schema=event_cls,
         )
     spec = AsyncAPI(broker, title=f"certibus {definition.name}", version="1", schema_version="3.0.0")

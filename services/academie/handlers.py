@@ -43,6 +43,7 @@ from shared.contracts.events import (
     SessionUpdatedV1,
 )
 from shared.contracts.topics import ELIGIBILITY, EXPORT, FINALISATION, SCHEDULER
+from shared.erasure import handle_erasures, nothing_to_erase
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
 
@@ -95,3 +96,7 @@ def wire(runtime: Runtime) -> None:
     for consumer, handlers in consumers:
         for event_cls, handler in handlers.items():
             consumer.on_batch(event_cls, handler)
+    # the view keeps no personal data (ids, MEF codes, counts): an erasure is recorded and logged,
+    # the confirmation of every service (README, *Erasing a learner*)
+    roster = consumers[0][0]
+    handle_erasures(roster, "academie", nothing_to_erase, lambda: runtime.clock.now(), guard=False)

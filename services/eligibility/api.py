@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from services.eligibility import store_certificability
@@ -22,25 +23,29 @@ from services.eligibility.store_remediation import RemediationStore
 from services.eligibility.usecases import (
     BeginWork,
     campaigns,
+    erasure,
     orga_certificability,
     queries,
     remediations,
     rosters,
 )
 from services.eligibility.usecases.one_month_check import school_day
+from shared.auth import Principal
 from shared.errors import statuses
-from shared.http import ApiError, error_responses, school_api_router
+from shared.http import ApiError, current_principal, error_responses, school_api_router
 from shared.service import Runtime, get_runtime
 
 #: status of each refusal code of the use cases; the others (rejected files, bad UAIs) are 422
-ERRORS = statuses(not_found={"class.not_found"})
+ERRORS = statuses(not_found={"class.not_found", erasure.NOT_FOUND})
 _UAI_CODES = ("uai.invalid_format", "uai.invalid_check_letter")
 
 #: the school's own people: every route that takes in or lists its students
 learner_data = school_api_router(roles=frozenset({"staff", "referent"}), tags=["eligibility"])
 #: counts only: the académie's operators too
 counts = school_api_router(tags=["eligibility"])
-#: what app.py serves: both routers, included at the end of this module
+#: erasing a learner everywhere: the académie's operators only (README, *Erasing a learner*)
+erasures = school_api_router(roles=frozenset({"operator"}), tags=["eligibility"])
+#: what app.py serves: every router, included at the end of this module
 router = APIRouter()
 
 
@@ -207,5 +212,37 @@ async def school_remediations(
     }
 
 
+class ErasureIn(BaseModel):
+    """The learner to erase, by certibus id or INE (in the body: an INE never goes in a URL)."""
+
+    learner_id: str | None = Field(default=None, description="certibus id of the learner")
+    ine: str | None = Field(default=None, description="the learner's INE, when the id is not known")
+
+
+@erasures.post(
+    "/schools/{uai}/erasures",
+    responses=error_responses(ERRORS, erasure.NOT_FOUND, erasure.NO_LEARNER, *_UAI_CODES),
+)
+async def erase_learner(
+    uai: str,
+    body: ErasureIn,
+    runtime: Runtime = Depends(get_runtime),
+    principal: Principal | None = Depends(current_principal),
+) -> dict[str, Any]:
+    """Erase one learner's personal data in every service (LearnerErasureRequested); counts are kept.
+
+    ``already_erased``: an earlier request did it (nothing is raised again)."""
+    receipt = await erasure.erase_learner(
+        runtime.unit_of_work,
+        uai=uai,
+        learner_id=body.learner_id,
+        ine=body.ine,
+        requested_by=principal.subject if principal else "open-api",
+        now=runtime.clock.now(),
+    )
+    return asdict(receipt)
+
+
 router.include_router(learner_data)
 router.include_router(counts)
+router.include_router(erasures)

@@ -171,7 +171,9 @@ class EligibilityStore:
 
     async def school_learners(self, uai: str) -> list[ExistingLearner]:
         rows = await self.conn.fetch(
-            f"SELECT learner_id, active, {_LEARNER_SELECT} FROM learners WHERE uai = $1", uai
+            f"SELECT learner_id, active, {_LEARNER_SELECT} FROM learners"
+            " WHERE uai = $1 AND ine IS NOT NULL",  # an erased learner (no INE) is matched no more
+            uai,
         )
         return [ExistingLearner(str(row["learner_id"]), _record_of(row), row["active"]) for row in rows]
 
@@ -250,7 +252,7 @@ class EligibilityStore:
     async def active_identities(self, uai: str) -> list[LearnerIdentity]:
         rows = await self.conn.fetch(
             "SELECT learner_id, ine, last_name, first_name, division, usage_name FROM learners"
-            " WHERE uai = $1 AND active",
+            " WHERE uai = $1 AND active AND ine IS NOT NULL",
             uai,
         )
         return [

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from services.export import store_erasure
 from services.export.store import ExportStore, StoreWork
 from services.export.usecases import read_model
 from services.export.usecases.rebuild import export_results
@@ -43,6 +44,7 @@ from shared.contracts.events import (
     SessionUpdatedV1,
 )
 from shared.contracts.topics import ELIGIBILITY, FINALISATION, SCHEDULER
+from shared.erasure import handle_erasures, keep_erasures
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
 
@@ -139,3 +141,8 @@ def wire(runtime: Runtime) -> None:
     ):
         for event_cls, handler in batch_handlers.items():
             consumer.on_batch(event_cls, handler)
+    # erasures (README, *Erasing a learner*): on the roster's consumer, keyed by learner like the
+    # learner events; every consumer's events that carry personal data leave an erased learner erased
+    handle_erasures(roster, "export", store_erasure.erase_tables, lambda: runtime.clock.now())
+    keep_erasures(sessions, store_erasure.erase_tables)
+    keep_erasures(results, store_erasure.erase_tables)

@@ -14,12 +14,13 @@ from pathlib import Path
 import structlog
 from pydantic import Field, SecretStr
 
-from services.finalisation import handlers, store
+from services.finalisation import handlers, store, store_erasure
 from services.finalisation.api import DEPENDENCIES, ERROR_STATUSES, router
 from services.finalisation.usecases import invigilation
 from services.finalisation.usecases.overdue import check_overdue
 from services.finalisation.usecases.ports import Dependencies
-from shared.contracts.topics import SCHEDULER
+from shared.contracts.topics import ELIGIBILITY, SCHEDULER
+from shared.erasure import handle_erasures, keep_erasures
 from shared.password_hash import verify_password
 from shared.service import Runtime, ServiceDefinition
 from shared.settings import ApiToken, InvigilatorPasswordSettings, ServiceSettings
@@ -112,6 +113,10 @@ def wire(runtime: Runtime) -> None:
     sessions = runtime.consumer("sessions", SCHEDULER, parallel_partitions=True)
     for event_cls, batch_handler in handlers.BATCH_HANDLERS.items():
         sessions.on_batch(event_cls, batch_handler)
+    keep_erasures(sessions, store_erasure.erase_tables)
+    # eligibility's LearnerErasureRequested only (the README's *Erasing a learner*)
+    erasures = runtime.consumer("erasures", ELIGIBILITY)
+    handle_erasures(erasures, "finalisation", store_erasure.erase_tables, lambda: runtime.clock.now())
 
 
 definition = ServiceDefinition(

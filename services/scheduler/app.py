@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from pydantic import AliasChoices, Field, field_validator
 
-from services.scheduler import handlers
+from services.scheduler import handlers, store_erasure
 from services.scheduler.api import DEPENDENCIES, ERROR_STATUSES, UseCaseDependencies, router
 from services.scheduler.api_candidates import router as candidates_router
 from services.scheduler.api_checklist import router as checklist_router
@@ -25,6 +25,7 @@ from services.scheduler.store import transactions
 from services.scheduler.usecases.common import SchoolClock
 from shared.contracts.events import LivretExportProduced, ResultsProcessed, SessionFinalised, SessionStarted
 from shared.contracts.topics import ELIGIBILITY, EXPORT, FINALISATION
+from shared.erasure import handle_erasures
 from shared.password_hash import keyed_verifier
 from shared.service import Runtime, ServiceDefinition
 from shared.settings import InvigilatorPasswordSettings, ServiceSettings
@@ -76,6 +77,7 @@ def wire(runtime: Runtime) -> None:
     # that learner's rows (learners, learner_certifiability), so two partitions never touch one row.
     learners = runtime.consumer("learners", ELIGIBILITY, parallel_partitions=True)
     handlers.handle_learner_events(learners)
+    handle_erasures(learners, "scheduler", store_erasure.erase_tables, lambda: runtime.clock.now())
     finalisation = runtime.consumer("finalisation", FINALISATION)
     finalisation.on(SessionStarted, handlers.on_session_started)
     finalisation.on(SessionFinalised, handlers.on_session_finalised)

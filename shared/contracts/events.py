@@ -11,11 +11,39 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from shared.contracts.topics import ELIGIBILITY, EXPORT, FINALISATION, SCHEDULER
+
+#: JSON Schema keyword marking a field whose value is personal data (docs/events, docs/asyncapi)
+PERSONAL_DATA = "x-personal-data"
+
+
+def personal(default: object = ..., *, description: str | None = None, **kwargs: object) -> Any:
+    """A pydantic Field marked as personal data: a subscriber must erase it on LearnerErasureRequested."""
+    return Field(default, description=description, json_schema_extra={PERSONAL_DATA: True}, **kwargs)  # type: ignore[call-overload]
+
+
+def personal_fields(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Dotted paths of the fields marked personal in ``model`` and the models it nests."""
+    found = []
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        if extra.get(PERSONAL_DATA):
+            found.append(prefix + name)
+        for nested in _models_in(info.annotation):
+            found += personal_fields(nested, f"{prefix}{name}.")
+    return found
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    """The pydantic models an annotation names (``list[X]``, ``X | None``, ``dict[str, X]``…)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
 
 CertifiabilityStatus = Literal["certifiable", "not_certifiable", "unknown"]
 SchoolLevel = Literal["college", "lycee"]
@@ -48,6 +76,8 @@ class Event(BaseModel):
     source_service: ClassVar[str]
     topic: ClassVar[str]
     subject_field: ClassVar[str]
+    #: dotted paths of the fields holding personal data (empty: the event carries none)
+    personal_data: ClassVar[tuple[str, ...]]
 
     def subject(self) -> str:
         """The aggregate id: Kafka key and ``ce_subject``."""
@@ -62,6 +92,7 @@ def _event(service: str, topic: str, name: str, subject: str, version: int = 1):
         cls.source_service = service
         cls.topic = topic
         cls.subject_field = subject
+        cls.personal_data = tuple(personal_fields(cls))
         return cls
 
     return apply
@@ -78,18 +109,18 @@ class LearnerSnapshot(BaseModel):
 
     learner_id: str = Field(description="certibus id of the learner (stable across re-imports)")
     uai: str = Field(description="school UAI, 7 digits + check letter")
-    ine: str | None = Field(description="national student id (INE), 11 characters")
-    first_name: str
-    middle_name: str | None = None
-    third_name: str | None = None
-    last_name: str = Field(description="birth name (Nom de famille)")
-    preferred_last_name: str | None = Field(default=None, description="Nom d'usage")
-    birthdate: date
-    sex: Literal["M", "F"] | None = None
-    birth_city: str | None = None
-    birth_city_code: str | None = None
-    birth_department_code: str | None = None
-    birth_country_code: str | None = None
+    ine: str | None = personal(description="national student id (INE), 11 characters")
+    first_name: str = personal()
+    middle_name: str | None = personal(None)
+    third_name: str | None = personal(None)
+    last_name: str = personal(description="birth name (Nom de famille)")
+    preferred_last_name: str | None = personal(None, description="Nom d'usage")
+    birthdate: date = personal()
+    sex: Literal["M", "F"] | None = personal(None)
+    birth_city: str | None = personal(None)
+    birth_city_code: str | None = personal(None)
+    birth_department_code: str | None = personal(None)
+    birth_country_code: str | None = personal(None)
     mef_code: str | None = None
     division: str = Field(description="class label from SIECLE, e.g. '3A'")
     status: str | None = Field(default=None, description="SIECLE Statut column (ST, AP, …)")
@@ -127,6 +158,21 @@ class LearnerDeactivated(Event):
     division: str
     reason: str = "absent_from_latest_roster"
     deactivated_at: datetime
+
+
+@_event("eligibility", ELIGIBILITY, "learner_erasure_requested", "learner_id")
+class LearnerErasureRequested(Event):
+    """A learner's personal data is erased: every subscriber erases it from what it stores, keeping counts.
+
+    Raised by eligibility once it has erased its own copy (README, *Erasing a learner*); it names
+    the learner by id only. Events about the learner published before it may still be replayed:
+    a subscriber keeps the erasure and does not let them bring the data back.
+    """
+
+    learner_id: str
+    uai: str
+    requested_by: str = Field(description="who asked: the operator's token subject (no name)")
+    requested_at: datetime
 
 
 @_event("eligibility", ELIGIBILITY, "certifiability_assessed", "learner_id")
@@ -192,7 +238,7 @@ class SessionFields(BaseModel):
     school_level: SchoolLevel
     address: str = Field(description="Nom du site")
     room: str
-    examiners: list[str] = Field(description="invigilators' names")
+    examiners: list[str] = personal(description="invigilators' names")
     date: date
     time: str = Field(pattern=r"^(0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$")
     duration_minutes: int = 120
@@ -286,10 +332,10 @@ class EnrolledCandidate(BaseModel):
 
     candidate_id: str
     learner_id: str
-    ine: str | None
-    first_name: str
-    last_name: str
-    birthdate: date
+    ine: str | None = personal()
+    first_name: str = personal()
+    last_name: str = personal()
+    birthdate: date = personal()
     division: str
     extra_time_percentage: int = Field(default=0, ge=0, lt=1000)
     override_reason: str | None = Field(
@@ -307,7 +353,7 @@ class EnrolledCandidate(BaseModel):
 class CandidatesEnrolled(Event):
     session_id: str
     uai: str
-    candidates: list[EnrolledCandidate]
+    candidates: list[EnrolledCandidate] = personal()
     enrolled_at: datetime
 
 
@@ -328,7 +374,7 @@ class CandidateUpdated(Event):
 
     session_id: str
     uai: str
-    candidate: EnrolledCandidate
+    candidate: EnrolledCandidate = personal()
     changed_fields: list[str] = Field(description="extra_time_percentage and/or adapted_conditions")
     updated_at: datetime
 
@@ -373,10 +419,10 @@ class FinalisedCandidate(BaseModel):
 
     candidate_id: str
     learner_id: str
-    ine: str | None
-    first_name: str
-    last_name: str
-    birthdate: date
+    ine: str | None = personal()
+    first_name: str = personal()
+    last_name: str = personal()
+    birthdate: date = personal()
     division: str
     present: bool
     completed: bool
@@ -400,11 +446,13 @@ class SessionFinalised(Event):
     session_date: date
     session_time: str
     finalised_at: datetime
-    examiner_global_comment: str | None = Field(default=None, max_length=500)
+    examiner_global_comment: str | None = personal(
+        None, max_length=500, description="free text, which may name candidates"
+    )
     has_incident: bool
     has_joining_issue: bool
     is_publishable: bool
-    candidates: list[FinalisedCandidate]
+    candidates: list[FinalisedCandidate] = personal()
     had_invigilator_access: bool | None = Field(
         default=None, description="an invigilator logged in to the session's invigilator space"
     )
@@ -448,12 +496,12 @@ class CertificationResult(BaseModel):
     certification_id: int
     candidate_id: str
     learner_id: str
-    ine: str | None = None
-    first_name: str
-    last_name: str
-    birthdate: date
-    birthplace: str | None = None
-    external_id: str | None = None
+    ine: str | None = personal(None)
+    first_name: str = personal()
+    last_name: str = personal()
+    birthdate: date = personal()
+    birthplace: str | None = personal(None)
+    external_id: str | None = personal(None, description="the school's own id of the learner (often the INE)")
     status: _ResultStatusField
     pix_score: int | None = Field(default=None, ge=0, le=1024)
     global_level: str | None = Field(default=None, description="V3 level key, e.g. LEVEL_INDEPENDENT_3")
@@ -464,7 +512,7 @@ class CertificationResult(BaseModel):
     taken_at: datetime
     taken_on: date | None = Field(default=None, description="the day of the test as Pix gives it (France)")
     published_at: datetime | None = None
-    jury_comment: str | None = None
+    jury_comment: str | None = personal(None, description="free text about the candidate")
 
 
 @_event("finalisation", FINALISATION, "results_processed", "session_id")
@@ -475,7 +523,7 @@ class ResultsProcessed(Event):
     certification_center: str
     source: Literal["class_results_csv", "livret_json"]
     results_sha256: str
-    results: list[CertificationResult]
+    results: list[CertificationResult] = personal()
     unmatched_rows: int = 0
     processed_at: datetime
     pix_session_number: int | None = Field(
@@ -518,6 +566,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     LearnerRegistered,
     LearnerUpdated,
     LearnerDeactivated,
+    LearnerErasureRequested,
     CertifiabilityAssessed,
     RemediationRequested,
     SessionCreated,

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.contracts.events import CATALOGUE, Event
+from shared.contracts.events import CATALOGUE, PERSONAL_DATA, Event
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "events"
 
@@ -24,6 +24,7 @@ def schema_of(event_cls: type[Event]) -> dict[str, Any]:
     schema["x-ce-type"] = event_cls.event_type
     schema["x-topic"] = event_cls.topic
     schema["x-subject"] = event_cls.subject_field
+    schema[PERSONAL_DATA] = list(event_cls.personal_data)
     return schema
 
 
@@ -46,6 +47,14 @@ Compatibility: consumers ignore fields they do not know. Adding an optional fiel
 removing, renaming or retyping a field, or adding a required one, makes a new type (`….v2`)
 published alongside the old one while subscribers move. `tests/unit/platform/test_contracts.py`
 fails on a breaking change to a committed schema.
+
+Personal data: a field marked **personal** (`x-personal-data: true` in its schema; each schema's
+top-level `x-personal-data` lists them, dotted for nested ones) holds a learner's or a staff
+member's personal data (names, INE, birth date and place, sex, free text about a candidate). A
+subscriber that stores such a field must erase it for a learner when
+`certibus.eligibility.learner_erasure_requested.v1` names them, and must not let events published
+before the erasure bring it back (README, *Erasing a learner*). `tests/unit/platform/test_personal_data.py`
+fails when a field named or typed like personal data is not marked.
 """
 
 
@@ -71,10 +80,14 @@ def _field_rows(schema: dict[str, Any], root: dict[str, Any]) -> list[str]:
     rows = []
     for name, field in schema.get("properties", {}).items():
         description = field.get("description", "").replace("|", "/")
+        flag = "**personal**" if field.get(PERSONAL_DATA) else ""
         rows.append(
-            f"| `{name}` | {_field_type(field, root)} | {'yes' if name in required else 'no'} | {description} |"
+            f"| `{name}` | {_field_type(field, root)} | {'yes' if name in required else 'no'} | {flag} | {description} |"
         )
     return rows
+
+
+TABLE_HEAD = "| field | type | required | personal | meaning |\n|---|---|---|---|---|"
 
 
 def render_catalogue() -> str:
@@ -90,10 +103,12 @@ def render_catalogue() -> str:
             lines.append(
                 f"Key / `ce_subject`: `{cls.subject_field}`. Schema: [{cls.event_type}.json]({cls.event_type}.json)\n"
             )
-            lines.append("| field | type | required | meaning |\n|---|---|---|---|")
+            fields = ", ".join(f"`{f}`" for f in cls.personal_data)
+            lines.append(f"Personal data: {fields}.\n" if fields else "Personal data: none.\n")
+            lines.append(TABLE_HEAD)
             lines += _field_rows(schema, schema)
             for name, nested in schema.get("$defs", {}).items():
-                lines.append(f"\n`{name}`:\n\n| field | type | required | meaning |\n|---|---|---|---|")
+                lines.append(f"\n`{name}`:\n\n{TABLE_HEAD}")
                 lines += _field_rows(nested, schema)
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

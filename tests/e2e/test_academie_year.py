@@ -8,8 +8,10 @@ import csv
 import io
 import json
 import random
+import re
 import time
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -17,6 +19,7 @@ import pytest
 from deploy.local.academie import Run, generate_schools, livret_client, local_run_calendar, run_academie
 from deploy.local.draws import candidate_day
 from deploy.local.late_enrolment import LATE_REASON
+from deploy.local.schools import STAFF_NAMES, School
 from deploy.local.stack import StackConfig, start_stack
 from shared.contracts.topics import SERVICES
 from tests.e2e.conftest import free_ports
@@ -29,6 +32,29 @@ PIX_ORGA_HEADER = (
     '"Statut";"Nombre de Pix";"1.1";"1.2";"1.3";"2.1";"2.2";"2.3";"2.4";"3.1";"3.2";"3.3";"3.4";"4.1";"4.2";'
     '"4.3";"5.1";"5.2";"Commentaire jury pour l’organisation";"Session";"Date de passage de la certification"'
 )
+
+
+WORD = re.compile(r"\w+")
+
+
+def personal_data_in_logs(log_dir: Path, schools: list[School], pattern: str = "*.log") -> list[str]:
+    """What of every generated student's INE, first and last names the run's logs show (all levels).
+
+    A name counts as a whole word, case-folded; words the run also uses for non-personal data
+    (school, city, staff names) are not evidence and are left out."""
+    text = "\n".join(p.read_text(errors="replace") for p in sorted(log_dir.glob(pattern)))
+    words = {w.casefold() for w in WORD.findall(text)}
+    public = {w.casefold() for s in schools for w in WORD.findall(f"{s.name} {s.city}")}
+    public |= {w.casefold() for n in STAFF_NAMES for w in WORD.findall(n)}
+    found = []
+    for school in schools:
+        for learner in school.learners:
+            if learner.ine in text or learner.ine.casefold() in words:
+                found.append(f"INE {learner.ine}")
+            for name in (learner.first_name, learner.last_name):
+                leaked = {w.casefold() for w in WORD.findall(name)} & words - public
+                found += [f"name {w!r} of {learner.ine[:3]}…" for w in sorted(leaked)]
+    return found
 
 
 @pytest.fixture
@@ -181,3 +207,9 @@ async def _class_csv_imports(config: StackConfig) -> dict[str, tuple[int, int]]:
     finally:
         await conn.close()
     return {r["session_id"]: (r["matched"], r["unmatched"]) for r in rows}
+    # the logs of the whole run (five services, the sandbox, the supervisor): no student's INE or name
+    logs = sorted(config.log_dir.glob("*.log"))
+    assert {p.stem for p in logs} >= {*SERVICES, "pix_sandbox"} and all(p.stat().st_size for p in logs)
+    assert personal_data_in_logs(config.log_dir, schools) == []
+    # not vacuous: the same search finds the students in the class files the run wrote
+    assert personal_data_in_logs(config.output_dir / schools[0].uai, schools, "*.csv")

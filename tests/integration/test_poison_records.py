@@ -36,6 +36,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     EVENT_TYPES,
     Event,
+    LearnerErasureRequested,
     LearnerRegistered,
     ResultsProcessed,
     SessionCreated,
@@ -76,6 +77,10 @@ BUILDERS: dict[type[Event], Callable[[str, int], Event]] = {
         session_id=str(uuid.uuid4()), uai=uai, session_number=n, started_at=datetime.now(UTC)
     ),
     ResultsProcessed: lambda uai, n: events.results(events.session(uai, n)),
+    # finalisation's erasures consumer handles nothing else (an unknown learner: recorded, nothing to erase)
+    LearnerErasureRequested: lambda uai, n: LearnerErasureRequested(
+        learner_id=str(uuid.uuid4()), uai=uai, requested_by="operator", requested_at=datetime.now(UTC)
+    ),
 }
 
 

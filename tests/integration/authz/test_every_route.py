@@ -119,6 +119,8 @@ DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
         ("GET", "/schools/{uai}/learners"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/remediations"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/certifiability"): EVERY_SCHOOL_ROLE,
+        # erasing a learner in every service: the académie's operators only (README, *Erasing a learner*)
+        ("POST", "/schools/{uai}/erasures"): OPERATOR,
     },
     "finalisation": {
         **OPS,

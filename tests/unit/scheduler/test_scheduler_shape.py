@@ -3,7 +3,7 @@
 A small AST check (the repository-wide import-rule test may come to cover every service): it fails
 when a domain module imports I/O, a use case imports FastAPI or shared.http (ApiError) or the
 runtime, or a module other than store.py (or a store_<purpose>.py beside it, mixed into the
-store: store_lifecycle.py) holds SQL.
+store: store_lifecycle.py, store_erasure.py) holds SQL.
 """
 
 from __future__ import annotations
