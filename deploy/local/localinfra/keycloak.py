@@ -23,15 +23,15 @@ import urllib.request
 from pathlib import Path
 
 from .config import HOST, KEYCLOAK_POM, KEYCLOAK_READY_TIMEOUT, REPO, Config, InfraError
+from .keycloak_admin import ADMIN_PASSWORD, ADMIN_USER, ensure_client
 from .processes import cmdline, ensure_dir, fmt_secs, pid_alive, port_in_use, read_pid, rotate
-from .realm import REALM, realm_representation
+from .realm import REALM, console_client, realm_representation
 
 JVM_DIR = Path("/usr/lib/jvm")
 MIN_JAVA = 21
 STOP_TIMEOUT = 30.0
-#: local bootstrap administrator (admin console on 127.0.0.1 only)
-ADMIN_USER = "admin"
-ADMIN_PASSWORD = "admin-local"
+#: local bootstrap administrator (admin console on 127.0.0.1 only): ADMIN_USER, ADMIN_PASSWORD
+__all__ = ["ADMIN_PASSWORD", "ADMIN_USER"]
 
 
 def _java_major(home: Path) -> int | None:
@@ -175,6 +175,8 @@ def keycloak_up(cfg: Config) -> tuple[int, bool, dict[str, float]]:
             )
         if not keycloak_ready(cfg):
             wait_ready(cfg, pid, time.monotonic())
+        # a realm imported before the console's client existed gets it now, without a restart
+        ensure_client(cfg.keycloak_url, console_client(cfg.uai_claim))
         return pid, True, timings
     cfg.keycloak_pidfile.unlink(missing_ok=True)
     if port_in_use(cfg.keycloak_port):

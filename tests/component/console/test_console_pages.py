@@ -1,0 +1,182 @@
+"""The console's pages against the real scheduler and export apps and the real Keycloak: sign-in by
+the authorisation code flow with PKCE, a school's checklist, sessions and their papers, class files,
+and what a staff member of one school cannot see of another."""
+
+from __future__ import annotations
+
+import html
+import io
+import zipfile
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from services.console.app import SESSION_COOKIE, create_app
+from services.console.settings import AssetsMissing
+from tests.console_support import (
+    RESULTS_CLASS,
+    SCHOOL_NAMES,
+    console_app,
+    console_settings,
+    seed,
+    sign_in,
+    staff,
+)
+from tests.keycloak import SCHOOL_A, SCHOOL_B
+
+pytestmark = pytest.mark.integration
+
+PUBLIC_URL = "http://127.0.0.1:8006"
+
+
+@pytest.fixture
+async def seeded(start_service, tmp_path):
+    return await seed(start_service, tmp_path)
+
+
+@pytest.fixture
+async def console(seeded):
+    app = console_app(seeded, PUBLIC_URL)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as http,
+    ):
+        yield http
+
+
+async def test_signing_in_uses_the_code_flow_with_pkce_and_lands_on_ones_school(console):
+    start = await console.get("/connexion")
+    query = parse_qs(urlsplit(start.headers["location"]).query)
+    assert query["response_type"] == ["code"] and query["code_challenge_method"] == ["S256"]
+    assert query["client_id"] == ["certibus-console"] and len(query["code_challenge"][0]) >= 43
+    assert query["redirect_uri"] == [f"{PUBLIC_URL}/auth/callback"]
+
+    back = await sign_in(console, staff(SCHOOL_A))
+    assert back.status_code == 303 and back.headers["location"] == "/"
+    assert SESSION_COOKIE in console.cookies
+    home = await console.get("/")
+    assert home.status_code == 303 and home.headers["location"].endswith(f"/etablissements/{SCHOOL_A}")
+
+
+async def test_the_checklist_shows_the_steps_the_window_and_pix_certif_opening(console):
+    await sign_in(console, staff(SCHOOL_A))
+    page = await console.get(f"/etablissements/{SCHOOL_A}")
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert SCHOOL_NAMES[SCHOOL_A] in text and SCHOOL_NAMES[SCHOOL_B] not in text
+    assert 'lang="fr"' in text and "/static/dsfr/dsfr.min.css" in text
+    # the 2025-2026 lycée track (the scheduler's clock is in October 2025)
+    assert "du 03/11/2025 au 06/03/2026" in text
+    assert "06/10/2025" in text  # Pix Certif's opening
+    for title in (
+        "Consulter le kit de certification",
+        "Convoquer les élèves",
+        "Superviser les sessions",
+        "Finaliser les sessions dans Pix Certif",
+        "Importer les résultats dans le livret",
+    ):
+        assert title in text
+    assert "1 session(s) convoquée(s) sur 1" in text
+    assert "0 session(s) démarrée(s) sur 1" in text
+    assert "fichier du livret produit le" in text
+    assert (
+        f'Vos établissements :\n    <a class="fr-tag fr-tag--sm" href="{PUBLIC_URL}/etablissements/{SCHOOL_A}">'
+        in text
+    )
+
+
+async def test_another_schools_pages_and_files_are_not_found(console, seeded):
+    await sign_in(console, staff(SCHOOL_A))
+    for path in (
+        f"/etablissements/{SCHOOL_B}",
+        f"/etablissements/{SCHOOL_B}/sessions",
+        f"/sessions/{seeded.sessions[SCHOOL_B]}",
+        f"/etablissements/{SCHOOL_B}/resultats",
+    ):
+        refused = await console.get(path)
+        assert refused.status_code == 404, path
+        assert (
+            "pas l'un de vos établissements" in html.unescape(refused.text)
+            and SCHOOL_NAMES[SCHOOL_B] not in refused.text
+        )
+    for path in (
+        f"/sessions/{seeded.sessions[SCHOOL_B]}/documents/attendance-sheet.pdf",
+        f"/etablissements/{SCHOOL_B}/classes/{RESULTS_CLASS}/resultats.csv",
+    ):
+        assert (await console.get(path)).status_code == 404, path
+
+
+async def test_the_session_page_shows_pix_certifs_fields_and_passes_its_papers_through(console, seeded):
+    await sign_in(console, staff(SCHOOL_A))
+    session_id = seeded.sessions[SCHOOL_A]
+    listed = await console.get(f"/etablissements/{SCHOOL_A}/sessions")
+    assert listed.status_code == 200 and f"/sessions/{session_id}" in listed.text
+    page = await console.get(f"/sessions/{session_id}")
+    assert page.status_code == 200, page.text
+    detail = (await seeded.scheduler.http.get(f"/sessions/{session_id}", headers=_bearer(SCHOOL_A))).json()
+    for label, value in (
+        ("ID session", str(detail["session_number"])),
+        ("Nom du site", detail["site"]),
+        ("Salle", "Salle 101"),
+        ("Surveillant(s)", "Mme Dupré, M. Martin"),
+        ("Code d'accès", detail["access_code"]),
+        ("Date", "13/11/2025"),
+        ("Heure", "08:30"),
+    ):
+        assert f"<dt>{label}</dt><dd>" in html.unescape(page.text) and value in page.text, label
+    assert "Candidats (3)" in page.text
+
+    sheet = await console.get(f"/sessions/{session_id}/documents/attendance-sheet.pdf")
+    assert sheet.status_code == 200 and sheet.headers["content-type"] == "application/pdf"
+    assert "attachment" in sheet.headers["content-disposition"]
+    assert (
+        "émargement" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(sheet.content)).pages).lower()
+    )
+    bundle = await console.get(f"/sessions/{session_id}/dossier.zip")
+    assert bundle.status_code == 200 and zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()
+
+
+async def test_results_give_the_class_csv_and_attestations(console):
+    await sign_in(console, staff(SCHOOL_A))
+    page = await console.get(f"/etablissements/{SCHOOL_A}/resultats", params={"classe": RESULTS_CLASS})
+    assert (
+        page.status_code == 200
+        and "Exporter les résultats" in page.text
+        and "Télécharger les attestations" in page.text
+    )
+    csv = await console.get(f"/etablissements/{SCHOOL_A}/classes/{RESULTS_CLASS}/resultats.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    text = csv.content.decode("utf-8-sig")
+    assert (
+        text.startswith('"Numéro de certification";"Prénom";"Nom"') and "Abel" in text and "Bernard" in text
+    )
+    pdf = await console.get(f"/etablissements/{SCHOOL_A}/classes/{RESULTS_CLASS}/attestations.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+async def test_signed_out_pages_send_to_the_sign_in(console):
+    page = await console.get(f"/etablissements/{SCHOOL_A}/sessions")
+    assert (
+        page.status_code == 303
+        and page.headers["location"] == f"/connexion?next=/etablissements/{SCHOOL_A}/sessions"
+    )
+    assert "Se connecter" in (await console.get("/")).text
+
+
+async def test_a_wrong_password_does_not_sign_in(console):
+    with pytest.raises(AssertionError):
+        await sign_in(console, staff(SCHOOL_A), password="not-the-password")
+    assert (await console.get(f"/etablissements/{SCHOOL_A}")).status_code == 303
+
+
+def test_missing_assets_stop_the_console_with_the_command_to_run(tmp_path):
+    with pytest.raises(AssetsMissing, match=r"deploy/local/console-assets\.sh"):
+        create_app(console_settings(PUBLIC_URL, console_assets_dir=tmp_path))
+
+
+def _bearer(uai: str) -> dict[str, str]:
+    from tests.console_support import bearer
+
+    return bearer(uai)
