@@ -31,6 +31,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from deploy.local.localinfra.config import Config as InfraConfig
+from deploy.local.localinfra.keycloak import keycloak_ready
+from deploy.local.localinfra.keycloak_admin import admin_token, ensure_user
+from deploy.local.localinfra.realm import REALM, realm_user, referent_user, staff_user, user_password
 from deploy.local.report import (
     Reporter,
     academie_table,
@@ -40,7 +44,7 @@ from deploy.local.report import (
     topic_end_offsets,
 )
 from deploy.local.schools import SCALES, School, generate_schools, local_run_calendar, schools_for
-from deploy.local.stack import StackConfig, start_stack
+from deploy.local.stack import CONSOLE, StackConfig, start_stack
 from deploy.local.steps import Run
 
 __all__ = ["Run", "generate_schools", "livret_client", "local_run_calendar", "run_academie"]
@@ -217,6 +221,29 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def console_provider(keep_running: bool) -> str | None:
+    """With --keep-running: the issuer of the local Keycloak run-academie started (the console signs
+    people in there and the services accept its tokens besides the driver's API_TOKEN)."""
+    if not keep_running:
+        return None
+    infra = InfraConfig.load()
+    if not keycloak_ready(infra):
+        raise SystemExit(
+            f"--keep-running starts the console, which needs the local Keycloak at {infra.keycloak_url}:"
+            " `python3 deploy/local/infra.py up keycloak` (deploy/local/run-academie does it)"
+        )
+    return f"{infra.keycloak_url}/realms/{REALM}"
+
+
+def sign_ins_for(issuer: str, schools: list[School]) -> None:
+    """The run's schools' staff and referents in the local realm (created once, kept between runs)."""
+    base = issuer.split("/realms/")[0]
+    token = admin_token(base)
+    for school in schools:
+        for username, role in ((staff_user(school.uai), "staff"), (referent_user(school.uai), "referent")):
+            ensure_user(base, realm_user(username, [role], [school.uai]), token=token)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -265,6 +292,7 @@ def main() -> None:
         extra_env={"SCHEDULER_CALENDAR_FILE": str(calendar)},
         export_clients=[livret_client(schools)],
         sandbox_seed=args.seed,
+        oidc_issuer=console_provider(args.keep_running),
     )
     resume_hint = f"deploy/local/run-academie --resume --output {output}"
     students = sum(len(s.learners) for s in schools)
@@ -303,8 +331,15 @@ def main() -> None:
         if args.keep_running:
             print(
                 "services running (Ctrl-C to stop): "
-                + ", ".join(f"{s} {config.url(s)}" for s in config.ports)
+                + ", ".join(f"{s} {config.url(s)}" for s in config.ports if s != CONSOLE)
                 + f"; school APIs want Authorization: Bearer {config.api_token}"
+            )
+            sign_ins_for(str(config.oidc_issuer), schools)
+            first = staff_user(schools[0].uai)
+            print(
+                f"console: {config.url(CONSOLE)} (sign in as {first} / {user_password(first)}, a staff member"
+                f" of {schools[0].name}; every school of the run has staff-<uai> and referent-<uai>,"
+                " password <user>-local)"
             )
             while True:
                 time.sleep(3600)

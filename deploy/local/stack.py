@@ -31,10 +31,11 @@ from shared.provision import provision_all
 REPO = Path(__file__).resolve().parents[2]
 
 #: the services' HTTP ports: CERTIBUS_HTTP_PORT_BASE (default 8001) and the next four (scheduler,
-#: eligibility, finalisation, export, academie: base+0 … base+4, in SERVICES order), so two stacks
-#: (e.g. two checkouts running the main job) can run side by side
+#: eligibility, finalisation, export, academie: base+0 … base+4, in SERVICES order), then the
+#: console (base+5, 8006), so two stacks (e.g. two checkouts running the main job) can run side by side
 HTTP_PORT_BASE = int(os.environ.get("CERTIBUS_HTTP_PORT_BASE", "8001"))
-DEFAULT_PORTS = {service: HTTP_PORT_BASE + i for i, service in enumerate(SERVICES)}
+CONSOLE = "console"
+DEFAULT_PORTS = {service: HTTP_PORT_BASE + i for i, service in enumerate((*SERVICES, CONSOLE))}
 
 
 @dataclass
@@ -56,6 +57,9 @@ class StackConfig:
     #: LSU/LSL API clients of the export service: [{"client_id", "secret", "uais"}]
     export_clients: list[dict] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: the OpenID Connect provider (local Keycloak): set, the services also accept its tokens and the
+    #: console (port ``ports["console"]``) is started, signing people in there
+    oidc_issuer: str | None = None
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -195,12 +199,27 @@ def _service_env(config: StackConfig, service: str, dsn: str) -> dict[str, str]:
         "INVIGILATOR_PASSWORD_KEY": "local-invigilator-password-key-at-least-32-bytes",
         "API_TOKEN": config.api_token,
         "FINALISATION_API_TOKEN": config.finalisation_api_token,
+        **({"OIDC_ISSUER": config.oidc_issuer} if config.oidc_issuer else {}),
         **config.extra_env,
     }
     if config.namespace:
         env["DATABASE_SCHEMA"] = f"{config.namespace}_{service}"
         env["CONSUMER_GROUP_PREFIX"] = config.namespace
     return env
+
+
+def _console_env(config: StackConfig) -> dict[str, str]:
+    """The console on its port, reading the stack's services, signing in at the stack's provider."""
+    url = config.url(CONSOLE)
+    return {
+        **os.environ,
+        "HTTP_PORT": str(config.ports[CONSOLE]),
+        "OIDC_ISSUER": str(config.oidc_issuer),
+        "CONSOLE_PUBLIC_URL": url,
+        "LOG_FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+        **{f"{s.upper()}_URL": config.url(s) for s in ("scheduler", "eligibility", "finalisation", "export")},
+    }
 
 
 def _wait_ready(config: StackConfig, stack: Stack, seconds: float = 90) -> None:
@@ -243,6 +262,15 @@ def start_stack(config: StackConfig, with_sandbox: bool = True) -> Stack:
                     [sys.executable, "-m", f"services.{service}"],
                     _service_env(config, service, dsns[service]),
                     config.log_dir / f"{service}.log",
+                )
+            )
+        if config.oidc_issuer and CONSOLE in config.ports:
+            stack.start(
+                ProcessSpec(
+                    CONSOLE,
+                    [sys.executable, "-m", "services.console"],
+                    _console_env(config),
+                    config.log_dir / "console.log",
                 )
             )
         _wait_ready(config, stack)

@@ -49,7 +49,7 @@ class ConsoleSettings(OidcSettings):
 
     @model_validator(mode="after")
     def _usable(self) -> Self:
-        if self.oidc_issuer is None:
+        if not self.oidc_issuer:
             raise ValueError(
                 "OIDC_ISSUER is required: the console signs people in with the académie's provider"
             )

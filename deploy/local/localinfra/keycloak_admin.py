@@ -57,9 +57,10 @@ def ensure_client(base_url: str, client: dict[str, Any], realm: str = REALM) -> 
     return True
 
 
-def ensure_user(base_url: str, user: dict[str, Any], realm: str = REALM) -> bool:
-    """Create the user (with its password and realm roles) unless it exists. True when created."""
-    token = admin_token(base_url)
+def ensure_user(base_url: str, user: dict[str, Any], realm: str = REALM, token: str | None = None) -> bool:
+    """Create the user (with its password and realm roles) unless it exists. True when created.
+    ``token``: an admin token to reuse (it lasts a minute) for many users in a row."""
+    token = token or admin_token(base_url)
     base = f"{base_url}/admin/realms/{realm}"
     query = urllib.parse.urlencode({"username": user["username"], "exact": "true"})
     if _call("GET", f"{base}/users?{query}", token):
