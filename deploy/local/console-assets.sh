@@ -8,6 +8,11 @@ ASSETS="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/services/console/ass
 stamp="$ASSETS/node_modules/.certibus-installed"
 want="$(sha256sum "$ASSETS/package-lock.json" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  if ! command -v npm >/dev/null && { [ "${CI:-}" = "true" ] || [ "$(id -u)" = "0" ]; }; then
+    echo "== installing npm (Debian's package) for the console's assets"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm >/dev/null; } || true
+  fi
   if ! command -v npm >/dev/null; then
     echo "the console's assets need npm (Debian: apt-get install -y npm), then: $0" >&2
     exit 1
