@@ -4,17 +4,20 @@ and what a staff member of one school cannot see of another."""
 
 from __future__ import annotations
 
+import base64
 import html
 import io
+import json
 import zipfile
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from itsdangerous import TimestampSigner
 from pypdf import PdfReader
 
 from services.console.app import SESSION_COOKIE, create_app
-from services.console.settings import AssetsMissing
+from services.console.settings import DEV_SESSION_SECRET, AssetsMissing
 from tests.console_support import (
     RESULTS_CLASS,
     SCHOOL_NAMES,
@@ -180,3 +183,30 @@ def _bearer(uai: str) -> dict[str, str]:
     from tests.console_support import bearer
 
     return bearer(uai)
+
+
+def _session_of(console: httpx.AsyncClient) -> dict:
+    signer = TimestampSigner(DEV_SESSION_SECRET)
+    return json.loads(base64.b64decode(signer.unsign(console.cookies[SESSION_COOKIE])))
+
+
+def _set_session(console: httpx.AsyncClient, data: dict) -> None:
+    signed = TimestampSigner(DEV_SESSION_SECRET).sign(base64.b64encode(json.dumps(data).encode()))
+    console.cookies.set(SESSION_COOKIE, signed.decode(), domain="127.0.0.1")
+
+
+async def test_an_expired_access_token_is_refreshed_and_a_refused_refresh_signs_out(console):
+    await sign_in(console, staff(SCHOOL_A))
+    session = _session_of(console)
+    old = session["user"]["access_token"]
+    session["user"]["expires_at"] = 0  # as if the page were opened after the token's 5 minutes
+    _set_session(console, session)
+    page = await console.get(f"/etablissements/{SCHOOL_A}")
+    assert page.status_code == 200, page.text
+    refreshed = _session_of(console)["user"]
+    assert refreshed["access_token"] != old and refreshed["expires_at"] > 0
+
+    refreshed.update(expires_at=0, refresh_token="not-a-refresh-token")
+    _set_session(console, {"user": refreshed})
+    again = await console.get(f"/etablissements/{SCHOOL_A}")
+    assert again.status_code == 303 and again.headers["location"].startswith("/connexion?next=")
