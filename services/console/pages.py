@@ -95,10 +95,20 @@ async def home(request: Request) -> Response:
     return page(request, "choose.html", user)
 
 
+def _local_path(url: str) -> bool:
+    """A path of the console itself: never another site's address (``//host``, ``/\\host``, ``https:``)."""
+    return (
+        url.startswith("/")
+        and not url.startswith(("//", "/\\"))
+        and "\\" not in url
+        and ":" not in url.split("?")[0]
+    )
+
+
 @router.get("/connexion")
 async def sign_in(request: Request, next: str = "/") -> Response:
     """Off to the académie's login page; ``next`` (a path of the console only) is where to come back."""
-    request.session["next"] = next if next.startswith("/") and not next.startswith("//") else "/"
+    request.session["next"] = next if _local_path(next) else "/"
     return await provider(request).start(request)
 
 
@@ -147,12 +157,12 @@ async def _exports(api: Backend, token: str, uai: str) -> dict[str, Any]:
 async def school(request: Request, uai: str, user: SignedIn = Depends(signed_in)) -> Response:
     """The Phase 3 checklist: each step's status, the certification window, Pix Certif's opening."""
     api, token = backend(request), user.access_token
-    checklist, sessions, exports = await asyncio.gather(
+    checklist, school_info, sessions, exports = await asyncio.gather(
         api.json("scheduler", f"/schools/{uai}/checklist", token),
+        api.json("scheduler", f"/schools/{uai}", token),
         _session_details(api, token, uai),
         _exports(api, token, uai),
     )
-    school_info = await api.json("scheduler", f"/schools/{uai}", token)
     return page(
         request,
         "school.html",
