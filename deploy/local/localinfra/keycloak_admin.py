@@ -57,13 +57,31 @@ def ensure_client(base_url: str, client: dict[str, Any], realm: str = REALM) -> 
     return True
 
 
+def keep_unmanaged_attributes(base_url: str, token: str, realm: str = REALM) -> None:
+    """Let the admin API store the ``uai`` attribute: Keycloak 26's user profile drops attributes it
+    does not declare from admin writes (a realm import keeps them) unless the realm allows them."""
+    url = f"{base_url}/admin/realms/{realm}/users/profile"
+    profile = _call("GET", url, token)
+    if profile.get("unmanagedAttributePolicy") not in ("ENABLED", "ADMIN_EDIT"):
+        _call("PUT", url, token, {**profile, "unmanagedAttributePolicy": "ADMIN_EDIT"})
+
+
 def ensure_user(base_url: str, user: dict[str, Any], realm: str = REALM, token: str | None = None) -> bool:
-    """Create the user (with its password and realm roles) unless it exists. True when created.
-    ``token``: an admin token to reuse (it lasts a minute) for many users in a row."""
+    """Create the user (with its password, attributes and realm roles) unless it exists, whose
+    attributes are then set again. True when created. ``token``: an admin token to reuse (it lasts a
+    minute) for many users in a row."""
     token = token or admin_token(base_url)
     base = f"{base_url}/admin/realms/{realm}"
+    keep_unmanaged_attributes(base_url, token, realm)
     query = urllib.parse.urlencode({"username": user["username"], "exact": "true"})
-    if _call("GET", f"{base}/users?{query}", token):
+    found = _call("GET", f"{base}/users?{query}", token)
+    if found:
+        _call(
+            "PUT",
+            f"{base}/users/{found[0]['id']}",
+            token,
+            {**found[0], "attributes": user.get("attributes", {})},
+        )
         return False
     roles = user.get("realmRoles", [])
     _call("POST", f"{base}/users", token, {k: v for k, v in user.items() if k != "realmRoles"})
