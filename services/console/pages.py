@@ -199,6 +199,14 @@ async def session_document(
     return download(await backend(request).file("scheduler", path, user.access_token))
 
 
+@router.get("/sessions/{session_id}/candidats/{candidate_id}/convocation.pdf", name="candidate_convocation")
+async def candidate_convocation(
+    request: Request, session_id: uuid.UUID, candidate_id: uuid.UUID, user: SignedIn = Depends(signed_in)
+) -> Response:
+    path = f"/sessions/{session_id}/candidates/{candidate_id}/convocation.pdf"
+    return download(await backend(request).file("scheduler", path, user.access_token))
+
+
 @router.get("/sessions/{session_id}/dossier.zip", name="session_bundle")
 async def session_bundle(
     request: Request, session_id: uuid.UUID, user: SignedIn = Depends(signed_in)

@@ -137,6 +137,13 @@ async def test_the_session_page_shows_pix_certifs_fields_and_passes_its_papers_t
     assert (
         "émargement" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(sheet.content)).pages).lower()
     )
+    candidate = detail["candidates"][0]
+    link = f"/sessions/{session_id}/candidats/{candidate['candidate_id']}/convocation.pdf"
+    assert link in page.text
+    convocation = await console.get(link)
+    assert convocation.status_code == 200 and convocation.content.startswith(b"%PDF")
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(convocation.content)).pages)
+    assert candidate["last_name"].upper() in text  # the convocation prints the surname in capitals
     bundle = await console.get(f"/sessions/{session_id}/dossier.zip")
     assert bundle.status_code == 200 and zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()
 
