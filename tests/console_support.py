@@ -73,15 +73,18 @@ async def _seed_scheduler(svc, uai: str) -> str:
 
 
 async def _seed_export(svc, uai: str) -> None:
-    """Results of two learners of RESULTS_CLASS, applied by export's own handlers, then the files built."""
+    """Results of two of the three learners of RESULTS_CLASS, applied by export's own handlers, then
+    the files built."""
     anna = learner(uai, "anna", RESULTS_CLASS, last_name="Abel", first_name="Anna")
     bob = learner(uai, "bob", RESULTS_CLASS, last_name="Bernard", first_name="Bob")
+    carl = learner(uai, "carl", RESULTS_CLASS, last_name="Chevalier", first_name="Carl")  # no result yet
     held = session_event(uai, school_level="lycee")
     first, second = certification_ids(2)
     by_type = ExportHandlers(svc.runtime).every_event()
     for event in (
         anna,
         bob,
+        carl,
         held,
         enrolled(held, anna, bob),
         results(held, Outcome(anna, first, pix_score=412), Outcome(bob, second, status="rejected")),

@@ -32,6 +32,13 @@ DOCUMENTS = {
     "fraud-report": "Procès-verbal de fraude",
 }
 PARIS = ZoneInfo("Europe/Paris")
+#: why a learner holds a class back from the livret (the export service's readiness blockers)
+BLOCKERS = {
+    "no_result": "aucun résultat de certification",
+    "result_pending": "résultat pas encore publié par Pix",
+    "missing_ine": "INE manquant dans la base élèves",
+    "left_school": "a quitté l'établissement : son résultat ne sera pas exporté",
+}
 
 
 class SignInNeeded(Exception):
@@ -232,7 +239,15 @@ async def results(
         api.json("scheduler", f"/schools/{uai}/checklist", token), _exports(api, token, uai)
     )
     divisions = [c["division"] for c in checklist["classes"]]
-    files = [f for f in exports.get("files", []) if classe and f.get("division") == classe]
+    chosen = classe if classe in divisions else None
+    files = [f for f in exports.get("files", []) if chosen and f.get("division") == chosen]
+    readiness = None
+    if chosen:
+        try:
+            readiness = await api.json("export", _class_path(uai, chosen, "readiness"), token)
+        except Refused as refused:
+            if refused.status != 404:  # a class the export service has no learner of yet
+                raise
     return page(
         request,
         "results.html",
@@ -240,8 +255,10 @@ async def results(
         section="results",
         uai=checklist["uai"],
         divisions=divisions,
-        chosen=classe if classe in divisions else None,
+        chosen=chosen,
         files=files,
+        readiness=readiness,
+        blockers=BLOCKERS,
     )
 
 

@@ -84,6 +84,12 @@ async def test_a_staff_member_signs_in_and_reaches_their_school_only(browser, co
     await page.get_by_label("Classe").select_option(RESULTS_CLASS)
     await page.get_by_role("button", name="Afficher la classe").click()
     await page.get_by_role("link", name="Exporter les résultats").wait_for()
+    for name in (
+        "Exporter les résultats",
+        "Télécharger les attestations",
+    ):  # their words shown, not an icon alone
+        assert await page.get_by_role("link", name=name).inner_text() == name
+        assert (await page.get_by_role("link", name=name).bounding_box())["width"] > 150
     await shot(page, output, "5-resultats")
     async with page.expect_download() as downloading:
         await page.get_by_role("link", name="Exporter les résultats").click()

@@ -8,6 +8,7 @@ import base64
 import html
 import io
 import json
+import re
 import zipfile
 from urllib.parse import parse_qs, urlsplit
 
@@ -156,6 +157,11 @@ async def test_results_give_the_class_csv_and_attestations(console):
         and "Exporter les résultats" in page.text
         and "Télécharger les attestations" in page.text
     )
+    assert re.search(r"_resultats_TG1\.csv — \d+ élément\(s\), le \d\d/\d\d/\d{4}", page.text), page.text
+    # the livret checklist of the class: Carl has no result yet, so he holds the class back
+    text = html.unescape(page.text)
+    assert "Livret scolaire (LSU/LSL)" in text and "1 point(s) bloquent l'export" in text
+    assert "<td>Chevalier</td><td>Carl</td><td>aucun résultat de certification</td>" in text
     csv = await console.get(f"/etablissements/{SCHOOL_A}/classes/{RESULTS_CLASS}/resultats.csv")
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     text = csv.content.decode("utf-8-sig")
