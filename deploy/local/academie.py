@@ -31,10 +31,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from deploy.local.localinfra.config import Config as InfraConfig
-from deploy.local.localinfra.keycloak import keycloak_ready
-from deploy.local.localinfra.keycloak_admin import admin_token, ensure_user
-from deploy.local.localinfra.realm import REALM, realm_user, referent_user, staff_user, user_password
+from deploy.local.localinfra.config import Config
+from deploy.local.localinfra.keycloak import keycloak_up
+from deploy.local.localinfra.realm import (
+    OPERATOR_USER,
+    PORTAL_CLIENT,
+    referent_user,
+    staff_user,
+    user_password,
+)
+from deploy.local.pix_certif import record_pix_certif
 from deploy.local.report import (
     Reporter,
     academie_table,
@@ -44,6 +50,7 @@ from deploy.local.report import (
     topic_end_offsets,
 )
 from deploy.local.schools import SCALES, School, generate_schools, local_run_calendar, schools_for
+from deploy.local.signin import SignIn, acting_for, issuer_url
 from deploy.local.stack import CONSOLE, StackConfig, start_stack
 from deploy.local.steps import Run
 
@@ -70,7 +77,8 @@ async def _for_each(
 
     async def bounded(school: School) -> None:
         async with limit:
-            await step(school)
+            with acting_for(school.uai):
+                await step(school)
 
     async with asyncio.TaskGroup() as group:
         for school in schools:
@@ -110,9 +118,20 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
         # for one seed, in the file names and the exports (issue 11)
         for school in schools:
             if school.uai in proposed:
-                planned[school.uai] = await run.confirm(school, proposed[school.uai])
+                with acting_for(school.uai):
+                    planned[school.uai] = await run.confirm(school, proposed[school.uai])
             advance(1)
     sessions = sum(len(ids) for ids in planned.values())
+    # each school creates its sessions in Pix Certif and brings back their numbers and codes, before
+    # printing the convocations and kits (which then show Pix's values)
+    with reporter.phase("Pix Certif sessions", len(schools), "schools") as advance:
+
+        async def pix_certif(school: School) -> None:
+            recorded = await record_pix_certif(run, school, seed)
+            run.log(f"  {school.uai}: {recorded} session(s) recorded from its Pix Certif file")
+            advance(1)
+
+        await _for_each(limit, schools, pix_certif)
     with reporter.phase("enrolment and convocations", sessions, "sessions") as advance:
 
         async def convoke(school: School, session_id: str) -> dict[str, Any]:
@@ -123,7 +142,9 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
 
         async def convoke_school(school: School) -> None:
             # a school's sessions in parallel, in the order the plan gave them
-            school.sessions.extend(await asyncio.gather(*(convoke(school, i) for i in planned[school.uai])))
+            with acting_for(school.uai):
+                sessions = await asyncio.gather(*(convoke(school, i) for i in planned[school.uai]))
+            school.sessions.extend(sessions)
             candidates = sum(len(s["candidates"]) for s in school.sessions)
             run.log(
                 f"  {school.uai}: {len(school.sessions)} session(s) confirmed, {candidates} candidates convoked"
@@ -141,7 +162,8 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
                 advance(await run.supervise(school, session, seed))
 
         async def the_day(school: School) -> None:
-            await asyncio.gather(*(supervise(school, s) for s in school.sessions))
+            with acting_for(school.uai):
+                await asyncio.gather(*(supervise(school, s) for s in school.sessions))
             run.log(f"  {school.uai}: {len(school.sessions)} session(s) supervised and finalised")
 
         await asyncio.gather(*(the_day(school) for school in schools))
@@ -210,6 +232,15 @@ def run_academie(
 RUN_FILE = "run.json"
 
 
+def start_provider(schools: list[School]) -> str:
+    """The local OpenID Connect provider (Keycloak) with a realm of the run's schools: a staff
+    member and a Pix referent per school, the académie's operator. Returns its issuer URL."""
+    cfg = dataclasses.replace(Config.load(), keycloak_schools=tuple(s.uai for s in schools))
+    print(f"== the OpenID Connect provider for {len(schools)} schools ({cfg.keycloak_url})", flush=True)
+    keycloak_up(cfg)
+    return issuer_url(cfg.keycloak_url)
+
+
 def _newest_run() -> Path:
     runs = sorted(p.parent for p in (REPO / "out").glob(f"academie-*/{RUN_FILE}"))
     if not runs:
@@ -219,29 +250,6 @@ def _newest_run() -> Path:
 
 def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-def console_provider(keep_running: bool) -> str | None:
-    """With --keep-running: the issuer of the local Keycloak run-academie started (the console signs
-    people in there and the services accept its tokens besides the driver's API_TOKEN)."""
-    if not keep_running:
-        return None
-    infra = InfraConfig.load()
-    if not keycloak_ready(infra):
-        raise SystemExit(
-            f"--keep-running starts the console, which needs the local Keycloak at {infra.keycloak_url}:"
-            " `python3 deploy/local/infra.py up keycloak` (deploy/local/run-academie does it)"
-        )
-    return f"{infra.keycloak_url}/realms/{REALM}"
-
-
-def sign_ins_for(issuer: str, schools: list[School]) -> None:
-    """The run's schools' staff and referents in the local realm (created once, kept between runs)."""
-    base = issuer.split("/realms/")[0]
-    token = admin_token(base)
-    for school in schools:
-        for username, role in ((staff_user(school.uai), "staff"), (referent_user(school.uai), "referent")):
-            ensure_user(base, realm_user(username, [role], [school.uai]), token=token)
 
 
 def main() -> None:
@@ -284,6 +292,7 @@ def main() -> None:
     calendar = local_run_calendar(output / "calendar-local-run.json")
     schools = schools_for(args.scale, args.seed, args.schools, args.students)
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    issuer = start_provider(schools)
     config = StackConfig(
         kafka_bootstrap_servers=bootstrap,
         admin_database_url=os.environ["DATABASE_URL"],
@@ -292,7 +301,8 @@ def main() -> None:
         extra_env={"SCHEDULER_CALENDAR_FILE": str(calendar)},
         export_clients=[livret_client(schools)],
         sandbox_seed=args.seed,
-        oidc_issuer=console_provider(args.keep_running),
+        api_token=None,  # no gateway: every school signs in through the provider
+        oidc_issuer=issuer,
     )
     resume_hint = f"deploy/local/run-academie --resume --output {output}"
     students = sum(len(s.learners) for s in schools)
@@ -308,8 +318,8 @@ def main() -> None:
             {s: config.url(s) for s in config.ports},
             output,
             log=reporter.log if verbose else (lambda _line: None),
-            api_token=config.api_token,
             concurrency=args.concurrency,
+            signin=SignIn(issuer),
         )
         before = asyncio.run(topic_end_offsets(bootstrap))
         summary = {"scale": args.scale, "seed": args.seed, "concurrency": args.concurrency}
@@ -319,6 +329,7 @@ def main() -> None:
             print(f"\n== interrupted; the state is kept: continue with\n{resume_hint}", file=sys.stderr)
             sys.exit(130)
         summary["retries"] = run.retries
+        summary["sign_ins"] = {"password": run.signin.sign_ins, "refresh": run.signin.renewals}
         summary["restarts"] = [dataclasses.asdict(r) for r in stack.restarts]
         summary["events_per_topic"] = events_published(before, asyncio.run(topic_end_offsets(bootstrap)))
         summary["files"] = files_written(output)
@@ -332,14 +343,18 @@ def main() -> None:
             print(
                 "services running (Ctrl-C to stop): "
                 + ", ".join(f"{s} {config.url(s)}" for s in config.ports if s != CONSOLE)
-                + f"; school APIs want Authorization: Bearer {config.api_token}"
             )
-            sign_ins_for(str(config.oidc_issuer), schools)
-            first = staff_user(schools[0].uai)
+            first = schools[0].uai
             print(
-                f"console: {config.url(CONSOLE)} (sign in as {first} / {user_password(first)}, a staff member"
-                f" of {schools[0].name}; every school of the run has staff-<uai> and referent-<uai>,"
-                " password <user>-local)"
+                f"console: {config.url(CONSOLE)} — sign in as {staff_user(first)} /"
+                f" {user_password(staff_user(first))} (staff of {schools[0].name}, {first})"
+            )
+            print(
+                f"sign in at {issuer} (portal client {PORTAL_CLIENT}, password grant or a browser):"
+                f" {staff_user(first)} / {user_password(staff_user(first))} (staff of {first}),"
+                f" {referent_user(first)} / {user_password(referent_user(first))} (its Pix referent),"
+                f" {OPERATOR_USER} / {user_password(OPERATOR_USER)} (the académie's operator);"
+                " each school has the same two users"
             )
             while True:
                 time.sleep(3600)

@@ -23,13 +23,16 @@ from deploy.local.generator import campaign_csv_bytes, generate_participations, 
 from deploy.local.http_client import Answer, ServiceClient
 from deploy.local.retrying import NEVER, SAFE, TRANSIENT_ERRORS, Resend, error_code, send
 from deploy.local.schools import School, school_body
+from deploy.local.signin import SignIn
 
 T = TypeVar("T")
 
 
 class Run:
-    """HTTP clients of one run: the portal's (with API_TOKEN) and the public ones (invigilator space,
-    LSU/LSL API, which have their own credentials). Open it with ``async with``."""
+    """HTTP clients of one run: the school APIs' and the public ones (invigilator space, LSU/LSL API,
+    which have their own credentials). The school APIs are called with each school's own access
+    token when ``signin`` is given (the provider: deploy/local/signin.py), else with the trusted
+    gateway's ``api_token``. Open it with ``async with``."""
 
     def __init__(
         self,
@@ -39,6 +42,7 @@ class Run:
         api_token: str | None = None,
         concurrency: int = 32,
         retry_seconds: float = 300,
+        signin: SignIn | None = None,
     ) -> None:
         self.urls = urls
         self.output = output
@@ -46,20 +50,28 @@ class Run:
         self.api_token = api_token
         self.concurrency = concurrency
         self.retry_seconds = retry_seconds
+        self.signin = signin
         #: requests sent again after a transient failure (for the run's summary)
         self.retries = 0
         self.http: dict[str, ServiceClient] = {}
         self.public: dict[str, ServiceClient] = {}
 
     async def __aenter__(self) -> Run:
+        if self.signin is not None:
+            await self.signin.__aenter__()
         portal = {"Authorization": f"Bearer {self.api_token}"} if self.api_token else {}
+        signed_in = self.signin.authorization if self.signin is not None else None
         for name, url in self.urls.items():
-            self.http[name] = ServiceClient(url, headers=portal, connections=self.concurrency * 2)
+            self.http[name] = ServiceClient(
+                url, headers=portal, connections=self.concurrency * 2, authorization=signed_in
+            )
             self.public[name] = ServiceClient(url, connections=self.concurrency * 2)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.gather(*(c.aclose() for c in [*self.http.values(), *self.public.values()]))
+        if self.signin is not None:
+            await self.signin.__aexit__(*exc)
 
     async def call(
         self,
@@ -368,7 +380,7 @@ class Run:
         while the session has not reached the invigilator space."""
         reply = await self.public["finalisation"].post(
             "/invigilator/login",
-            json={"session_number": session["session_number"], "password": session["invigilator_password"]},
+            json={"session_number": _kit_number(session), "password": session["invigilator_password"]},
         )
         if reply.status_code != 200:
             return {"finalised": True} if error_code(reply) == "session.finalised" else None
@@ -382,12 +394,13 @@ class Run:
         started = school.summary.get("started", 0)
 
         async def livret_complete() -> dict[str, Any] | None:
-            """Pix gives a result to every candidate who started a test; wait for all of them."""
+            """Every candidate who started has a result, published (the sandbox's class CSV comes first)."""
             reply = await self.http["export"].get(f"/schools/{school.uai}/livret.json")
             if reply.status_code != 200:
                 return None
             certifications = reply.json()["data"]["attributes"]["certifications"]
-            return reply.json() if len(certifications) >= started else None
+            published = all(c["status"] != "pending" for c in certifications)
+            return reply.json() if len(certifications) >= started and published else None
 
         livret = await self.wait(f"{school.uai}: results to reach the livret", livret_complete, seconds=600)
         target = self.output / "http" / school.uai
@@ -495,6 +508,11 @@ def _candidate_day(seed: int, candidate: dict[str, Any]) -> tuple[bool, bool]:
     rng = random.Random(f"{seed}:{candidate.get('ine') or candidate.get('learner_id')}")
     absent = rng.random() < 0.05
     return absent, not absent and rng.random() < 0.03
+
+
+def _kit_number(session: dict[str, Any]) -> int:
+    """The number the kit prints and the invigilator types: Pix Certif's once recorded."""
+    return session.get("pix_session_number") or session["session_number"]
 
 
 def _count(summary: dict[str, Any], key: str) -> int:

@@ -69,6 +69,7 @@ ERROR_STATUSES = statuses(
         "plan.conflict",
         "convocations.no_candidate",
         "session.before_pix_certif_opening",
+        "pix.session_number_taken",
     ],
 )
 #: the refusals of a new or edited session's rules (domain.sessions, domain.calendar)
@@ -278,6 +279,8 @@ def _session_out(row: store.SessionRow, school_name: str, candidates: int) -> di
         "time": s.time,
         "observations": s.observations,
         "access_code": s.access_code,
+        "pix_session_number": s.pix.number if s.pix else None,
+        "pix_access_code": s.pix.access_code if s.pix else None,
         "status": row.status,
         "started": s.has_started,
         "finalised_at": row.finalised_at,
@@ -293,11 +296,12 @@ def _candidate_out(row: store.CandidateRow) -> CandidateOut:
     )
 
 
-async def _session_detail(deps: UseCaseDependencies, session_id: uuid.UUID) -> SessionDetailOut:
+async def session_detail(deps: UseCaseDependencies, session_id: uuid.UUID) -> SessionDetailOut:
+    """The session as GET /sessions/{id} shows it (the Pix Certif routes answer it too)."""
     view = await documents.session_view(deps.begin, session_id=session_id)
     return SessionDetailOut(
         **_session_out(view.row, view.school.name, len(view.candidates)),
-        invigilator_password=view.row.session.displayed_password,
+        invigilator_password=view.row.session.printed.displayed_password,
         candidates=[_candidate_out(c) for c in view.candidates],
         documents=[
             DocumentOut(
@@ -332,7 +336,7 @@ async def create_session(
         calendar=deps.calendar,
         hash_password=deps.hash_password,
     )
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
 
 
 @school.get(
@@ -363,7 +367,7 @@ async def list_sessions(
 async def get_session(
     session_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)
 ) -> SessionDetailOut:
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
 
 
 @school.patch(
@@ -390,7 +394,7 @@ async def patch_session(
         calendar=deps.calendar,
         hash_password=deps.hash_password,
     )
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
 
 
 @school.delete(

@@ -18,6 +18,7 @@ from pydantic import AliasChoices, Field, field_validator
 from services.scheduler import handlers
 from services.scheduler.api import DEPENDENCIES, ERROR_STATUSES, UseCaseDependencies, router
 from services.scheduler.api_checklist import router as checklist_router
+from services.scheduler.api_pix_certif import router as pix_certif_router
 from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar, Track, school_year_of
 from services.scheduler.store import transactions
 from services.scheduler.usecases.common import SchoolClock
@@ -96,6 +97,7 @@ def warn_about_the_current_year(calendar: CertificationCalendar, clock: SchoolCl
 
 
 router.include_router(checklist_router)
+router.include_router(pix_certif_router)
 
 definition = ServiceDefinition(
     name="scheduler",

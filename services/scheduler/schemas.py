@@ -242,6 +242,10 @@ class SessionOut(BaseModel):
     time: str
     observations: str
     access_code: str
+    pix_session_number: int | None = Field(
+        default=None, description="the session's number in Pix Certif, once the school recorded it"
+    )
+    pix_access_code: str | None = Field(default=None, description="Pix Certif's access code, once recorded")
     status: Literal["scheduled", "cancelled"]
     started: bool
     finalised_at: dt.datetime | None
@@ -250,7 +254,9 @@ class SessionOut(BaseModel):
 
 
 class SessionDetailOut(SessionOut):
-    invigilator_password: str = Field(description="as printed on the kit and typed: C-XXXXXX")
+    invigilator_password: str = Field(
+        description="as printed on the kit and typed: C-XXXXXX (Pix Certif's once recorded)"
+    )
     candidates: list[CandidateOut]
     documents: list[DocumentOut]
 
@@ -283,3 +289,21 @@ class ConvocationsOut(BaseModel):
     bundle_file: str
     bundle_sha256: str
     issued_at: dt.datetime
+
+
+class PixCertifIn(_In):
+    """A session's values as Pix Certif shows them in its session list."""
+
+    session_number: int = Field(description="Pix's N° de session", examples=[12345])
+    access_code: str = Field(description="Pix's code d'accès (4 letters, 2 digits)", examples=["FMKP39"])
+    invigilator_password: str = Field(
+        description="Pix's mot de passe de session, with or without its C- prefix", examples=["C-b7K?2x"]
+    )
+
+
+class PixCertifImportOut(BaseModel):
+    uai: str
+    file_name: str
+    recorded: list[uuid.UUID] = Field(description="sessions whose Pix values the file changed")
+    unchanged: list[uuid.UUID] = Field(description="sessions that already had the file's values")
+    skipped_lines: list[int] = Field(description="lines whose three Pix cells were empty")

@@ -21,7 +21,7 @@ import asyncpg
 from services.scheduler.domain.enrolment import Candidate, Learner
 from services.scheduler.domain.planner import Room
 from services.scheduler.domain.plans import PlanProposal
-from services.scheduler.domain.sessions import Session
+from services.scheduler.domain.sessions import PixCertifLink, Session
 from shared import usecases as shared_usecases
 from shared.outbox import UnitOfWork
 
@@ -157,8 +157,15 @@ def _session(row: asyncpg.Record) -> SessionRow:
             invigilator_password=row["invigilator_password"],
             observations=row["observations"],
             first_test_started_at=row["first_test_started_at"],
+            pix=_pix_link(row),
         ),
     )
+
+
+def _pix_link(row: asyncpg.Record) -> PixCertifLink | None:
+    if row["pix_session_number"] is None:
+        return None
+    return PixCertifLink(row["pix_session_number"], row["pix_access_code"], row["pix_invigilator_password"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,6 +525,54 @@ class SchedulerStore:
             session.observations,
             now,
         )
+
+    async def record_pix_links(
+        self, links: Mapping[uuid.UUID, tuple[PixCertifLink, str]], now: datetime
+    ) -> None:
+        """Session id → (Pix's values, the verifier of Pix's password), in one statement."""
+        if not links:
+            return
+        await self.conn.execute(
+            "UPDATE sessions s SET pix_session_number = l.number, pix_access_code = l.access_code,"
+            " pix_invigilator_password = l.password, invigilator_password_hash = l.verifier,"
+            " pix_recorded_at = $6, updated_at = $6"
+            " FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::text[])"
+            " AS l(session_id, number, access_code, password, verifier)"
+            " WHERE s.session_id = l.session_id",
+            list(links),
+            [link.number for link, _ in links.values()],
+            [link.access_code for link, _ in links.values()],
+            [link.invigilator_password for link, _ in links.values()],
+            [verifier for _, verifier in links.values()],
+            now,
+        )
+
+    async def live_pix_numbers(self, numbers: Iterable[int]) -> dict[int, int]:
+        """Pix session number → certibus number of the live session holding it (of ``numbers``)."""
+        rows = await self.conn.fetch(
+            "SELECT pix_session_number, session_number FROM sessions"
+            " WHERE status = 'scheduled' AND pix_session_number = ANY($1::integer[])",
+            list(numbers),
+        )
+        return {r["pix_session_number"]: r["session_number"] for r in rows}
+
+    async def plan_sessions(self, plan_id: uuid.UUID) -> list[SessionRow]:
+        """The live sessions a confirmed plan created, in date order."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM sessions WHERE plan_id = $1 AND status = 'scheduled'"
+            " ORDER BY day, time, session_number",
+            plan_id,
+        )
+        return [_session(r) for r in rows]
+
+    async def session_classes(self, session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+        """Session id → the classes of its candidates, sorted (sessions without any are absent)."""
+        rows = await self.conn.fetch(
+            "SELECT session_id, array_agg(DISTINCT division ORDER BY division) AS divisions"
+            " FROM candidates WHERE session_id = ANY($1::uuid[]) GROUP BY session_id",
+            list(session_ids),
+        )
+        return {r["session_id"]: tuple(r["divisions"]) for r in rows}
 
     async def cancel_session(self, session_id: uuid.UUID, now: datetime) -> None:
         await self.conn.execute(

@@ -3,6 +3,7 @@ PostgreSQL, driven only through their public HTTP APIs and files, for a small sc
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -10,6 +11,7 @@ import random
 import time
 import uuid
 
+import asyncpg
 import pytest
 
 from deploy.local.academie import Run, generate_schools, livret_client, local_run_calendar, run_academie
@@ -103,6 +105,22 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
             certifications
         )
 
+    # the Pix Certif link: every session carries the Pix values of the school's filled file, and
+    # Pix's class files (the sandbox's, "Session" = Pix's number) matched every row by that number
+    imports = asyncio.run(_class_csv_imports(stack.config))
+    for school in schools:
+        filled = (output / "pix-certif" / f"{school.uai}-sessions-pix-certif.csv").read_text("utf-8-sig")
+        lines = list(csv.reader(io.StringIO(filled), delimiter=";"))[1:]
+        assert len(lines) == len(school.sessions) == school.summary["pix_certif"]["sessions"]
+        by_number = {int(line[0]): line for line in lines}
+        for session in school.sessions:
+            line = by_number[session["session_number"]]
+            assert session["pix_session_number"] == int(line[8]) > session["session_number"]
+            assert (session["pix_access_code"], session["invigilator_password"]) == (line[9], line[10])
+        by_session = [imports[s["session_id"]] for s in school.sessions if s["session_id"] in imports]
+        assert all(unmatched == 0 for _, unmatched in by_session), by_session
+        assert sum(matched for matched, _ in by_session) == school.summary["started"]
+
     for school in schools:
         http_copy = json.loads((output / "http" / school.uai / "livret.json").read_text(encoding="utf-8"))
         assert len(http_copy["data"]["attributes"]["certifications"]) == len(
@@ -121,3 +139,16 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
         assert (card[1], card[3], card[4]) == (school.name, "terminé", str(len(school.sessions)))
         assert int(card[5]) == sum(len(s["candidates"]) for s in school.sessions)
     assert summary["academie"]["done"] >= len(schools)
+
+
+async def _class_csv_imports(config: StackConfig) -> dict[str, tuple[int, int]]:
+    """Session id → (matched, unmatched) of the class results CSV imported for it (the sandbox's)."""
+    conn = await asyncpg.connect(config.admin_database_url)
+    try:
+        rows = await conn.fetch(
+            f'SELECT session_id, matched, unmatched FROM "{config.namespace}_finalisation".results_imports'
+            " WHERE source = 'class_results_csv' ORDER BY id"
+        )
+    finally:
+        await conn.close()
+    return {r["session_id"]: (r["matched"], r["unmatched"]) for r in rows}

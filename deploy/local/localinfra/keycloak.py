@@ -23,15 +23,15 @@ import urllib.request
 from pathlib import Path
 
 from .config import HOST, KEYCLOAK_POM, KEYCLOAK_READY_TIMEOUT, REPO, Config, InfraError
-from .keycloak_admin import ADMIN_PASSWORD, ADMIN_USER, ensure_client
 from .processes import cmdline, ensure_dir, fmt_secs, pid_alive, port_in_use, read_pid, rotate
-from .realm import REALM, console_client, realm_representation
+from .realm import REALM, realm_representation
 
 JVM_DIR = Path("/usr/lib/jvm")
 MIN_JAVA = 21
 STOP_TIMEOUT = 30.0
-#: local bootstrap administrator (admin console on 127.0.0.1 only): ADMIN_USER, ADMIN_PASSWORD
-__all__ = ["ADMIN_PASSWORD", "ADMIN_USER"]
+#: local bootstrap administrator (admin console on 127.0.0.1 only)
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin-local"
 
 
 def _java_major(home: Path) -> int | None:
@@ -121,11 +121,25 @@ def keycloak_version(cfg: Config) -> str:
         return "?"
 
 
+def _realm_text(cfg: Config) -> str:
+    return json.dumps(realm_representation(list(cfg.keycloak_schools), cfg.uai_claim), indent=2)
+
+
+def _imported_realm(cfg: Config) -> Path:
+    return cfg.keycloak_home / "data" / "import" / f"{REALM}-realm.json"
+
+
+def realm_is_current(cfg: Config) -> bool:
+    """The realm the server imported is the one these schools make (False: it must restart)."""
+    imported = _imported_realm(cfg)
+    return imported.exists() and imported.read_text() == _realm_text(cfg)
+
+
 def write_realm(cfg: Config) -> None:
     """Put the generated realm where --import-realm reads it; a changed realm wipes the local store."""
     data = ensure_dir(cfg.keycloak_home / "data")
-    text = json.dumps(realm_representation(list(cfg.keycloak_schools), cfg.uai_claim), indent=2)
-    imported = data / "import" / f"{REALM}-realm.json"
+    text = _realm_text(cfg)
+    imported = _imported_realm(cfg)
     if imported.exists() and imported.read_text() != text:
         shutil.rmtree(data / "h2", ignore_errors=True)  # import skips a realm that exists
     ensure_dir(imported.parent)
@@ -173,11 +187,15 @@ def keycloak_up(cfg: Config) -> tuple[int, bool, dict[str, float]]:
                 f"Keycloak is already running (pid {pid}) on port {port}, not {cfg.keycloak_port}: "
                 "run `infra.py down keycloak` first"
             )
-        if not keycloak_ready(cfg):
-            wait_ready(cfg, pid, time.monotonic())
-        # a realm imported before the console's client existed gets it now, without a restart
-        ensure_client(cfg.keycloak_url, console_client(cfg.uai_claim))
-        return pid, True, timings
+        if realm_is_current(cfg):
+            if not keycloak_ready(cfg):
+                wait_ready(cfg, pid, time.monotonic())
+            return pid, True, timings
+        # other schools than the running server's realm (CERTIBUS_KEYCLOAK_SCHOOLS changed, or the
+        # main job's académie): start it again on the new realm
+        print(
+            f"keycloak: the schools changed, restarting on the new realm ({keycloak_stop(cfg)})", flush=True
+        )
     cfg.keycloak_pidfile.unlink(missing_ok=True)
     if port_in_use(cfg.keycloak_port):
         raise InfraError(

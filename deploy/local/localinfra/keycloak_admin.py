@@ -1,8 +1,9 @@
-"""The local Keycloak's admin REST API: add a client or a user to a realm that is already running.
+"""The local Keycloak's admin REST API: add a client to a realm that is already running.
 
-A realm is imported only when Keycloak starts on an empty store, so a client added to realm.py
-later (the console's) or the users of a run's schools are created here instead, without a restart
-that would interrupt whoever else uses the provider. Local development values only.
+A realm is imported only when Keycloak starts on an empty store (``infra.py up keycloak`` restarts a
+server whose realm is not the current one), so the console's tests add its client here to a server
+started before the client was in realm.py, without a restart that would interrupt whoever else uses
+the provider. Local development values only.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from .keycloak import ADMIN_PASSWORD, ADMIN_USER
 from .realm import REALM
-
-#: the bootstrap administrator keycloak.py starts Keycloak with (local only)
-ADMIN_USER, ADMIN_PASSWORD = "admin", "admin-local"
 
 
 def _call(method: str, url: str, token: str | None = None, body: Any = None, form: dict | None = None) -> Any:
@@ -55,46 +54,3 @@ def ensure_client(base_url: str, client: dict[str, Any], realm: str = REALM) -> 
         return False
     _call("POST", f"{base_url}/admin/realms/{realm}/clients", token, client)
     return True
-
-
-def keep_unmanaged_attributes(base_url: str, token: str, realm: str = REALM) -> None:
-    """Let the admin API store the ``uai`` attribute: Keycloak 26's user profile drops attributes it
-    does not declare from admin writes (a realm import keeps them) unless the realm allows them."""
-    url = f"{base_url}/admin/realms/{realm}/users/profile"
-    profile = _call("GET", url, token)
-    if profile.get("unmanagedAttributePolicy") not in ("ENABLED", "ADMIN_EDIT"):
-        _call("PUT", url, token, {**profile, "unmanagedAttributePolicy": "ADMIN_EDIT"})
-
-
-def ensure_user(base_url: str, user: dict[str, Any], realm: str = REALM, token: str | None = None) -> bool:
-    """Create the user (with its password, attributes and realm roles) unless it exists, whose
-    attributes are then set again. True when created. ``token``: an admin token to reuse (it lasts a
-    minute) for many users in a row."""
-    token = token or admin_token(base_url)
-    base = f"{base_url}/admin/realms/{realm}"
-    keep_unmanaged_attributes(base_url, token, realm)
-    query = urllib.parse.urlencode({"username": user["username"], "exact": "true"})
-    found = _call("GET", f"{base}/users?{query}", token)
-    if found:
-        _call(
-            "PUT",
-            f"{base}/users/{found[0]['id']}",
-            token,
-            {**found[0], "attributes": user.get("attributes", {})},
-        )
-        return False
-    roles = user.get("realmRoles", [])
-    _call("POST", f"{base}/users", token, {k: v for k, v in user.items() if k != "realmRoles"})
-    [created] = _call("GET", f"{base}/users?{query}", token)
-    if roles:
-        wanted = [_call("GET", f"{base}/roles/{urllib.parse.quote(r)}", token) for r in roles]
-        _call("POST", f"{base}/users/{created['id']}/role-mappings/realm", token, wanted)
-    return True
-
-
-def delete_user(base_url: str, username: str, realm: str = REALM) -> None:
-    token = admin_token(base_url)
-    base = f"{base_url}/admin/realms/{realm}"
-    query = urllib.parse.urlencode({"username": username, "exact": "true"})
-    for found in _call("GET", f"{base}/users?{query}", token) or []:
-        _call("DELETE", f"{base}/users/{found['id']}", token)
