@@ -3,7 +3,9 @@
 For generated schools (valid UAIs and INEs, seeded; ``--scale demo|college|academie``): roster and
 profile-collection imports (eligibility), school set-up, automatic planning and confirmation,
 convocations (scheduler), the day itself in the invigilator space and finalisation (finalisation),
-results from the Pix sandbox, then the class CSVs, attestation PDFs and LSU/LSL livret files
+a forgotten student added after each school's first start (deploy/local/late_enrolment.py), the
+catch-up week for the absent and aborted (a catch-up plan, deploy/local/catch_up.py), results
+from the Pix sandbox, then the class CSVs, attestation PDFs and LSU/LSL livret files
 (export), fetched over HTTP too, the livret feed through the LSU/LSL API, and at the end the
 académie view (academie): every school's Phase 3 card, printed as a table (a line per step) and
 written as a CSV to ``academie/academie-phase3.csv``. Everything lands in one output folder with a
@@ -28,9 +30,12 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from deploy.local.catch_up import catch_up_plan, confirmed_catch_up, remember_resits
+from deploy.local.late_enrolment import add_forgotten_student
 from deploy.local.localinfra.config import Config
 from deploy.local.localinfra.keycloak import keycloak_up
 from deploy.local.localinfra.realm import (
@@ -157,9 +162,12 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
     with reporter.phase("invigilation and finalisation", candidates, "candidates") as advance:
 
         async def supervise(school: School, session: dict[str, Any]) -> None:
-            # rooms run side by side: each session has its own chance, whatever the interleaving
+            # rooms run side by side: each session has its own chance, whatever the interleaving;
+            # the school's first session gets a forgotten student after its first start
+            first = session is min(school.sessions, key=lambda s: s["session_number"])
+            late = partial(add_forgotten_student, run, school, session, seed) if first else None
             async with limit:
-                advance(await run.supervise(school, session, seed))
+                advance(await run.supervise(school, session, seed, late=late))
 
         async def the_day(school: School) -> None:
             with acting_for(school.uai):
@@ -167,6 +175,8 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
             run.log(f"  {school.uai}: {len(school.sessions)} session(s) supervised and finalised")
 
         await asyncio.gather(*(the_day(school) for school in schools))
+
+    await catch_up_week(run, schools, seed, reporter, limit)
 
     reporter.log("4. results from the Pix sandbox, class exports and livrets (export)")
     classes = sum(
@@ -212,6 +222,50 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
             for s in schools
         ],
     }
+
+
+async def catch_up_week(
+    run: Run, schools: list[School], seed: int, reporter: Reporter, limit: asyncio.Semaphore
+) -> None:
+    """Each school's absent and aborted students, freed at finalisation, planned in the calendar's
+    catch-up week, convoked and certified there (their sessions join ``school.sessions``)."""
+    reporter.log("3b. the catch-up week: the absent and aborted sit again (scheduler, finalisation)")
+    with reporter.phase("catch-up week", len(schools), "schools") as advance:
+        held: dict[str, list[str]] = {}
+        proposed: dict[str, dict[str, Any]] = {}
+
+        async def propose(school: School) -> None:
+            if already := await confirmed_catch_up(run, school):  # a resumed run
+                held[school.uai] = already
+            elif plan := await catch_up_plan(run, school):
+                proposed[school.uai] = plan
+
+        await _for_each(limit, schools, propose)
+        for school in schools:  # confirmed in the schools' order: the same numbers for one seed
+            if school.uai in proposed:
+                with acting_for(school.uai):
+                    held[school.uai] = await run.confirm(school, proposed[school.uai])
+
+        async def convoke(school: School, session_id: str) -> dict[str, Any]:
+            async with limit:
+                return await run.convoke(school, session_id)
+
+        async def supervise(school: School, session: dict[str, Any]) -> None:
+            resits = partial(remember_resits, run, school, session["session_id"], seed)
+            async with limit:
+                await run.supervise(school, session, seed, catch_up=True, before_finalising=resits)
+
+        async def week(school: School) -> None:
+            with acting_for(school.uai):
+                sessions = await asyncio.gather(*(convoke(school, i) for i in held.get(school.uai, [])))
+                school.sessions.extend(sessions)
+                await asyncio.gather(*(supervise(school, s) for s in sessions))
+            if sessions:
+                candidates = sum(len(s["candidates"]) for s in sessions)
+                run.log(f"  {school.uai}: {len(sessions)} catch-up session(s), {candidates} candidate(s)")
+            advance(1)
+
+        await asyncio.gather(*(week(school) for school in schools))
 
 
 def run_academie(

@@ -61,6 +61,10 @@ HEADER_CERTIFIABLE = "Certifiable (O/N)"
 HEADER_CERTIFIABLE_COUNT = "Nombre de compétences certifiables"
 LEVEL_PREFIX = "Niveau pour la compétence "
 PIX_PREFIX = "Nombre de pix pour la compétence "
+#: The header line of the Pix Orga certificability file certibus documents (README: Orga has no export).
+ORGA_CERTIFICABILITY_HEADER = "INE;Certificabilité;Date de certificabilité"
+#: Pix Orga's three labels of its "Certificabilité" column.
+ORGA_LABELS = {True: "Certifiable", False: "Non certifiable", None: "Non communiqué"}
 
 
 class Sex(StrEnum):
@@ -413,3 +417,43 @@ def campaign_csv_bytes(
             cells += [_quoted("Non"), na, na, na, na] + [na] * (2 * len(COMPETENCE_IDS))
         lines.append(";".join(cells))
     return b"\xef\xbb\xbf" + ("\n".join(lines) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class OrgaCertificability:
+    """One learner's line of the Orga certificability file: Orga's verdict and its date."""
+
+    ine: str
+    certifiable: bool | None  # None: "Non communiqué" (no date)
+    certifiable_at: date | None = None
+
+
+def generate_orga_certificability(
+    seed: int,
+    learners: list[Learner],
+    *,
+    certifiable_rate: float = 0.85,
+    not_available_rate: float = 0.05,
+    computed_from: date = date(2025, 11, 17),
+) -> list[OrgaCertificability]:
+    """One line per learner, drawn from ``seed``: Orga's nightly verdict within a fortnight."""
+    rng = random.Random(seed)
+    rows: list[OrgaCertificability] = []
+    for learner in learners:
+        if rng.random() < not_available_rate:
+            rows.append(OrgaCertificability(learner.ine, None))
+            continue
+        certifiable = rng.random() < certifiable_rate
+        rows.append(
+            OrgaCertificability(learner.ine, certifiable, computed_from + timedelta(days=rng.randrange(14)))
+        )
+    return rows
+
+
+def orga_certificability_csv_bytes(rows: list[OrgaCertificability]) -> bytes:
+    """The documented file: UTF-8, `;`, the header line, dates JJ/MM/AAAA, `\\n` line ends."""
+    lines = [ORGA_CERTIFICABILITY_HEADER]
+    for row in rows:
+        when = row.certifiable_at.strftime("%d/%m/%Y") if row.certifiable_at else ""
+        lines.append(f"{row.ine};{ORGA_LABELS[row.certifiable]};{when}")
+    return ("\n".join(lines) + "\n").encode("utf-8")

@@ -77,6 +77,8 @@ class School:
     summary: dict[str, Any] = field(default_factory=dict)
     kind: str = ""  # "college" | "lycee" | "lycee_pro"; "" for the demo's schools
     body: dict[str, Any] | None = None  # the scheduler's school set-up; None: the demo's default
+    #: the school sends Pix Orga's certificability (README) instead of a campaign export: every third
+    orga_certificability: bool = False
 
     @property
     def divisions(self) -> list[str]:
@@ -121,7 +123,10 @@ def generate_schools(seed: int, count: int, students: int) -> list[School]:
                 )
                 for lrn in certifying
             ]
-        schools.append(School(random_uai(rng, "021"), name, level, city, certifying))
+        school = School(
+            random_uai(rng, "021"), name, level, city, certifying, orga_certificability=i % 3 == 1
+        )
+        schools.append(school)
     return schools
 
 
@@ -143,7 +148,15 @@ def generate_academie(seed: int, schools: int, students: int) -> list[School]:
         city = rng.choice(CITIES)
         name = f"{TITLES[kind]} {rng.choice(PATRONS)} de {city}"
         learners = generate_learners(seed * 1000 + i, size, levels=CERTIFYING_LEVELS[kind])
-        school = School(uai, name, "college" if kind == "college" else "lycee", city, learners, kind=kind)
+        school = School(
+            uai,
+            name,
+            "college" if kind == "college" else "lycee",
+            city,
+            learners,
+            kind=kind,
+            orga_certificability=i % 3 == 1,
+        )
         school.body = _school_set_up(school, rng)
         result.append(school)
     return result

@@ -15,9 +15,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
 
+from services.eligibility import store_certificability
 from services.eligibility.domain.certifiability import CertifiabilityCounts
 from services.eligibility.store import EligibilityStore, transactions
-from services.eligibility.usecases import BeginWork, campaigns, queries, rosters
+from services.eligibility.store_remediation import RemediationStore
+from services.eligibility.usecases import (
+    BeginWork,
+    campaigns,
+    orga_certificability,
+    queries,
+    remediations,
+    rosters,
+)
+from services.eligibility.usecases.one_month_check import school_day
 from shared.errors import statuses
 from shared.http import ApiError, error_responses, school_api_router
 from shared.service import Runtime, get_runtime
@@ -109,6 +119,29 @@ async def upload_campaign_export(
     return asdict(report)
 
 
+@learner_data.post(
+    "/schools/{uai}/orga-certificability", responses=error_responses(ERRORS, campaigns.REJECTED)
+)
+async def upload_orga_certificability(
+    uai: str, request: Request, runtime: Runtime = Depends(get_runtime)
+) -> dict[str, Any]:
+    """Import the certificability Pix Orga shows (INE;Certificabilité;Date de certificabilité):
+    the more recent of it and a campaign's share wins; refused whole like a campaign export."""
+    max_bytes = runtime.settings.max_upload_bytes
+    file_name, data = await read_upload(request, max_bytes)
+    now = runtime.clock.now()
+    report = await orga_certificability.import_orga_certificability(
+        store_certificability.transactions(runtime.unit_of_work),
+        uai=uai,
+        file_name=file_name,
+        data=data,
+        now=now,
+        today=school_day(now, runtime.settings.remediation_timezone),
+        max_bytes=max_bytes,
+    )
+    return asdict(report)
+
+
 def _counts(counts: CertifiabilityCounts) -> dict[str, Any]:
     return {**asdict(counts), "certifiable_rate": round(counts.certifiable_rate, 4)}
 
@@ -151,6 +184,27 @@ async def school_learners(
     """The school's learners (active ones unless ``include_inactive``), optionally one class."""
     school, learners = await queries.school_learners(_reads(runtime), uai, division, include_inactive)
     return {"uai": school, "count": len(learners), "learners": [asdict(x) for x in learners]}
+
+
+@learner_data.get("/schools/{uai}/remediations", responses=error_responses(ERRORS, *_UAI_CODES))
+async def school_remediations(
+    uai: str,
+    division: str | None = Query(default=None, description="one class only"),
+    include_resolved: bool = Query(default=True, description="false: only the students still to place"),
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    """The remediation list: each student a one-month check asked to place themselves, the
+    competences still at level 0, the check's date and the session's, and when it was resolved."""
+    found = await remediations.remediation_list(
+        RemediationStore(runtime.pool), uai, division, include_resolved
+    )
+    return {
+        "uai": found.uai,
+        "division": found.division,
+        "open": found.open,
+        "resolved": found.resolved,
+        "students": [asdict(item) for item in found.students],
+    }
 
 
 router.include_router(learner_data)

@@ -67,7 +67,7 @@ definition = ServiceDefinition(
     wire=wire,
     router=router,
     jobs=[remediation_job],
-    read_model_tables=["sessions", "session_candidates"],
+    read_model_tables=["sessions", "session_candidates", "remediation_items", "remediation_certifiable_at"],
     error_statuses=ERRORS,
     title="certibus eligibility",
 )

@@ -1,4 +1,5 @@
-"""The sessions read model, built only from the scheduler's events (never from its tables).
+"""The read models: sessions, from the scheduler's events (never from its tables); the remediation
+list, from the service's own RemediationRequested and CertifiabilityAssessed (store_remediation.py).
 
 Every handler is an upsert of the latest snapshot, so a replay or a redelivery with a new id
 leaves the same rows; events about sessions we never saw created are still applied. Sessions'
@@ -12,18 +13,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from services.eligibility.store import CandidateRow, EligibilityStore, SessionRow
+from services.eligibility.store_remediation import RemediationItem, RemediationStore
 from shared.consumer import Delivery, EventConsumer
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CandidatesEnrolled,
     CandidateUnenrolled,
+    CertifiabilityAssessed,
+    RemediationRequested,
     SessionCancelled,
     SessionCreated,
     SessionCreatedV1,
     SessionUpdated,
     SessionUpdatedV1,
 )
-from shared.contracts.topics import SCHEDULER
+from shared.contracts.topics import ELIGIBILITY, SCHEDULER
 from shared.outbox import UnitOfWork
 from shared.service import Runtime
 
@@ -85,7 +89,41 @@ def handle_session_events(consumer: EventConsumer) -> None:
     consumer.on(CandidateUnenrolled, on_candidate_unenrolled)
 
 
+async def on_remediation_requested(uow: UnitOfWork, event: RemediationRequested, envelope: Envelope) -> None:
+    """Each student of the check becomes an item of the list (resolved at once if an assessment
+    already read made them certifiable after the request)."""
+    items = [
+        RemediationItem(
+            session_id=event.session_id,
+            due_date=event.due_date,
+            learner_id=m.learner_id,
+            uai=event.uai,
+            division=m.division,
+            session_date=event.session_date,
+            status=m.status,
+            certifiable_count=m.certifiable_competences,
+            competences_needed=m.competences_needed,
+            zero_level=tuple(m.competences_at_level_zero),
+            requested_at=event.requested_at,
+        )
+        for m in event.learners
+    ]
+    await RemediationStore(uow.conn).record_requests(items)
+
+
+async def apply_assessments(uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+    """CertifiabilityAssessed of one run: the certifiable ones resolve the items before them."""
+    certifiable = [
+        (event.learner_id, event.assessed_at) for event, _ in deliveries if event.status == "certifiable"
+    ]
+    await RemediationStore(uow.conn).record_certifiable(certifiable)
+
+
 def wire(runtime: Runtime) -> None:
     # Parallel partitions: scheduler events are keyed by session id, and these handlers write only
     # that session's rows (sessions, session_candidates), so two partitions never touch one row.
     handle_session_events(runtime.consumer("sessions", SCHEDULER, parallel_partitions=True))
+    # Sequential: a request (keyed by session) and an assessment (keyed by learner) touch one item.
+    remediations = runtime.consumer("remediations", ELIGIBILITY)
+    remediations.on(RemediationRequested, on_remediation_requested)
+    remediations.on_batch(CertifiabilityAssessed, apply_assessments)

@@ -23,8 +23,10 @@ import asyncpg
 
 from services.eligibility.domain.campaign_matching import LearnerIdentity
 from services.eligibility.domain.certifiability import (
+    AssessmentOrigin,
     CertifiabilityAssessment,
     CertifiabilityStatus,
+    CurrentAssessment,
     Disagreement,
 )
 from services.eligibility.domain.roster import RosterLearner, Sex
@@ -81,14 +83,6 @@ def _assessment(row: asyncpg.Record) -> CertifiabilityAssessment:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredAssessment:
-    """What an import compares a new assessment with: the stored status and when it was shared."""
-
-    status: CertifiabilityStatus
-    shared_at: date | None
-
-
-@dataclass(frozen=True, slots=True)
 class StoredLearner:
     """A learner as the school's list shows it (every roster field, and whether still active)."""
 
@@ -123,6 +117,8 @@ class LearnerCertifiability:
     division: str
     source: str | None
     assessment: CertifiabilityAssessment | None
+    origin: str | None = None  # campaign_export / orga_certificability
+    certifiable_at: date | None = None  # Orga's computation day (orga_certificability only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,13 +298,18 @@ class EligibilityStore:
             *values.values(),
         )
 
-    async def current_assessments(self, learner_ids: Sequence[str]) -> dict[str, StoredAssessment]:
+    async def current_assessments(self, learner_ids: Sequence[str]) -> dict[str, CurrentAssessment]:
+        """Each learner's stored status, origin and date (the share's or Orga's computation's)."""
         rows = await self.conn.fetch(
-            "SELECT learner_id, status, shared_at FROM assessments WHERE learner_id = ANY($1::uuid[])",
+            "SELECT learner_id, status, origin, CASE WHEN origin = 'orga_certificability'"
+            " THEN certifiable_at ELSE shared_at END AS dated"
+            " FROM assessments WHERE learner_id = ANY($1::uuid[])",
             [uuid.UUID(i) for i in learner_ids],
         )
         return {
-            str(r["learner_id"]): StoredAssessment(CertifiabilityStatus(r["status"]), r["shared_at"])
+            str(r["learner_id"]): CurrentAssessment(
+                CertifiabilityStatus(r["status"]), AssessmentOrigin(r["origin"]), r["dated"]
+            )
             for r in rows
         }
 
@@ -333,7 +334,7 @@ class EligibilityStore:
             " certifiable_count = EXCLUDED.certifiable_count, levels = EXCLUDED.levels,"
             " pix_total = EXCLUDED.pix_total, shared_at = EXCLUDED.shared_at, source = EXCLUDED.source,"
             " source_line = EXCLUDED.source_line, import_id = EXCLUDED.import_id,"
-            " assessed_at = EXCLUDED.assessed_at",
+            " assessed_at = EXCLUDED.assessed_at, origin = 'campaign_export', certifiable_at = NULL",
             [uuid.UUID(a.learner_id) for a in assessments],
             uai,
             source,
@@ -382,7 +383,8 @@ class EligibilityStore:
         """Active learners of a school (or one class) with their assessment, if any."""
         rows = await self.conn.fetch(
             "SELECT l.learner_id, l.ine, l.first_name, l.last_name, l.usage_name, l.division,"
-            " a.status, a.certifiable_count, a.levels, a.shared_at, a.source_line, a.pix_total, a.source"
+            " a.status, a.certifiable_count, a.levels, a.shared_at, a.source_line, a.pix_total, a.source,"
+            " a.origin, a.certifiable_at"
             " FROM learners l LEFT JOIN assessments a USING (learner_id)"
             " WHERE l.uai = $1 AND l.active AND ($2::text IS NULL OR l.division = $2)"
             " ORDER BY l.division, l.last_name, l.first_name, l.learner_id",
@@ -398,6 +400,8 @@ class EligibilityStore:
                 r["division"],
                 r["source"],
                 None if r["status"] is None else _assessment(r),
+                r["origin"],
+                r["certifiable_at"],
             )
             for r in rows
         ]

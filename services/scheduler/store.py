@@ -12,16 +12,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
 from services.scheduler.domain.enrolment import Candidate, Learner
+from services.scheduler.domain.lifecycle import LifecycleDates
 from services.scheduler.domain.planner import Room
 from services.scheduler.domain.plans import PlanProposal
 from services.scheduler.domain.sessions import PixCertifLink, Session
+from services.scheduler.store_lifecycle import LifecycleQueries
 from shared import usecases as shared_usecases
 from shared.outbox import UnitOfWork
 
@@ -130,6 +132,8 @@ class SessionRow:
     created_at: datetime
     updated_at: datetime
     session: Session
+    #: when each step of its lifecycle was reached (issue 16: store_lifecycle.py)
+    lifecycle: LifecycleDates = field(default_factory=LifecycleDates)
 
     @property
     def is_live(self) -> bool:
@@ -158,6 +162,13 @@ def _session(row: asyncpg.Record) -> SessionRow:
             observations=row["observations"],
             first_test_started_at=row["first_test_started_at"],
             pix=_pix_link(row),
+        ),
+        lifecycle=LifecycleDates(
+            convoked_at=row["convoked_at"],
+            started_at=row["first_test_started_at"],
+            finalised_at=row["finalised_at"],
+            results_received_at=row["results_received_at"],
+            exported_at=row["exported_at"],
         ),
     )
 
@@ -190,6 +201,7 @@ def _candidate(row: asyncpg.Record) -> CandidateRow:
             division=row["division"],
             extra_time_percentage=row["extra_time_percentage"],
             certifiability_override=row["override_reason"],
+            adapted_conditions=row["adapted_conditions"],
         ),
     )
 
@@ -238,8 +250,9 @@ def _plan(row: asyncpg.Record) -> PlanRow:
     )
 
 
-class SchedulerStore:
-    """The scheduler's SQL, on one connection (the unit of work's transaction)."""
+class SchedulerStore(LifecycleQueries):
+    """The scheduler's SQL, on one connection (the unit of work's transaction); the lifecycle's
+    queries (issue 16) are in store_lifecycle.py."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -420,7 +433,8 @@ class SchedulerStore:
             " JOIN learner_certifiability c USING (learner_id)"
             " WHERE l.uai = $1 AND l.active AND c.status = 'certifiable'"
             " AND NOT EXISTS (SELECT 1 FROM candidates k JOIN sessions s USING (session_id)"
-            "                 WHERE k.learner_id = l.learner_id AND s.status = 'scheduled')"
+            "                 WHERE k.learner_id = l.learner_id AND s.status = 'scheduled'"
+            "                 AND k.released_at IS NULL)"
             " ORDER BY l.division, l.last_name, l.first_name, l.learner_id",
             uai,
         )
@@ -432,10 +446,12 @@ class SchedulerStore:
     async def learners_in_other_live_sessions(
         self, learner_ids: Iterable[str], session_id: uuid.UUID
     ) -> dict[str, int]:
-        """learner id → number of the other live session they are already a candidate of."""
+        """learner id → number of the other live session holding them (an absent or aborted candidate
+        of a finalised session is released: it holds no one)."""
         rows = await self.conn.fetch(
             "SELECT k.learner_id, s.session_number FROM candidates k JOIN sessions s USING (session_id)"
-            " WHERE k.learner_id = ANY($1::text[]) AND s.status = 'scheduled' AND s.session_id <> $2",
+            " WHERE k.learner_id = ANY($1::text[]) AND s.status = 'scheduled' AND s.session_id <> $2"
+            " AND k.released_at IS NULL",
             list(learner_ids),
             session_id,
         )
@@ -632,8 +648,8 @@ class SchedulerStore:
     ) -> None:
         await self.conn.executemany(
             "INSERT INTO candidates (candidate_id, session_id, learner_id, ine, first_name, last_name,"
-            " birthdate, division, extra_time_percentage, override_reason, enrolled_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            " birthdate, division, extra_time_percentage, override_reason, enrolled_at, adapted_conditions)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             [
                 (
                     candidate_id,
@@ -647,6 +663,7 @@ class SchedulerStore:
                     c.extra_time_percentage,
                     c.certifiability_override,
                     now,
+                    c.adapted_conditions,
                 )
                 for candidate_id, ine, c in enrolled
             ],

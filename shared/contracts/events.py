@@ -142,6 +142,17 @@ class CertifiabilityAssessed(Event):
     shared_at: datetime | None = None
     source: str = Field(description="where the assessment comes from, e.g. the campaign file name")
     assessed_at: datetime
+    origin: Literal["campaign_export", "orga_certificability"] | None = Field(
+        default=None,
+        description=(
+            "what kind of file the assessment comes from: a profile-collection campaign export (levels,"
+            " dated by shared_at) or Pix Orga's nightly certificability (dated by certifiable_at);"
+            " absent from events published before it existed (campaign exports)"
+        ),
+    )
+    certifiable_at: date | None = Field(
+        default=None, description="the day Pix Orga computed the certificability (orga_certificability only)"
+    )
 
 
 class MissingCompetences(BaseModel):
@@ -284,6 +295,12 @@ class EnrolledCandidate(BaseModel):
     override_reason: str | None = Field(
         default=None, description="why a learner who is not certifiable was enrolled anyway"
     )
+    adapted_conditions: str | None = Field(
+        default=None,
+        max_length=500,
+        description="adapted conditions (accessibility) the candidate sits with, printed on the"
+        " invigilator kit and the attendance sheet; None: none",
+    )
 
 
 @_event("scheduler", SCHEDULER, "candidates_enrolled", "session_id")
@@ -301,6 +318,19 @@ class CandidateUnenrolled(Event):
     candidate_id: str
     learner_id: str
     unenrolled_at: datetime
+
+
+@_event("scheduler", SCHEDULER, "candidate_updated", "session_id")
+class CandidateUpdated(Event):
+    """A candidate's extra time or adapted conditions corrected, until the session is finalised.
+
+    The whole candidate travels, so a read model upserts it as it does an enrolment."""
+
+    session_id: str
+    uai: str
+    candidate: EnrolledCandidate
+    changed_fields: list[str] = Field(description="extra_time_percentage and/or adapted_conditions")
+    updated_at: datetime
 
 
 @_event("scheduler", SCHEDULER, "convocations_issued", "session_id")
@@ -497,6 +527,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     SessionCancelled,
     CandidatesEnrolled,
     CandidateUnenrolled,
+    CandidateUpdated,
     ConvocationsIssued,
     SessionStarted,
     SessionFinalised,

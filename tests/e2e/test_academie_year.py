@@ -15,6 +15,8 @@ import asyncpg
 import pytest
 
 from deploy.local.academie import Run, generate_schools, livret_client, local_run_calendar, run_academie
+from deploy.local.draws import candidate_day
+from deploy.local.late_enrolment import LATE_REASON
 from deploy.local.stack import StackConfig, start_stack
 from shared.contracts.topics import SERVICES
 from tests.e2e.conftest import free_ports
@@ -86,10 +88,26 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
                 )
         assert {i["type"] for i in livret["included"]} == {"areas", "competences"}
 
+        # the absent and aborted of the first day sat again in the catch-up week (issue 16)
+        window = school.summary["catch_up"]["window"]
+        catch_up = [s for s in school.sessions if window["start"] <= s["date"] <= window["end"]]
+        first_day = [s for s in school.sessions if s not in catch_up]
+        released = {c["ine"] for s in first_day for c in s["candidates"] if any(candidate_day(seed, c))}
+        assert sorted(c["ine"] for s in catch_up for c in s["candidates"]) == sorted(released)
+        assert released <= {c["nationalStudentId"] for c in certifications}
+        catch_up_numbers = {str(s["session_number"]) for s in catch_up}
+        # a forgotten student enrolled after the first session's first start sat and has a result
+        late = [
+            c for s in school.sessions for c in s["candidates"] if c.get("override_reason") == LATE_REASON
+        ]
+        assert len(late) == school.summary.get("late_enrolments", 0) <= 1
+        assert {c["ine"] for c in late} <= {c["nationalStudentId"] for c in certifications}
+
         # the class CSVs on disk: Pix Orga format, one row per learner with a result
         class_files = sorted(folder.glob("*_resultats_*.csv"))
         assert class_files
         rows = 0
+        caught_up = 0
         for path in class_files:
             raw = path.read_bytes()
             assert raw.startswith("\ufeff".encode())
@@ -97,8 +115,10 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
             assert text.split("\n", 1)[0] == PIX_ORGA_HEADER
             parsed = list(csv.reader(io.StringIO(text), delimiter=";"))
             rows += len(parsed) - 1
+            caught_up += sum(1 for r in parsed[1:] if r[25] in catch_up_numbers)  # the "Session" column
             assert {r[6] for r in parsed[1:]} <= {"Validée", "Rejetée", "Annulée", "En erreur", "Démarrée"}
         assert rows == len(certifications)
+        assert caught_up == len(released)  # each one's latest result is the catch-up's
 
         # the same feed over the LSU/LSL API
         assert school.summary["livret"]["validated"] + school.summary["livret"]["rejected"] == len(
@@ -129,6 +149,15 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
             ]["certifications"]
         )
     assert summary["schools"] and all(s["sessions"] for s in summary["schools"])
+    assert any(school.summary.get("late_enrolments") for school in schools), "no room seated a late student"
+    # the second school sent Pix Orga's certificability file instead of a campaign export
+    [orga] = [s for s in schools if s.orga_certificability]
+    report = orga.summary["orga_certificability"]
+    assert report["rows"] == len(orga.learners) and report["unmatched"] == []
+    assert (
+        report["matched"] + report["not_available"] == len(orga.learners)
+        and report["assessed"]["certifiable"]
+    )
 
     # the académie view at the end of the run: every school through its whole card, in the CSV too
     lines = (output / "academie" / "academie-phase3.csv").read_bytes().decode("utf-8").split("\r\n")

@@ -158,3 +158,41 @@ def summarise(
         every.append(status)
     classes = tuple(ClassSummary(d, _count(s)) for d, s in sorted(by_class.items()))
     return SchoolSummary(_count(every), classes)
+
+
+class AssessmentOrigin(StrEnum):
+    """Where an assessment comes from (CertifiabilityAssessed.origin)."""
+
+    CAMPAIGN_EXPORT = "campaign_export"  # a profile-collection export: levels, dated by the share
+    ORGA_CERTIFICABILITY = "orga_certificability"  # Pix Orga's nightly computation, dated by it
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentAssessment:
+    """What an import compares a new assessment with: the stored status, origin and date."""
+
+    status: CertifiabilityStatus
+    origin: AssessmentOrigin
+    dated: date | None  # the share date (campaign) or the computation date (Orga)
+
+
+def replaces(
+    status: CertifiabilityStatus,
+    origin: AssessmentOrigin,
+    dated: date | None,
+    current: CurrentAssessment | None,
+) -> bool:
+    """The more recent wins, as Pix Orga's "Certificabilité" does (ScoOrganizationParticipant):
+    a campaign's share beats Orga's computation only when strictly after it, Orga wins a tie;
+    within one origin the newer (or the same) date wins. An unknown never erases a known status."""
+    if current is None:
+        return True
+    if status is CertifiabilityStatus.UNKNOWN:
+        return False
+    if current.status is CertifiabilityStatus.UNKNOWN or current.dated is None:
+        return True
+    if dated is None:
+        return False
+    if origin is AssessmentOrigin.CAMPAIGN_EXPORT and current.origin is AssessmentOrigin.ORGA_CERTIFICABILITY:
+        return dated > current.dated
+    return dated >= current.dated

@@ -50,6 +50,9 @@ class Rule(StrEnum):
     CAMPAIGN_INVALID_NUMBER = "campaign.invalid_number"
     CAMPAIGN_LEVEL_OUT_OF_RANGE = "campaign.level_out_of_range"
     CAMPAIGN_VALUE_WITHOUT_SHARE = "campaign.value_without_share"
+    # Pix Orga certificability file
+    ORGA_INVALID_CERTIFICABILITY = "orga.invalid_certificability"
+    ORGA_DATE_WITHOUT_STATUS = "orga.date_without_status"
 
 
 @dataclass(frozen=True, slots=True)

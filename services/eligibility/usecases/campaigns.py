@@ -23,13 +23,14 @@ from services.eligibility.domain.campaign_matching import (
     match_campaign_rows,
 )
 from services.eligibility.domain.certifiability import (
+    AssessmentOrigin,
     CertifiabilityAssessment,
-    CertifiabilityStatus,
+    CurrentAssessment,
     Disagreement,
+    replaces,
 )
 from services.eligibility.domain.issues import IssueCollector
 from services.eligibility.domain.roster import check_school_uai
-from services.eligibility.store import StoredAssessment
 from services.eligibility.usecases import BeginWork, Work
 from services.eligibility.usecases.files import refuse_if_too_large, rejection
 from shared.contracts.events import CertifiabilityAssessed
@@ -79,15 +80,10 @@ def parse_campaign(
     return school, parsed
 
 
-def _replaces(new: CertifiabilityAssessment, current: StoredAssessment | None) -> bool:
-    """Like Pix Orga, the most recent shared profile wins; an unshared row never erases a known one."""
-    if current is None:
-        return True
-    if new.status is CertifiabilityStatus.UNKNOWN:
-        return False
-    if current.status is CertifiabilityStatus.UNKNOWN or current.shared_at is None:
-        return True
-    return new.shared_at is not None and new.shared_at >= current.shared_at
+def _replaces(new: CertifiabilityAssessment, current: CurrentAssessment | None) -> bool:
+    """Like Pix Orga, the most recent wins (a shared profile against the stored one, or against
+    Orga's own computation); an unshared row never erases a known one."""
+    return replaces(new.status, AssessmentOrigin.CAMPAIGN_EXPORT, new.shared_at, current)
 
 
 async def import_campaign(
@@ -200,6 +196,7 @@ def assessed_event(
         ),
         source=source,
         assessed_at=now,
+        origin=AssessmentOrigin.CAMPAIGN_EXPORT.value,
     )
 
 

@@ -31,6 +31,8 @@ class StudentCertifiability:
     competences_at_level_zero: list[str]
     shared_at: date | None
     source: str | None
+    origin: str | None  # campaign_export / orga_certificability; None: never assessed
+    certifiable_at: date | None  # the day Pix Orga computed it (orga_certificability)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ def _student(row: LearnerCertifiability) -> StudentCertifiability:
         competences_at_level_zero=list(a.zero_level_competences) if a else [],
         shared_at=a.shared_at if a else None,
         source=row.source,
+        origin=row.origin,
+        certifiable_at=row.certifiable_at,
     )
 
 

@@ -54,7 +54,7 @@ SESSION_DOCUMENTS: dict[str, tuple[str, Renderer]] = {
 }
 DOCUMENT_KINDS = tuple(SESSION_DOCUMENTS)
 #: part of every digest: bump it when domain.documents draws differently, so kept bytes are redrawn
-RENDERING_VERSION = 1
+RENDERING_VERSION = 2  # 2: adapted conditions on the kit and the attendance sheet (issue 16)
 
 
 async def _rendered(begin: Begin, key: str, shows: object, render: Callable[[], bytes]) -> bytes:
@@ -210,6 +210,7 @@ async def issue_convocations(begin: Begin, *, session_id: uuid.UUID, clock: Scho
             candidate_ids=candidate_ids,
             now=now,
         )
+        await uow.store.mark_convoked(session_id, now)
         await uow.emit(
             ConvocationsIssued(
                 session_id=str(session_id),

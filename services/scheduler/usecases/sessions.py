@@ -173,6 +173,7 @@ def enrolled_candidate(candidate_id: uuid.UUID, ine: str | None, c: Candidate) -
         division=c.division,
         extra_time_percentage=c.extra_time_percentage,
         override_reason=c.certifiability_override,
+        adapted_conditions=c.adapted_conditions,
     )
 
 

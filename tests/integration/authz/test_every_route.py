@@ -101,6 +101,7 @@ DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
         ("PATCH", "/sessions/{session_id}"): EVERY_SCHOOL_ROLE,
         ("POST", "/sessions/{session_id}/enrolments"): EVERY_SCHOOL_ROLE,
         ("DELETE", "/sessions/{session_id}/candidates/{candidate_id}"): EVERY_SCHOOL_ROLE,
+        ("PATCH", "/sessions/{session_id}/candidates/{candidate_id}"): EVERY_SCHOOL_ROLE,
         ("POST", "/sessions/{session_id}/convocations"): EVERY_SCHOOL_ROLE,
         ("GET", "/sessions/{session_id}/documents/{kind}.pdf"): SCHOOL_PEOPLE,
         ("GET", "/sessions/{session_id}/candidates/{candidate_id}/convocation.pdf"): SCHOOL_PEOPLE,
@@ -113,8 +114,10 @@ DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
         **OPS,
         ("POST", "/schools/{uai}/rosters"): SCHOOL_PEOPLE,
         ("POST", "/schools/{uai}/campaign-exports"): SCHOOL_PEOPLE,
+        ("POST", "/schools/{uai}/orga-certificability"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/classes/{division}/certifiability"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/learners"): SCHOOL_PEOPLE,
+        ("GET", "/schools/{uai}/remediations"): SCHOOL_PEOPLE,
         ("GET", "/schools/{uai}/certifiability"): EVERY_SCHOOL_ROLE,
     },
     "finalisation": {

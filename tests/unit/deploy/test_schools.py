@@ -49,6 +49,15 @@ def test_the_same_seed_gives_the_same_academie_and_another_seed_another() -> Non
     assert fingerprint(11) != fingerprint(12)
 
 
+@pytest.mark.parametrize("scale", ["demo", "college"])
+def test_every_third_school_sends_pix_orga_certificability_instead_of_a_campaign(scale) -> None:
+    schools = schools_for(scale, seed=2027)
+    assert [s.orga_certificability for s in schools] == [i % 3 == 1 for i in range(len(schools))]
+    assert [s.orga_certificability for s in schools] == [
+        s.orga_certificability for s in schools_for(scale, 2027)
+    ]
+
+
 def test_the_demo_scale_keeps_its_few_schools_and_students_per_school() -> None:
     schools = schools_for("demo", seed=2027)
     assert len(schools) == 3 and all(len(s.learners) == 60 for s in schools)

@@ -16,10 +16,15 @@ from datetime import datetime
 from typing import Any
 
 from services.eligibility.domain.campaign_matching import LearnerIdentity
-from services.eligibility.domain.certifiability import CertifiabilityAssessment, Disagreement
+from services.eligibility.domain.certifiability import (
+    AssessmentOrigin,
+    CertifiabilityAssessment,
+    CurrentAssessment,
+    Disagreement,
+)
 from services.eligibility.domain.roster import RosterLearner
 from services.eligibility.domain.roster_diff import ExistingLearner
-from services.eligibility.store import LearnerCertifiability, StoredAssessment, StoredLearner
+from services.eligibility.store import LearnerCertifiability, StoredLearner
 from shared.contracts.events import Event
 
 
@@ -86,9 +91,9 @@ class FakeStore:
     async def insert_campaign_import(self, **values: Any) -> None:
         self.campaign_imports.append(values)
 
-    async def current_assessments(self, learner_ids: Sequence[str]) -> dict[str, StoredAssessment]:
+    async def current_assessments(self, learner_ids: Sequence[str]) -> dict[str, CurrentAssessment]:
         return {
-            i: StoredAssessment(a.status, a.shared_at)
+            i: CurrentAssessment(a.status, AssessmentOrigin.CAMPAIGN_EXPORT, a.shared_at)
             for i in learner_ids
             if (found := self.assessments.get(i)) and (a := found[1])
         }
