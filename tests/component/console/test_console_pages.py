@@ -223,3 +223,17 @@ async def test_an_expired_access_token_is_refreshed_and_a_refused_refresh_signs_
     _set_session(console, {"user": refreshed})
     again = await console.get(f"/etablissements/{SCHOOL_A}")
     assert again.status_code == 303 and again.headers["location"].startswith("/connexion?next=")
+
+
+async def test_once_pix_certifs_values_are_recorded_the_session_page_shows_them(console, seeded):
+    session_id = seeded.sessions[SCHOOL_A]
+    recorded = await seeded.scheduler.http.put(
+        f"/sessions/{session_id}/pix-certif",
+        json={"session_number": 90001, "access_code": "FMKP39", "invigilator_password": "C-b7K?2x"},
+        headers=_bearer(SCHOOL_A),
+    )
+    assert recorded.status_code == 200, recorded.text
+    await sign_in(console, staff(SCHOOL_A))
+    text = html.unescape((await console.get(f"/sessions/{session_id}")).text)
+    assert "<dt>ID session</dt><dd>90001 " in text and "(n° certibus 1)" in text
+    assert "<dt>Code d'accès</dt><dd><code>FMKP39</code></dd>" in text
