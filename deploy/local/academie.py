@@ -56,7 +56,7 @@ from deploy.local.report import (
 )
 from deploy.local.schools import SCALES, School, generate_schools, local_run_calendar, schools_for
 from deploy.local.signin import SignIn, acting_for, issuer_url
-from deploy.local.stack import StackConfig, start_stack
+from deploy.local.stack import CONSOLE, StackConfig, start_stack
 from deploy.local.steps import Run
 
 __all__ = ["Run", "generate_schools", "livret_client", "local_run_calendar", "run_academie"]
@@ -396,9 +396,13 @@ def main() -> None:
         if args.keep_running:
             print(
                 "services running (Ctrl-C to stop): "
-                + ", ".join(f"{s} {config.url(s)}" for s in config.ports)
+                + ", ".join(f"{s} {config.url(s)}" for s in config.ports if s != CONSOLE)
             )
             first = schools[0].uai
+            print(
+                f"console: {config.url(CONSOLE)} — sign in as {staff_user(first)} /"
+                f" {user_password(staff_user(first))} (staff of {schools[0].name}, {first})"
+            )
             print(
                 f"sign in at {issuer} (portal client {PORTAL_CLIENT}, password grant or a browser):"
                 f" {staff_user(first)} / {user_password(staff_user(first))} (staff of {first}),"

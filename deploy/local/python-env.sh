@@ -19,3 +19,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$REPO/.venv/bin/python" -m pip install -q -e "$REPO[test]"
   echo "$want" > "$stamp"
 fi
+# the console's DSFR assets (npm, into a git-ignored folder)
+bash "$REPO/deploy/local/console-assets.sh"

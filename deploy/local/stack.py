@@ -31,10 +31,11 @@ from shared.provision import provision_all
 REPO = Path(__file__).resolve().parents[2]
 
 #: the services' HTTP ports: CERTIBUS_HTTP_PORT_BASE (default 8001) and the next four (scheduler,
-#: eligibility, finalisation, export, academie: base+0 … base+4, in SERVICES order), so two stacks
-#: (e.g. two checkouts running the main job) can run side by side
+#: eligibility, finalisation, export, academie: base+0 … base+4, in SERVICES order), then the
+#: console (base+5, 8006), so two stacks (e.g. two checkouts running the main job) can run side by side
 HTTP_PORT_BASE = int(os.environ.get("CERTIBUS_HTTP_PORT_BASE", "8001"))
-DEFAULT_PORTS = {service: HTTP_PORT_BASE + i for i, service in enumerate(SERVICES)}
+CONSOLE = "console"
+DEFAULT_PORTS = {service: HTTP_PORT_BASE + i for i, service in enumerate((*SERVICES, CONSOLE))}
 
 
 @dataclass
@@ -51,7 +52,8 @@ class StackConfig:
     sandbox_seed: int = 0
     #: the trusted gateway's token for every school API (API_TOKEN of each service; None: unset)
     api_token: str | None = "local-school-api-token"
-    #: the OpenID Connect provider whose tokens open the school APIs (OIDC_ISSUER; None: unset)
+    #: the OpenID Connect provider whose tokens open the school APIs (OIDC_ISSUER; None: unset); set,
+    #: the console is started too (port ``ports["console"]``), signing people in there
     oidc_issuer: str | None = None
     #: the Pix side's token for the results intake (FINALISATION_API_TOKEN, the sandbox posts with it)
     finalisation_api_token: str = "local-finalisation-api-token"
@@ -206,6 +208,20 @@ def _service_env(config: StackConfig, service: str, dsn: str) -> dict[str, str]:
     return env
 
 
+def _console_env(config: StackConfig) -> dict[str, str]:
+    """The console on its port, reading the stack's services, signing in at the stack's provider."""
+    url = config.url(CONSOLE)
+    return {
+        **os.environ,
+        "HTTP_PORT": str(config.ports[CONSOLE]),
+        "OIDC_ISSUER": str(config.oidc_issuer),
+        "CONSOLE_PUBLIC_URL": url,
+        "LOG_FORMAT": "json",
+        "PYTHONUNBUFFERED": "1",
+        **{f"{s.upper()}_URL": config.url(s) for s in ("scheduler", "eligibility", "finalisation", "export")},
+    }
+
+
 def _wait_ready(config: StackConfig, stack: Stack, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     waiting = set(stack.processes) - {"pix_sandbox"}
@@ -246,6 +262,15 @@ def start_stack(config: StackConfig, with_sandbox: bool = True) -> Stack:
                     [sys.executable, "-m", f"services.{service}"],
                     _service_env(config, service, dsns[service]),
                     config.log_dir / f"{service}.log",
+                )
+            )
+        if config.oidc_issuer and CONSOLE in config.ports:
+            stack.start(
+                ProcessSpec(
+                    CONSOLE,
+                    [sys.executable, "-m", "services.console"],
+                    _console_env(config),
+                    config.log_dir / "console.log",
                 )
             )
         _wait_ready(config, stack)

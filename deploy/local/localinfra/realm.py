@@ -13,6 +13,8 @@ from typing import Any
 REALM = "certibus"
 AUDIENCE = "certibus"
 PORTAL_CLIENT = "certibus-portal"
+#: the school staff's console (services/console): authorisation code flow with PKCE, no password grant
+CONSOLE_CLIENT = "certibus-console"
 PIX_CLIENT = "pix"
 PIX_CLIENT_SECRET = "pix-local-secret"
 OPERATOR_USER = "operator"
@@ -76,8 +78,34 @@ def _mappers(uai_claim: str) -> list[dict[str, Any]]:
     ]
 
 
+def console_client(uai_claim: str = "uai") -> dict[str, Any]:
+    """The console's client: public (PKCE S256 required), redirect URI on the loopback address. A
+    loopback redirect URI registered without a port accepts any port (RFC 8252 §7.3, Keycloak does),
+    so the console of a local run (8006) and of a test (a free port) both sign in."""
+    return {
+        "clientId": CONSOLE_CLIENT,
+        "name": "certibus console (school staff)",
+        "enabled": True,
+        "publicClient": True,
+        "standardFlowEnabled": True,
+        "directAccessGrantsEnabled": False,
+        "redirectUris": ["http://127.0.0.1/auth/callback"],
+        "webOrigins": ["+"],
+        "attributes": {
+            "pkce.code.challenge.method": "S256",
+            "post.logout.redirect.uris": "http://127.0.0.1/*",
+        },
+        "protocolMappers": _mappers(uai_claim),
+    }
+
+
+def realm_user(username: str, roles: list[str], uais: list[str]) -> dict[str, Any]:
+    """A user as the realm holds it (local password: user_password)."""
+    return _user(username, roles, uais)
+
+
 def realm_representation(uais: list[str], uai_claim: str = "uai") -> dict[str, Any]:
-    """The realm to import: a portal client (password grant), the Pix client, users per school."""
+    """The realm to import: a portal client (password grant), the console, the Pix client, users per school."""
     users = [_user(OPERATOR_USER, ["operator"], [])]
     for uai in uais:
         users.append(_user(staff_user(uai), ["staff"], [uai]))
@@ -111,6 +139,7 @@ def realm_representation(uais: list[str], uai_claim: str = "uai") -> dict[str, A
                 "redirectUris": ["http://127.0.0.1/*", "http://localhost/*"],
                 "protocolMappers": _mappers(uai_claim),
             },
+            console_client(uai_claim),
             {
                 "clientId": PIX_CLIENT,
                 "name": "Pix (results intake)",

@@ -29,7 +29,21 @@ def test_compose_runs_every_service_and_nothing_else():
         for spec in COMPOSE.values()
         if spec.get("command", [None])[-1] and str(spec["command"][-1]).startswith("services.")
     }
-    assert run == set(SERVICES)
+    assert run == {*SERVICES, "console"}
+
+
+def test_the_console_reads_its_own_variables_and_the_services_by_their_compose_names():
+    from services.console.settings import ConsoleSettings
+
+    spec = COMPOSE["console"]
+    assert spec["command"] == ["python", "-m", "services.console"] and spec["profiles"] == ["console"]
+    fields = {name.upper() for name in ConsoleSettings.model_fields}
+    unknown = set(spec["environment"]) - fields - PROCESS_ENV
+    assert not unknown, f"console: variables the code does not read: {sorted(unknown)}"
+    for service in ("scheduler", "eligibility", "finalisation", "export"):
+        port = COMPOSE[service]["environment"]["HTTP_PORT"]
+        assert spec["environment"][f"{service.upper()}_URL"] == f"http://{service}:{port}"
+    assert f"{spec['environment']['HTTP_PORT']}:8006" in spec["ports"]
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -15,6 +15,9 @@ README = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding=
 def _settings_classes():
     for service in SERVICES:
         yield service, importlib.import_module(f"services.{service}.app").definition.settings_class
+    from services.console.settings import ConsoleSettings
+
+    yield "console", ConsoleSettings
     from deploy.pix_sandbox.__main__ import SandboxSettings
 
     yield "pix_sandbox", SandboxSettings

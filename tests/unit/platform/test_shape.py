@@ -16,7 +16,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/app.py"))
+#: web front-ends: no domain, use cases or database of their own, only the services' HTTP APIs
+WEB_APPS = ("console",)
+SERVICES = sorted(
+    p.parent.name for p in (ROOT / "services").glob("*/app.py") if p.parent.name not in WEB_APPS
+)
 
 IO_MODULES = ("asyncpg", "aiokafka", "faststream", "fastapi", "starlette", "httpx", "uvicorn", "asyncio")
 PLUMBING = (
@@ -96,10 +100,19 @@ def test_sql_is_written_in_the_store_only(service: str) -> None:
     assert not offences, "\n".join(offences)
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", SERVICES + list(WEB_APPS))
 def test_a_service_imports_no_other_service(service: str) -> None:
-    others = tuple(f"services.{s}" for s in SERVICES if s != service)
+    others = tuple(f"services.{s}" for s in (*SERVICES, *WEB_APPS) if s != service)
     offences = _offending_imports(ROOT / "services" / service, others)
+    assert not offences, "\n".join(offences)
+
+
+@pytest.mark.parametrize("app", WEB_APPS)
+def test_a_web_app_reads_no_database_and_no_broker(app: str) -> None:
+    """The console reads and writes only through the services' HTTP APIs (issue 14)."""
+    offences = _offending_imports(
+        ROOT / "services" / app, ("asyncpg", "aiokafka", "faststream", "shared.db", "shared.outbox")
+    )
     assert not offences, "\n".join(offences)
 
 
