@@ -35,9 +35,11 @@ from shared.consumer import EventConsumer
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     EVENT_TYPES,
+    CertifiabilityAssessed,
     Event,
     LearnerErasureRequested,
     LearnerRegistered,
+    LivretExportProduced,
     ResultsProcessed,
     SessionCreated,
     SessionStarted,
@@ -77,6 +79,12 @@ BUILDERS: dict[type[Event], Callable[[str, int], Event]] = {
         session_id=str(uuid.uuid4()), uai=uai, session_number=n, started_at=datetime.now(UTC)
     ),
     ResultsProcessed: lambda uai, n: events.results(events.session(uai, n)),
+    # the scheduler's exports consumer (a livret of a school it has no session of: nothing to mark)
+    LivretExportProduced: lambda uai, n: events.livret_produced(uai, datetime.now(UTC), n),
+    # eligibility's remediations consumer (its own events): an assessment of a learner it never listed
+    CertifiabilityAssessed: lambda uai, n: events.certifiability(
+        events.learner(uai, f"k{n}"), datetime.now(UTC)
+    ),
     # finalisation's erasures consumer handles nothing else (an unknown learner: recorded, nothing to erase)
     LearnerErasureRequested: lambda uai, n: LearnerErasureRequested(
         learner_id=str(uuid.uuid4()), uai=uai, requested_by="operator", requested_at=datetime.now(UTC)
