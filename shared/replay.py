@@ -56,6 +56,7 @@ async def service_runtime(definition: ServiceDefinition, settings: ServiceSettin
             settings.kafka_bootstrap_servers,
             client_id=f"certibus-{definition.name}-replay",
             logger=logging.getLogger("faststream"),
+            acks="all",
         )
         relay = OutboxRelay(
             dsn=settings.database_url, schema=schema, bootstrap_servers=settings.kafka_bootstrap_servers
