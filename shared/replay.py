@@ -53,7 +53,7 @@ async def service_runtime(definition: ServiceDefinition, settings: ServiceSettin
         async with pool.acquire() as conn:
             await migrate(conn, schema, definition.migrations)
         broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            settings.kafka_servers(),
             client_id=f"certibus-{definition.name}-replay",
             logger=logging.getLogger("faststream"),
             acks="all",

@@ -194,7 +194,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             ),
         )
         broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            settings.kafka_servers(),
             client_id=f"certibus-{definition.name}",
             # dead letters are written with acks=all, as the relay's events: on a cluster, a write
             # is acknowledged once min.insync.replicas brokers have it (a broker lost loses nothing)

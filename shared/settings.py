@@ -48,6 +48,11 @@ class KafkaSettings(BaseSettings):
     topic_retention_days: int = Field(default=400, ge=1, description="retention of event topics")
     topic_replication_factor: int = Field(default=1, ge=1)
 
+    def kafka_servers(self) -> list[str]:
+        """The bootstrap addresses one by one: FastStream hands its argument to aiokafka as a list,
+        in which ``"a:9092,b:9092"`` would be taken for a single host (aiokafka splits only a str)."""
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
 
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
