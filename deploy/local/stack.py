@@ -284,7 +284,7 @@ def start_stack(config: StackConfig, with_sandbox: bool = True) -> Stack:
                         config.log_dir / f"{name}.log",
                     )
                 )
-        _wait_ready(config, stack)
+        _wait_ready(config, stack, 90 * config.replicas)  # replicas start side by side
         if with_sandbox:
             env = {
                 **os.environ,
