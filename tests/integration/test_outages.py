@@ -39,7 +39,7 @@ from tests.support import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 #: this test's HTTP ports (8800–8809 are the outage tests' range)
-PORTS = {"scheduler": 8800, "eligibility": 8801, "finalisation": 8802, "export": 8803}
+PORTS = {"scheduler": 8800, "eligibility": 8801, "finalisation": 8802, "export": 8803, "academie": 8804}
 OUTAGE_SECONDS = 30
 UAI = "0210042K"
 #: weekdays in the 2026-2027 lycée window of the local (provisional) calendar, one session a day
