@@ -15,6 +15,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import OffsetAndMetadata
 
 from shared.contracts.topics import TopicSpec
+from shared.kafka_security import client_options
 
 log = structlog.get_logger(__name__)
 
@@ -24,7 +25,7 @@ async def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[
 
     Existing topics are left alone: changing partitions or retention is an operator's decision.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="certibus-topics")
+    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers), client_id="certibus-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -55,7 +56,7 @@ async def ensure_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[
 async def describe_topic_configs(bootstrap_servers: str, topic: str) -> dict[str, str]:
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers))
     await admin.start()
     try:
         [response] = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
@@ -67,7 +68,7 @@ async def describe_topic_configs(bootstrap_servers: str, topic: str) -> dict[str
 
 async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
     """Every partition of ``topics``, from the broker's metadata (a fresh consumer does not know them)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers))
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -86,7 +87,7 @@ async def end_offsets(bootstrap_servers: str, topics: list[str]) -> dict[TopicPa
     partitions = await topic_partitions(bootstrap_servers, topics)
     if not partitions:  # (a consumer stopped right after its start raises CancelledError: aiokafka)
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(bootstrap_servers), enable_auto_commit=False)
     await consumer.start()
     try:
         return await consumer.end_offsets(partitions)
@@ -98,7 +99,7 @@ async def describe_topics(bootstrap_servers: str, topics: list[str]) -> dict[str
     """Per existing topic: its partition count, replication factor and configuration (retention…)."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -125,7 +126,7 @@ async def describe_topics(bootstrap_servers: str, topics: list[str]) -> dict[str
 
 async def list_groups(bootstrap_servers: str, prefix: str) -> list[str]:
     """The consumer groups whose id starts with ``prefix`` (``certibus.export.``), sorted."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers))
     await admin.start()
     try:
         groups = sorted(g[0] for g in await admin.list_consumer_groups())
@@ -138,7 +139,7 @@ async def groups_with_members(bootstrap_servers: str, groups: list[str]) -> list
     """Those of ``groups`` that have live members (a running consumer): they must not be rewound."""
     if not groups:
         return []
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap_servers))
     await admin.start()
     try:
         # one group a request: aiokafka 0.14 sends DescribeGroups v3 but reads the answer as v2, which
@@ -160,7 +161,7 @@ async def read_topic(bootstrap_servers: str, topic: str) -> list[ConsumerRecord]
     partitions = await topic_partitions(bootstrap_servers, [topic])
     if not partitions:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(bootstrap_servers), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -193,7 +194,7 @@ async def group_lag(bootstrap_servers: str, group_id: str, topics: list[str]) ->
     if not partitions:
         return []
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
+        **client_options(bootstrap_servers), group_id=group_id, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -215,7 +216,7 @@ async def reset_group_offsets(
     if not partitions:
         return {}
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
+        **client_options(bootstrap_servers), group_id=group_id, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -232,7 +233,7 @@ async def commit_group_offsets(
 ) -> None:
     """Set a (stopped) group's committed offsets: where it resumes at its next start."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group_id, enable_auto_commit=False
+        **client_options(bootstrap_servers), group_id=group_id, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -260,7 +261,7 @@ async def replay_window(
     partitions = await topic_partitions(bootstrap_servers, topics)
     if not partitions:
         return {}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(bootstrap_servers), enable_auto_commit=False)
     await consumer.start()
     try:
         starts = await _start_offsets(consumer, partitions, since_ms)

@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.events import Event
+from shared.kafka_security import client_options
 from shared.metrics import ServiceMetrics
 
 log = structlog.get_logger(__name__)
@@ -156,7 +157,7 @@ class OutboxRelay:
     async def _run_once(self) -> None:
         conn = await asyncpg.connect(self.dsn, server_settings={"search_path": self.schema})
         producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
+            **client_options(self.bootstrap_servers),
             enable_idempotence=True,
             acks="all",
             linger_ms=5,

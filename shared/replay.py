@@ -27,6 +27,7 @@ from faststream.kafka import KafkaBroker
 from shared.consumer import EventConsumer
 from shared.db import create_pool, migrate, schema_for
 from shared.kafka_admin import commit_group_offsets, group_lag, replay_window
+from shared.kafka_security import client_options, kafka_security
 from shared.outbox import OutboxRelay
 from shared.service import Runtime, ServiceDefinition, rebuild_read_models
 from shared.settings import ServiceSettings
@@ -54,6 +55,7 @@ async def service_runtime(definition: ServiceDefinition, settings: ServiceSettin
             await migrate(conn, schema, definition.migrations)
         broker = KafkaBroker(
             settings.kafka_servers(),
+            security=kafka_security(settings),
             client_id=f"certibus-{definition.name}-replay",
             logger=logging.getLogger("faststream"),
             acks="all",
@@ -96,7 +98,7 @@ async def _apply(bootstrap: str, plan: GroupPlan, progress: Callable[[int], None
     todo = {tp: bounds for tp, bounds in plan.window.items() if bounds[0] < bounds[1]}
     if todo:
         reader = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **client_options(bootstrap),
             enable_auto_commit=False,
             max_poll_records=plan.consumer.batch_max_records,
         )

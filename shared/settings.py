@@ -7,7 +7,8 @@ fields; every variable is documented in the README's configuration table.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Self
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, Field, SecretStr, model_validator
@@ -47,6 +48,32 @@ class KafkaSettings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1, description="partitions of each event topic at creation")
     topic_retention_days: int = Field(default=400, ge=1, description="retention of event topics")
     topic_replication_factor: int = Field(default=1, ge=1)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="PLAINTEXT on loopback only; SSL (TLS) or SASL_SSL (TLS + SCRAM) anywhere else",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        default="SCRAM-SHA-512", description="SCRAM flavour of the brokers' SASL_SSL listener"
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="the service's Kafka user")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="its password")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the brokers' certificates (unset: the system's CAs);"
+        " the broker's name is always checked against its certificate",
+    )
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> Self:
+        if self.kafka_security_protocol == "SASL_SSL" and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                "KAFKA_SECURITY_PROTOCOL=SASL_SSL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        if self.kafka_ssl_cafile is not None and not self.kafka_ssl_cafile.is_file():
+            raise ValueError(f"KAFKA_SSL_CAFILE {self.kafka_ssl_cafile}: no such file")
+        return self
 
     def kafka_servers(self) -> list[str]:
         """The bootstrap addresses one by one: FastStream hands its argument to aiokafka as a list,
@@ -191,8 +218,8 @@ class OperatorSettings(KafkaSettings, DatabaseSettings, DeliverySettings):
         return str(getattr(self, f"{service}_url")).rstrip("/")
 
 
-#: suffixes of the settings that hold a secret (a key, a signing secret, a token)
-SECRET_SUFFIXES = ("_secret", "_key", "_token")
+#: suffixes of the settings that hold a secret (a key, a signing secret, a token, a password)
+SECRET_SUFFIXES = ("_secret", "_key", "_token", "_password")
 #: database passwords of the local stack, docker-compose and the tests (``<service>-pw``…)
 LOCAL_DATABASE_PASSWORDS = re.compile(r"^(certibus_admin|scratch-pw|[a-z]+-pw)$")
 
@@ -219,7 +246,7 @@ def development_secrets(settings: BaseSettings) -> list[str]:
     url = getattr(settings, "database_url", None)
     if url is not None:
         password = urlsplit(url).password
-        if not password or LOCAL_DATABASE_PASSWORDS.match(password):
+        if not password or LOCAL_DATABASE_PASSWORDS.match(password) or password.startswith("change-me"):
             offending.add("DATABASE_URL")
     no_sign_in = getattr(settings, "oidc_issuer", "") is None and getattr(settings, "api_token", "") is None
     if no_sign_in:

@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -184,12 +184,11 @@ class ServiceUnderTest:
         await self._lifetime.aclose()
 
 
-@pytest.fixture
-async def start_service(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitable[ServiceUnderTest]]]:
-    """``svc = await start_service(definition, some_setting=…)``: the real service (migrations, consumers,
-    outbox relay, HTTP routes) on its own scratch schema/role and consumer groups, stopped at teardown.
-    ``start_service(definition, schema=svc.schema, …)`` starts it again on the same schema and groups;
-    a ``schema`` not started yet is provisioned (a test that must know it before the service starts)."""
+@asynccontextmanager
+async def _service_starter(
+    admin_dsn: str, kafka: str
+) -> AsyncIterator[Callable[..., Awaitable[ServiceUnderTest]]]:
+    """What ``start_service`` yields, for a scope of the caller's choosing."""
     stack = AsyncExitStack()
     dsns: dict[str, str] = {}
 
@@ -223,6 +222,23 @@ async def start_service(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitab
         return ServiceUnderTest(app, http, app.state.runtime, schema, lifetime)
 
     async with stack:
+        yield start
+
+
+@pytest.fixture
+async def start_service(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitable[ServiceUnderTest]]]:
+    """``svc = await start_service(definition, some_setting=…)``: the real service (migrations, consumers,
+    outbox relay, HTTP routes) on its own scratch schema/role and consumer groups, stopped at teardown.
+    ``start_service(definition, schema=svc.schema, …)`` starts it again on the same schema and groups;
+    a ``schema`` not started yet is provisioned (a test that must know it before the service starts)."""
+    async with _service_starter(admin_dsn, kafka) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+async def start_service_module(admin_dsn, kafka) -> AsyncIterator[Callable[..., Awaitable[ServiceUnderTest]]]:
+    """``start_service`` whose services live as long as the test module (many cases, one start)."""
+    async with _service_starter(admin_dsn, kafka) as start:
         yield start
 
 

@@ -3,7 +3,9 @@
 For generated schools (valid UAIs and INEs, seeded; ``--scale demo|college|academie``): roster and
 profile-collection imports (eligibility), school set-up, automatic planning and confirmation,
 convocations (scheduler), the day itself in the invigilator space and finalisation (finalisation),
-results from the Pix sandbox, then the class CSVs, attestation PDFs and LSU/LSL livret files
+a forgotten student added after each school's first start (deploy/local/late_enrolment.py), the
+catch-up week for the absent and aborted (a catch-up plan, deploy/local/catch_up.py), results
+from the Pix sandbox, then the class CSVs, attestation PDFs and LSU/LSL livret files
 (export), fetched over HTTP too, the livret feed through the LSU/LSL API, and at the end the
 académie view (academie): every school's Phase 3 card, printed as a table (a line per step) and
 written as a CSV to ``academie/academie-phase3.csv``. Everything lands in one output folder with a
@@ -28,9 +30,22 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from deploy.local.catch_up import catch_up_plan, confirmed_catch_up, remember_resits
+from deploy.local.late_enrolment import add_forgotten_student
+from deploy.local.localinfra.config import Config
+from deploy.local.localinfra.keycloak import keycloak_up
+from deploy.local.localinfra.realm import (
+    OPERATOR_USER,
+    PORTAL_CLIENT,
+    referent_user,
+    staff_user,
+    user_password,
+)
+from deploy.local.pix_certif import record_pix_certif
 from deploy.local.report import (
     Reporter,
     academie_table,
@@ -40,6 +55,7 @@ from deploy.local.report import (
     topic_end_offsets,
 )
 from deploy.local.schools import SCALES, School, generate_schools, local_run_calendar, schools_for
+from deploy.local.signin import SignIn, acting_for, issuer_url
 from deploy.local.stack import StackConfig, start_stack
 from deploy.local.steps import Run
 
@@ -66,7 +82,8 @@ async def _for_each(
 
     async def bounded(school: School) -> None:
         async with limit:
-            await step(school)
+            with acting_for(school.uai):
+                await step(school)
 
     async with asyncio.TaskGroup() as group:
         for school in schools:
@@ -106,9 +123,20 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
         # for one seed, in the file names and the exports (issue 11)
         for school in schools:
             if school.uai in proposed:
-                planned[school.uai] = await run.confirm(school, proposed[school.uai])
+                with acting_for(school.uai):
+                    planned[school.uai] = await run.confirm(school, proposed[school.uai])
             advance(1)
     sessions = sum(len(ids) for ids in planned.values())
+    # each school creates its sessions in Pix Certif and brings back their numbers and codes, before
+    # printing the convocations and kits (which then show Pix's values)
+    with reporter.phase("Pix Certif sessions", len(schools), "schools") as advance:
+
+        async def pix_certif(school: School) -> None:
+            recorded = await record_pix_certif(run, school, seed)
+            run.log(f"  {school.uai}: {recorded} session(s) recorded from its Pix Certif file")
+            advance(1)
+
+        await _for_each(limit, schools, pix_certif)
     with reporter.phase("enrolment and convocations", sessions, "sessions") as advance:
 
         async def convoke(school: School, session_id: str) -> dict[str, Any]:
@@ -119,7 +147,9 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
 
         async def convoke_school(school: School) -> None:
             # a school's sessions in parallel, in the order the plan gave them
-            school.sessions.extend(await asyncio.gather(*(convoke(school, i) for i in planned[school.uai])))
+            with acting_for(school.uai):
+                sessions = await asyncio.gather(*(convoke(school, i) for i in planned[school.uai]))
+            school.sessions.extend(sessions)
             candidates = sum(len(s["candidates"]) for s in school.sessions)
             run.log(
                 f"  {school.uai}: {len(school.sessions)} session(s) confirmed, {candidates} candidates convoked"
@@ -132,15 +162,21 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
     with reporter.phase("invigilation and finalisation", candidates, "candidates") as advance:
 
         async def supervise(school: School, session: dict[str, Any]) -> None:
-            # rooms run side by side: each session has its own chance, whatever the interleaving
+            # rooms run side by side: each session has its own chance, whatever the interleaving;
+            # the school's first session gets a forgotten student after its first start
+            first = session is min(school.sessions, key=lambda s: s["session_number"])
+            late = partial(add_forgotten_student, run, school, session, seed) if first else None
             async with limit:
-                advance(await run.supervise(school, session, seed))
+                advance(await run.supervise(school, session, seed, late=late))
 
         async def the_day(school: School) -> None:
-            await asyncio.gather(*(supervise(school, s) for s in school.sessions))
+            with acting_for(school.uai):
+                await asyncio.gather(*(supervise(school, s) for s in school.sessions))
             run.log(f"  {school.uai}: {len(school.sessions)} session(s) supervised and finalised")
 
         await asyncio.gather(*(the_day(school) for school in schools))
+
+    await catch_up_week(run, schools, seed, reporter, limit)
 
     reporter.log("4. results from the Pix sandbox, class exports and livrets (export)")
     classes = sum(
@@ -188,6 +224,50 @@ async def run_year(run: Run, schools: list[School], seed: int, reporter: Reporte
     }
 
 
+async def catch_up_week(
+    run: Run, schools: list[School], seed: int, reporter: Reporter, limit: asyncio.Semaphore
+) -> None:
+    """Each school's absent and aborted students, freed at finalisation, planned in the calendar's
+    catch-up week, convoked and certified there (their sessions join ``school.sessions``)."""
+    reporter.log("3b. the catch-up week: the absent and aborted sit again (scheduler, finalisation)")
+    with reporter.phase("catch-up week", len(schools), "schools") as advance:
+        held: dict[str, list[str]] = {}
+        proposed: dict[str, dict[str, Any]] = {}
+
+        async def propose(school: School) -> None:
+            if already := await confirmed_catch_up(run, school):  # a resumed run
+                held[school.uai] = already
+            elif plan := await catch_up_plan(run, school):
+                proposed[school.uai] = plan
+
+        await _for_each(limit, schools, propose)
+        for school in schools:  # confirmed in the schools' order: the same numbers for one seed
+            if school.uai in proposed:
+                with acting_for(school.uai):
+                    held[school.uai] = await run.confirm(school, proposed[school.uai])
+
+        async def convoke(school: School, session_id: str) -> dict[str, Any]:
+            async with limit:
+                return await run.convoke(school, session_id)
+
+        async def supervise(school: School, session: dict[str, Any]) -> None:
+            resits = partial(remember_resits, run, school, session["session_id"], seed)
+            async with limit:
+                await run.supervise(school, session, seed, catch_up=True, before_finalising=resits)
+
+        async def week(school: School) -> None:
+            with acting_for(school.uai):
+                sessions = await asyncio.gather(*(convoke(school, i) for i in held.get(school.uai, [])))
+                school.sessions.extend(sessions)
+                await asyncio.gather(*(supervise(school, s) for s in sessions))
+            if sessions:
+                candidates = sum(len(s["candidates"]) for s in sessions)
+                run.log(f"  {school.uai}: {len(sessions)} catch-up session(s), {candidates} candidate(s)")
+            advance(1)
+
+        await asyncio.gather(*(week(school) for school in schools))
+
+
 def run_academie(
     run: Run, schools: list[School], seed: int, reporter: Reporter | None = None
 ) -> dict[str, Any]:
@@ -204,6 +284,15 @@ def run_academie(
 
 #: the options of a run, kept in its output folder for --resume
 RUN_FILE = "run.json"
+
+
+def start_provider(schools: list[School]) -> str:
+    """The local OpenID Connect provider (Keycloak) with a realm of the run's schools: a staff
+    member and a Pix referent per school, the académie's operator. Returns its issuer URL."""
+    cfg = dataclasses.replace(Config.load(), keycloak_schools=tuple(s.uai for s in schools))
+    print(f"== the OpenID Connect provider for {len(schools)} schools ({cfg.keycloak_url})", flush=True)
+    keycloak_up(cfg)
+    return issuer_url(cfg.keycloak_url)
 
 
 def _newest_run() -> Path:
@@ -267,6 +356,7 @@ def main() -> None:
     calendar = local_run_calendar(output / "calendar-local-run.json")
     schools = schools_for(args.scale, args.seed, args.schools, args.students)
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    issuer = start_provider(schools)
     config = StackConfig(
         kafka_bootstrap_servers=bootstrap,
         admin_database_url=os.environ["DATABASE_URL"],
@@ -279,6 +369,8 @@ def main() -> None:
         export_clients=[livret_client(schools)],
         sandbox_seed=args.seed,
         replicas=args.replicas,
+        api_token=None,  # no gateway: every school signs in through the provider
+        oidc_issuer=issuer,
     )
     resume_hint = f"deploy/local/run-academie --resume --output {output}"
     students = sum(len(s.learners) for s in schools)
@@ -295,8 +387,8 @@ def main() -> None:
             {s: config.url(s) for s in config.ports},
             output,
             log=reporter.log if verbose else (lambda _line: None),
-            api_token=config.api_token,
             concurrency=args.concurrency,
+            signin=SignIn(issuer),
         )
         before = asyncio.run(topic_end_offsets(bootstrap))
         summary = {"scale": args.scale, "seed": args.seed, "concurrency": args.concurrency}
@@ -306,6 +398,7 @@ def main() -> None:
             print(f"\n== interrupted; the state is kept: continue with\n{resume_hint}", file=sys.stderr)
             sys.exit(130)
         summary["retries"] = run.retries
+        summary["sign_ins"] = {"password": run.signin.sign_ins, "refresh": run.signin.renewals}
         summary["restarts"] = [dataclasses.asdict(r) for r in stack.restarts]
         summary["events_per_topic"] = events_published(before, asyncio.run(topic_end_offsets(bootstrap)))
         summary["files"] = files_written(output)
@@ -319,7 +412,14 @@ def main() -> None:
             print(
                 "services running (Ctrl-C to stop): "
                 + ", ".join(f"{s} {config.url(s)}" for s in config.ports)
-                + f"; school APIs want Authorization: Bearer {config.api_token}"
+            )
+            first = schools[0].uai
+            print(
+                f"sign in at {issuer} (portal client {PORTAL_CLIENT}, password grant or a browser):"
+                f" {staff_user(first)} / {user_password(staff_user(first))} (staff of {first}),"
+                f" {referent_user(first)} / {user_password(referent_user(first))} (its Pix referent),"
+                f" {OPERATOR_USER} / {user_password(OPERATOR_USER)} (the académie's operator);"
+                " each school has the same two users"
             )
             while True:
                 time.sleep(3600)

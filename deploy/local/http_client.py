@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json as jsonlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +54,12 @@ class ServiceClient:
         headers: Mapping[str, str] | None = None,
         connections: int = 64,
         timeout: float = 120,
+        authorization: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
     ) -> None:
+        """``authorization``: the headers that sign each request in, asked for per request (a
+        token renewed in the meantime is the one sent)."""
         self.base_url = base_url.rstrip("/")
+        self.authorization = authorization
         self._session = aiohttp.ClientSession(
             headers=dict(headers or {}),
             connector=aiohttp.TCPConnector(limit=connections, force_close=False),
@@ -85,6 +89,8 @@ class ServiceClient:
                 form.add_field(name, content, filename=filename, content_type=content_type)
             body = form
         options: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=within)} if within else {}
+        if self.authorization is not None:
+            headers = {**(headers or {}), **await self.authorization()}
         async with self._session.request(
             method,
             self.base_url + path,

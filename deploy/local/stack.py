@@ -53,8 +53,10 @@ class StackConfig:
     sandbox_delay_seconds: float = 1.0
     #: the run's seed, from which the Pix sandbox derives every result (PIX_SANDBOX_SEED)
     sandbox_seed: int = 0
-    #: the académie portal's token for every school API (API_TOKEN of each service)
-    api_token: str = "local-school-api-token"
+    #: the trusted gateway's token for every school API (API_TOKEN of each service; None: unset)
+    api_token: str | None = "local-school-api-token"
+    #: the OpenID Connect provider whose tokens open the school APIs (OIDC_ISSUER; None: unset)
+    oidc_issuer: str | None = None
     #: the Pix side's token for the results intake (FINALISATION_API_TOKEN, the sandbox posts with it)
     finalisation_api_token: str = "local-finalisation-api-token"
     #: LSU/LSL API clients of the export service: [{"client_id", "secret", "uais"}]
@@ -231,8 +233,9 @@ def _service_env(config: StackConfig, service: str, dsn: str, port: int) -> dict
         "EXPORT_TOKEN_SECRET": "local-export-token-secret-at-least-32-bytes",
         "INVIGILATOR_TOKEN_SECRET": "local-invigilator-token-secret-at-least-32-bytes",
         "INVIGILATOR_PASSWORD_KEY": "local-invigilator-password-key-at-least-32-bytes",
-        "API_TOKEN": config.api_token,
         "FINALISATION_API_TOKEN": config.finalisation_api_token,
+        **({"API_TOKEN": config.api_token} if config.api_token else {}),
+        **({"OIDC_ISSUER": config.oidc_issuer} if config.oidc_issuer else {}),
         **config.extra_env,
     }
     if config.namespace:

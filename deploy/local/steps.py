@@ -16,20 +16,27 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from deploy.local.draws import candidate_day, counts_as_started
 from deploy.local.generator import campaign_csv_bytes, generate_participations, learner_csv_bytes
 from deploy.local.http_client import Answer, ServiceClient
 from deploy.local.retrying import NEVER, SAFE, TRANSIENT_ERRORS, Resend, error_code, send
 from deploy.local.schools import School, school_body
+from deploy.local.signin import SignIn
 
 T = TypeVar("T")
+#: a step taken in a session's room, given the invigilator's headers (its token)
+RoomHook = Callable[[dict[str, str]], Awaitable[Any]]
 
 
 class Run:
-    """HTTP clients of one run: the portal's (with API_TOKEN) and the public ones (invigilator space,
-    LSU/LSL API, which have their own credentials). Open it with ``async with``."""
+    """HTTP clients of one run: the school APIs' and the public ones (invigilator space, LSU/LSL API,
+    which have their own credentials). The school APIs are called with each school's own access
+    token when ``signin`` is given (the provider: deploy/local/signin.py), else with the trusted
+    gateway's ``api_token``. Open it with ``async with``."""
 
     def __init__(
         self,
@@ -39,6 +46,7 @@ class Run:
         api_token: str | None = None,
         concurrency: int = 32,
         retry_seconds: float = 300,
+        signin: SignIn | None = None,
     ) -> None:
         self.urls = urls
         self.output = output
@@ -46,20 +54,28 @@ class Run:
         self.api_token = api_token
         self.concurrency = concurrency
         self.retry_seconds = retry_seconds
+        self.signin = signin
         #: requests sent again after a transient failure (for the run's summary)
         self.retries = 0
         self.http: dict[str, ServiceClient] = {}
         self.public: dict[str, ServiceClient] = {}
 
     async def __aenter__(self) -> Run:
+        if self.signin is not None:
+            await self.signin.__aenter__()
         portal = {"Authorization": f"Bearer {self.api_token}"} if self.api_token else {}
+        signed_in = self.signin.authorization if self.signin is not None else None
         for name, url in self.urls.items():
-            self.http[name] = ServiceClient(url, headers=portal, connections=self.concurrency * 2)
+            self.http[name] = ServiceClient(
+                url, headers=portal, connections=self.concurrency * 2, authorization=signed_in
+            )
             self.public[name] = ServiceClient(url, connections=self.concurrency * 2)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.gather(*(c.aclose() for c in [*self.http.values(), *self.public.values()]))
+        if self.signin is not None:
+            await self.signin.__aexit__(*exc)
 
     async def call(
         self,
@@ -176,14 +192,19 @@ class Run:
         school.summary["plan"] = {"sessions": len(plan["sessions"]), "half_days": len(plan["half_days"])}
         return plan
 
-    async def confirmed_sessions(self, school: School) -> list[str]:
-        """The sessions of a plan the school confirmed already (a resumed run), in their numbers'
-        order; [] when it has none (or the scheduler does not know the school yet)."""
+    async def confirmed_sessions(self, school: School, catch_up: bool = False) -> list[str]:
+        """The sessions of the plans the school confirmed already (a resumed run), the first plan's
+        or the catch-up week's, in their numbers' order; [] when it has none (or the scheduler does
+        not know the school yet)."""
         reply = await self.call("scheduler", "GET", f"/schools/{school.uai}/sessions", expect=(200, 404))
         if reply.status_code == 404:
             return []
         planned = sorted((s for s in reply.json() if s["plan_id"]), key=lambda s: s["session_number"])
-        return [s["session_id"] for s in planned]
+        kinds = {
+            plan_id: (await self.call("scheduler", "GET", f"/plans/{plan_id}")).json()["catch_up"]
+            for plan_id in dict.fromkeys(s["plan_id"] for s in planned)
+        }
+        return [s["session_id"] for s in planned if kinds[s["plan_id"]] == catch_up]
 
     async def confirm(self, school: School, plan: dict[str, Any]) -> list[str]:
         """Confirm a proposed plan: its sessions get their numbers (one sequence for the académie)."""
@@ -224,22 +245,31 @@ class Run:
 
     # ---- finalisation -----------------------------------------------------------------------
 
-    async def supervise(self, school: School, session: dict[str, Any], seed: int) -> int:
+    async def supervise(
+        self,
+        school: School,
+        session: dict[str, Any],
+        seed: int,
+        catch_up: bool = False,
+        late: RoomHook | None = None,
+        before_finalising: RoomHook | None = None,
+    ) -> int:
         """The day of one session in the invigilator space, then its finalisation; candidates seen.
 
-        Who is absent, has an incident or aborts is drawn per learner (seed and INE) and per session
-        (seed, school, date, time, room): never from ids the services generate or the order of calls,
-        so one seed gives the same day whatever the interleaving (issue 11). Resumable: each step
-        is taken only if the room does not show it done yet (a resumed run, a lost answer)."""
+        Absences, incidents and aborts are drawn from the seed, the INE and the room (deploy/local/
+        draws.py): one seed, the same day whatever the interleaving (issue 11). In the catch-up week
+        everyone comes; ``summary["started"]`` counts learners with a livret line. ``late`` (given
+        the room's token after its first start) may enrol a forgotten student, ``before_finalising``
+        reads the room last. Resumable: a step is taken only if the room does not show it done."""
         login = await self.wait(
             f"session {session['session_number']} to reach the invigilator space",
             lambda: self._try_login(session),
         )
         room_rng = random.Random(f"{seed}:{school.uai}:{session['date']}:{session['time']}:{session['room']}")
         if login.get("finalised"):  # an earlier (interrupted) run did this day already
-            day = [_candidate_day(seed, c) for c in session["candidates"]]
-            school.summary["started"] = school.summary.get("started", 0) + sum(1 for d in day if not d[0])
-            return len(day)
+            counted = [c for c in session["candidates"] if counts_as_started(seed, c, catch_up)]
+            school.summary["started"] = school.summary.get("started", 0) + len(counted)
+            return len(session["candidates"])
         headers = {"Authorization": f"Bearer {login['token']}"}
         sid = session["session_id"]
         base = f"/invigilator/sessions/{sid}/candidates"
@@ -253,7 +283,7 @@ class Run:
         reports = []
         for index, candidate in enumerate(session["candidates"]):
             cid = candidate["candidate_id"]
-            absent, aborted = _candidate_day(seed, candidate)
+            absent, aborted = (False, False) if catch_up else candidate_day(seed, candidate)
             if absent:
                 reports.append({"candidate_id": cid, "present": False})
                 continue
@@ -276,7 +306,12 @@ class Run:
                     headers=headers,
                     resend=Resend(safe=True, done_codes=("candidate.already_started",)),
                 )
-            school.summary["started"] = school.summary.get("started", 0) + 1  # one event loop: no race
+            if counts_as_started(seed, candidate, catch_up):  # one event loop: no race
+                school.summary["started"] = school.summary.get("started", 0) + 1
+            if late is not None:  # once, right after the room's first start: the loop reaches them
+                extra, late = await late(headers), None
+                if extra is not None:
+                    session["candidates"].append(extra)
             if index == 0 and room_rng.random() < 0.5 and cid not in with_incident:
                 await self.call(
                     "finalisation",
@@ -317,6 +352,8 @@ class Run:
                     resend=Resend(safe=True, done_codes=("candidate.test_not_in_progress",)),
                 )
             reports.append({"candidate_id": cid, "present": True})
+        if before_finalising is not None:
+            await before_finalising(headers)
         if any(r["present"] for r in reports):
             await self.expect_session_locked(session)
         await self.call(
@@ -368,7 +405,7 @@ class Run:
         while the session has not reached the invigilator space."""
         reply = await self.public["finalisation"].post(
             "/invigilator/login",
-            json={"session_number": session["session_number"], "password": session["invigilator_password"]},
+            json={"session_number": _kit_number(session), "password": session["invigilator_password"]},
         )
         if reply.status_code != 200:
             return {"finalised": True} if error_code(reply) == "session.finalised" else None
@@ -381,13 +418,23 @@ class Run:
         divisions = sorted({c["division"] for s in school.sessions for c in s["candidates"]})
         started = school.summary.get("started", 0)
 
+        # the livret shows instants to the millisecond
+        resat = {
+            ine: (at := datetime.fromisoformat(text)).replace(microsecond=at.microsecond // 1000 * 1000)
+            for ine, text in school.summary.get("resat", {}).items()
+        }
+
         async def livret_complete() -> dict[str, Any] | None:
-            """Pix gives a result to every candidate who started a test; wait for all of them."""
+            """Every candidate who started has a result, published (the sandbox's class CSV comes first),
+            and the catch-up's result of who re-sat after aborting (the latest test wins)."""
             reply = await self.http["export"].get(f"/schools/{school.uai}/livret.json")
             if reply.status_code != 200:
                 return None
             certifications = reply.json()["data"]["attributes"]["certifications"]
-            return reply.json() if len(certifications) >= started else None
+            published = all(c["status"] != "pending" for c in certifications)
+            taken = {c["nationalStudentId"]: datetime.fromisoformat(c["date"]) for c in certifications}
+            latest = all(ine in taken and taken[ine] >= at for ine, at in resat.items())
+            return reply.json() if len(certifications) >= started and published and latest else None
 
         livret = await self.wait(f"{school.uai}: results to reach the livret", livret_complete, seconds=600)
         target = self.output / "http" / school.uai
@@ -490,11 +537,9 @@ class Run:
         return {"summary": summary, "schools": mine}
 
 
-def _candidate_day(seed: int, candidate: dict[str, Any]) -> tuple[bool, bool]:
-    """(absent, aborted) for a learner on the day: drawn from the seed and the INE alone."""
-    rng = random.Random(f"{seed}:{candidate.get('ine') or candidate.get('learner_id')}")
-    absent = rng.random() < 0.05
-    return absent, not absent and rng.random() < 0.03
+def _kit_number(session: dict[str, Any]) -> int:
+    """The number the kit prints and the invigilator types: Pix Certif's once recorded."""
+    return session.get("pix_session_number") or session["session_number"]
 
 
 def _count(summary: dict[str, Any], key: str) -> int:

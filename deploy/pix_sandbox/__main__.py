@@ -23,10 +23,11 @@ from aiokafka.errors import KafkaError
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from deploy.pix_sandbox.generator import generate_livret_results
+from deploy.pix_sandbox.generator import generate_class_results, generate_livret_results
 from shared.contracts.envelope import Envelope, EnvelopeError
 from shared.contracts.events import SessionFinalised
 from shared.contracts.topics import FINALISATION
+from shared.kafka_security import client_options
 from shared.logging import configure_logging
 
 log = structlog.get_logger("pix_sandbox")
@@ -74,6 +75,18 @@ class Sandbox:
             return
         await asyncio.sleep(self.processing_wait(record.timestamp / 1000))
         payload: dict[str, Any] = json.loads(record.value)
+        # With a Pix Certif number, first the school's class files: rows found by that number among
+        # every finalised session of the school (what a school downloading them from Pix Orga posts).
+        for division, csv_body in generate_class_results(payload, self.settings.pix_sandbox_seed).items():
+            day = datetime.fromisoformat(payload["finalised_at"]).strftime("%Y%m%d")
+            await self.deliver(
+                event.session_id,
+                csv_body,
+                envelope.id,
+                path=f"/results?uai={event.uai}",
+                content_type="text/csv",
+                file_name=f"{day}_resultats_{division}.csv",
+            )
         body = generate_livret_results(payload, self.settings.pix_sandbox_seed)
         await self.deliver(event.session_id, body, envelope.id)
 
@@ -84,15 +97,25 @@ class Sandbox:
         elapsed = datetime.now(UTC).timestamp() - published_at
         return max(0.0, min(delay, delay - elapsed))
 
-    async def deliver(self, session_id: str, body: bytes, event_id: str) -> None:
+    async def deliver(
+        self,
+        session_id: str,
+        body: bytes,
+        event_id: str,
+        *,
+        path: str | None = None,
+        content_type: str = "application/json",
+        file_name: str | None = None,
+    ) -> None:
         """POST until the intake answers; 4xx is an answer (logged), 5xx and network errors retry.
 
         401 and 403 are not answers about the results but a token the two sides disagree on:
         skipping would lose the session's results for good, so they are retried until fixed."""
-        url = f"{self.settings.finalisation_url.rstrip('/')}/sessions/{session_id}/results"
+        path = path or f"/sessions/{session_id}/results"
+        url = f"{self.settings.finalisation_url.rstrip('/')}{path}"
         headers = {
-            "Content-Type": "application/json",
-            "X-File-Name": f"pix_sandbox_{session_id}.json",
+            "Content-Type": content_type,
+            "X-File-Name": file_name or f"pix_sandbox_{session_id}.json",
         }
         if self.settings.finalisation_api_token is not None:
             headers["Authorization"] = f"Bearer {self.settings.finalisation_api_token.get_secret_value()}"
@@ -107,11 +130,14 @@ class Sandbox:
             else:
                 if response.status_code < 300:
                     report = response.json()
-                    log.info(
-                        "results delivered",
+                    missed = len(report.get("unmatched") or []) + len(report.get("ambiguous") or [])
+                    (log.error if missed else log.info)(
+                        "results delivered" + (" with rows matching no candidate" if missed else ""),
                         session_id=session_id,
                         event_id=event_id,
+                        file_name=headers["X-File-Name"],
                         matched=report.get("matched"),
+                        missed=missed,
                         unchanged=report.get("unchanged"),
                     )
                     return
@@ -171,7 +197,7 @@ async def commit_or_carry_on(consumer: AIOKafkaConsumer, record: ConsumerRecord)
 async def run(settings: SandboxSettings) -> None:
     consumer = AIOKafkaConsumer(
         FINALISATION,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **client_options(settings.kafka_bootstrap_servers),
         group_id=settings.pix_sandbox_group_id,
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -1,4 +1,6 @@
-"""Pix processing sandbox, pure part: SessionFinalised payload → livret scolaire JSON bytes.
+"""Pix processing sandbox, pure part: SessionFinalised payload → livret scolaire JSON bytes, and
+(once the session has a Pix Certif number) Pix Orga's class results CSVs whose "Session" column is
+that number, as a school downloads them per class.
 
 Outside Pix nobody can process a real certification, so the sandbox invents plausible V3 results
 for the candidates who took the test. Each result is derived from stable facts only: the run's seed,
@@ -16,7 +18,9 @@ import random
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from shared.contracts.pix_formats import CLASS_RESULTS_HEADER_LINE, CLASS_RESULTS_STATUS_LABELS
 from shared.contracts.referential import AREAS, COMPETENCES
 
 #: Letters and digits nobody confuses when reading a code aloud (no 0/O, 1/I/L, 5/S, 2/Z …).
@@ -129,3 +133,60 @@ def generate_livret_results(session: Mapping[str, Any], seed: int = 0) -> bytes:
         ],
     }
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+PARIS = ZoneInfo("Europe/Paris")
+REJECTION_COMMENT = "Le candidat a répondu faux à plus de 50% des questions posées"
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _csv_line(certification: Mapping[str, Any], candidate: Mapping[str, Any], session_number: int) -> str:
+    """One line as Pix's DivisionCertificationResultsCsvBuilder writes it: text quoted, numbers not."""
+    validated = certification["status"] == "validated"
+    levels = {c["competenceId"]: c["level"] for c in certification["competenceResults"]}
+    birth = datetime.strptime(candidate["birthdate"], "%Y-%m-%d").strftime("%d/%m/%Y")
+    taken = datetime.fromisoformat(candidate["started_at"]).astimezone(PARIS).strftime("%d/%m/%Y")
+    cells = [
+        str(certification["id"]),
+        _quoted(candidate["first_name"]),
+        _quoted(candidate["last_name"]),
+        _quoted(birth),
+        _quoted(""),
+        _quoted(""),
+        _quoted(CLASS_RESULTS_STATUS_LABELS[certification["status"]]),
+        str(certification["pixScore"]),
+        *(str(levels[c.id]) if validated else _quoted("-") for c in COMPETENCES),
+        _quoted("" if validated else REJECTION_COMMENT),
+        str(session_number),
+        _quoted(taken),
+    ]
+    return ";".join(cells)
+
+
+def generate_class_results(session: Mapping[str, Any], seed: int = 0) -> dict[str, bytes]:
+    """Division → Pix Orga's class results CSV for the session's candidates who started, with Pix
+    Certif's session number in "Session"; {} when the session has none (the school never recorded it).
+
+    The same results as ``generate_livret_results`` (same certification ids, scores and levels)."""
+    pix_number = session.get("pix_session_number")
+    if not pix_number:
+        return {}
+    finalised_at = datetime.fromisoformat(session["finalised_at"])
+    delivered_at = (finalised_at + PROCESSING_DELAY).isoformat()
+    lines: dict[str, list[tuple[tuple[str, str, int], str]]] = {}
+    for candidate in session.get("candidates", []):
+        if not _started(candidate):
+            continue
+        certification = certification_for(session, candidate, delivered_at, seed)
+        key = (candidate["last_name"], candidate["first_name"], certification["id"])
+        line = _csv_line(certification, candidate, pix_number)
+        lines.setdefault(candidate.get("division") or "", []).append((key, line))
+    return {
+        division: (
+            "\ufeff" + CLASS_RESULTS_HEADER_LINE + "\n" + "".join(line + "\n" for _, line in sorted(rows))
+        ).encode()
+        for division, rows in sorted(lines.items())
+    }

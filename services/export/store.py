@@ -73,7 +73,7 @@ def result_row(event: ResultsProcessed, result: ResultPayload) -> ResultRow:
     values = (
         result.certification_id,
         event.session_id,
-        event.session_number,
+        event.pix_session_number or event.session_number,  # what Pix's own files show
         result.candidate_id,
         result.learner_id,
         normalise_uai(event.uai),

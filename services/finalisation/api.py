@@ -163,7 +163,9 @@ def room_view(snapshot: invigilation.RoomSnapshot, now: datetime) -> dict[str, A
     session, room = snapshot.session, snapshot.room
     return {
         "session_id": room.session_id,
-        "session_number": room.session_number,
+        "session_number": session.shown_number,
+        "certibus_session_number": room.session_number,
+        "pix_session_number": session.pix_session_number,
         "certification_center": session.certification_center,
         "address": session.address,
         "room": session.room,
@@ -377,15 +379,21 @@ async def _results_file(request: Request, max_bytes: int) -> tuple[bytes, str, s
         if not uploads:
             raise DomainError("results.no_file", "the form carries no file")
         upload = uploads[0]
-        data = await upload.read()  # type: ignore[union-attr]
+        data = await upload.read(max_bytes + 1)  # type: ignore[union-attr]
         file_name = upload.filename or file_name  # type: ignore[union-attr]
         content_type = upload.content_type  # type: ignore[union-attr]
-    else:
-        data = await request.body()
+    else:  # never more than one byte past the limit in memory, whatever the body's size
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                break
+        data = b"".join(chunks)
     if not data.strip():
         raise DomainError("results.empty", "the results file is empty")
     if len(data) > max_bytes:
-        raise DomainError("results.too_large", f"at most {max_bytes} bytes", size=len(data))
+        raise DomainError("results.too_large", f"at most {max_bytes} bytes", max_bytes=max_bytes)
     return data, file_name or "results", content_type
 
 

@@ -2,7 +2,9 @@
 
 Every handler is an upsert of the latest snapshot, so a replay or a late duplicate is harmless.
 Candidates whose test started stay in the room even if unenrolled afterwards (see FinalisationStore.load_room):
-the scheduler cannot take back a test that happened.
+the scheduler cannot take back a test that happened. Candidates enrolled after the first start (Pix
+allows SCO enrolment until finalisation) join the room like any other; a CandidateUpdated (extra
+time corrected) upserts the candidate as an enrolment does.
 
 Two forms of each: the per-event handlers (``on_…``: one event, one statement set) define what an
 event does; the batch handlers (``apply_…``), which the service's consumer uses, apply a
@@ -24,6 +26,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CandidatesEnrolled,
     CandidateUnenrolled,
+    CandidateUpdated,
     Event,
     SessionCancelled,
     SessionCreated,
@@ -63,6 +66,10 @@ async def on_candidate_unenrolled(uow: UnitOfWork, event: CandidateUnenrolled, e
     )
 
 
+async def on_candidate_updated(uow: UnitOfWork, event: CandidateUpdated, envelope: Envelope) -> None:
+    await FinalisationStore(uow.conn).upsert_candidates(event.session_id, [event.candidate])
+
+
 # ---- batch handlers: consecutive events of one type, one statement ---------------------------------
 
 
@@ -97,6 +104,12 @@ async def apply_candidates_unenrolled(uow: UnitOfWork, deliveries: Sequence[Deli
     )
 
 
+async def apply_candidates_updated(uow: UnitOfWork, deliveries: Sequence[Delivery]) -> None:
+    await FinalisationStore(uow.conn).enrol_candidates(
+        [(d.event.session_id, [d.event.candidate]) for d in deliveries]
+    )
+
+
 #: what each scheduler event does, one event at a time: the reference the batch handlers are held to
 PER_EVENT_HANDLERS: dict[type[Event], Handler] = {
     SessionCreated: on_session_created,
@@ -106,6 +119,7 @@ PER_EVENT_HANDLERS: dict[type[Event], Handler] = {
     SessionCancelled: on_session_cancelled,
     CandidatesEnrolled: on_candidates_enrolled,
     CandidateUnenrolled: on_candidate_unenrolled,
+    CandidateUpdated: on_candidate_updated,
 }
 #: the same effects, set-based, for a partition's consecutive events of one type (what the service runs)
 BATCH_HANDLERS: dict[type[Event], BatchHandler] = {
@@ -116,4 +130,5 @@ BATCH_HANDLERS: dict[type[Event], BatchHandler] = {
     SessionCancelled: apply_sessions_cancelled,
     CandidatesEnrolled: apply_candidates_enrolled,
     CandidateUnenrolled: apply_candidates_unenrolled,
+    CandidateUpdated: apply_candidates_updated,
 }

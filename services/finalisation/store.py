@@ -76,6 +76,7 @@ def _session(row: asyncpg.Record) -> ScheduledSession:
         room=row["room"],
         examiners=row["examiners"],
         cancelled_at=row["cancelled_at"],
+        pix_session_number=row["pix_session_number"],
     )
 
 
@@ -108,7 +109,7 @@ class FinalisationStore:
         """Latest snapshot wins; an older snapshot arriving late changes nothing."""
         await self.conn.execute(
             f"INSERT INTO sessions ({_SESSION_COLUMNS})"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             f" {_SESSION_UPSERT}",
             details.session_id,
             details.session_number,
@@ -123,6 +124,7 @@ class FinalisationStore:
             details.test_minutes,
             details.invigilator_password_verifier,
             changed_at,
+            getattr(details, "pix_session_number", None),  # v1 never carried it
         )
 
     async def upsert_sessions(self, snapshots: Sequence[tuple[AnySessionDetails, datetime]]) -> None:
@@ -140,10 +142,11 @@ class FinalisationStore:
             INSERT INTO sessions ({_SESSION_COLUMNS})
             SELECT DISTINCT ON (s.session_id) s.session_id, s.session_number, s.uai,
                 s.certification_center, s.school_level, s.address, s.room, s.examiners::jsonb,
-                s.session_date, s.session_time, s.test_minutes, s.invigilator_password_hash, s.updated_at
+                s.session_date, s.session_time, s.test_minutes, s.invigilator_password_hash, s.updated_at,
+                s.pix_session_number
             FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
                 $7::text[], $8::text[], $9::date[], $10::text[], $11::int[], $12::text[],
-                $13::timestamptz[]) WITH ORDINALITY AS s({_SESSION_COLUMNS}, n)
+                $13::timestamptz[], $14::int[]) WITH ORDINALITY AS s({_SESSION_COLUMNS}, n)
             ORDER BY s.session_id, s.updated_at DESC, s.n DESC
             {_SESSION_UPSERT}
             """,
@@ -234,8 +237,11 @@ class FinalisationStore:
         )
 
     async def sessions_by_number(self, session_number: int) -> list[ScheduledSession]:
+        """The sessions an invigilator may mean by this number: Pix Certif's, or certibus's own."""
         rows = await self.conn.fetch(
-            "SELECT * FROM sessions WHERE session_number = $1 ORDER BY updated_at DESC", session_number
+            "SELECT * FROM sessions WHERE pix_session_number = $1 OR session_number = $1"
+            " ORDER BY updated_at DESC",
+            session_number,
         )
         return [_session(row) for row in rows]
 
@@ -425,6 +431,15 @@ class FinalisationStore:
         )
         return None if row is None else _finalisation(row)
 
+    async def pix_session_numbers(self, session_ids: Sequence[str]) -> dict[str, int]:
+        """Session id → its Pix Certif number, for the sessions that have one recorded."""
+        rows = await self.conn.fetch(
+            "SELECT session_id, pix_session_number FROM sessions"
+            " WHERE session_id = ANY($1::text[]) AND pix_session_number IS NOT NULL",
+            list(session_ids),
+        )
+        return {r["session_id"]: r["pix_session_number"] for r in rows}
+
     async def finalisations(self, uai: str | None = None) -> list[RecordedFinalisation]:
         """Finalised sessions (optionally of one school), for matching a multi-session results file."""
         rows = await self.conn.fetch(
@@ -527,7 +542,7 @@ class FinalisationStore:
 
 _SESSION_COLUMNS = (
     "session_id, session_number, uai, certification_center, school_level, address, room, examiners,"
-    " session_date, session_time, test_minutes, invigilator_password_hash, updated_at"
+    " session_date, session_time, test_minutes, invigilator_password_hash, updated_at, pix_session_number"
 )
 #: the latest snapshot wins: the one conflict rule of the single and the set-based upsert
 _SESSION_UPSERT = """
@@ -538,7 +553,7 @@ _SESSION_UPSERT = """
         examiners = EXCLUDED.examiners, session_date = EXCLUDED.session_date,
         session_time = EXCLUDED.session_time, test_minutes = EXCLUDED.test_minutes,
         invigilator_password_hash = EXCLUDED.invigilator_password_hash,
-        updated_at = EXCLUDED.updated_at
+        updated_at = EXCLUDED.updated_at, pix_session_number = EXCLUDED.pix_session_number
     WHERE sessions.updated_at <= EXCLUDED.updated_at"""
 
 _CANDIDATE_COLUMNS = (
@@ -570,6 +585,7 @@ def _session_values(details: AnySessionDetails, changed_at: datetime) -> tuple[A
         details.test_minutes,
         details.invigilator_password_verifier,
         changed_at,
+        getattr(details, "pix_session_number", None),
     )
 
 

@@ -59,6 +59,7 @@ ERROR_STATUSES = statuses(
         "session.overlap",
         "invigilator.busy",
         "session.started",
+        "session.finalised",
         "session.cancelled",
         "room.capacity_exceeded",
         "session.invigilators_short",
@@ -69,6 +70,7 @@ ERROR_STATUSES = statuses(
         "plan.conflict",
         "convocations.no_candidate",
         "session.before_pix_certif_opening",
+        "pix.session_number_taken",
     ],
 )
 #: the refusals of a new or edited session's rules (domain.sessions, domain.calendar)
@@ -211,7 +213,9 @@ def _plan_out(plan: store.PlanRow, session_ids: list[uuid.UUID] | None = None) -
     response_model=PlanOut,
     status_code=201,
     tags=["plans"],
-    responses=refusals("school.invalid_uai", "school.unknown", "class.unknown", "calendar.unknown"),
+    responses=refusals(
+        "school.invalid_uai", "school.unknown", "class.unknown", "calendar.unknown", "plan.no_catch_up_week"
+    ),
 )
 async def propose_plan(
     uai: str, body: PlanIn | None = None, deps: UseCaseDependencies = Depends(use_cases)
@@ -222,6 +226,8 @@ async def propose_plan(
     the school does not have is refused with ``class.unknown`` and nothing is stored.
 
     When no plan exists, the proposal has status ``impossible`` and ``error`` says exactly why.
+    ``catch_up`` plans in the calendar's catch-up week those no session holds (the absent and
+    aborted candidates of finalised sessions are free again).
     """
     plan = await plans.propose_plan(
         deps.begin, uai=uai, body=body or PlanIn(), clock=deps.clock, calendar=deps.calendar
@@ -278,11 +284,18 @@ def _session_out(row: store.SessionRow, school_name: str, candidates: int) -> di
         "time": s.time,
         "observations": s.observations,
         "access_code": s.access_code,
+        "pix_session_number": s.pix.number if s.pix else None,
+        "pix_access_code": s.pix.access_code if s.pix else None,
         "status": row.status,
         "started": s.has_started,
         "finalised_at": row.finalised_at,
         "plan_id": row.plan_id,
         "candidates_count": candidates,
+        "lifecycle": row.lifecycle.status(cancelled=not row.is_live).value,
+        "convoked_at": row.lifecycle.convoked_at,
+        "started_at": row.lifecycle.started_at,
+        "results_received_at": row.lifecycle.results_received_at,
+        "exported_at": row.lifecycle.exported_at,
     }
 
 
@@ -293,11 +306,12 @@ def _candidate_out(row: store.CandidateRow) -> CandidateOut:
     )
 
 
-async def _session_detail(deps: UseCaseDependencies, session_id: uuid.UUID) -> SessionDetailOut:
+async def session_detail(deps: UseCaseDependencies, session_id: uuid.UUID) -> SessionDetailOut:
+    """The session as GET /sessions/{id} shows it (the Pix Certif routes answer it too)."""
     view = await documents.session_view(deps.begin, session_id=session_id)
     return SessionDetailOut(
         **_session_out(view.row, view.school.name, len(view.candidates)),
-        invigilator_password=view.row.session.displayed_password,
+        invigilator_password=view.row.session.printed.displayed_password,
         candidates=[_candidate_out(c) for c in view.candidates],
         documents=[
             DocumentOut(
@@ -332,7 +346,7 @@ async def create_session(
         calendar=deps.calendar,
         hash_password=deps.hash_password,
     )
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
 
 
 @school.get(
@@ -363,7 +377,7 @@ async def list_sessions(
 async def get_session(
     session_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)
 ) -> SessionDetailOut:
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
 
 
 @school.patch(
@@ -390,7 +404,7 @@ async def patch_session(
         calendar=deps.calendar,
         hash_password=deps.hash_password,
     )
-    return await _session_detail(deps, session_id)
+    return await session_detail(deps, session_id)
 
 
 @school.delete(
@@ -417,7 +431,7 @@ async def delete_session(
     tags=["enrolment"],
     responses=refusals(
         *LIVE_SESSION,
-        "session.started",
+        "session.finalised",
         "enrolment.nothing_selected",
         "class.unknown",
         "learner.unknown",
@@ -426,6 +440,7 @@ async def delete_session(
         "enrolment.learner_not_selected",
         "enrolment.override_reason_required",
         "candidate.invalid_extra_time",
+        "candidate.invalid_adapted_conditions",
         "room.unknown",
         "room.capacity_exceeded",
         "session.invigilators_short",
@@ -434,7 +449,8 @@ async def delete_session(
 async def enrol(
     session_id: uuid.UUID, body: EnrolmentIn, deps: UseCaseDependencies = Depends(use_cases)
 ) -> EnrolmentOut:
-    """Enrol a class (or learners) of the school; non-certifiable learners need an override reason."""
+    """Enrol a class (or learners) of the school until the session is finalised (also after its first
+    start, as Pix allows SCO centres); non-certifiable learners need an override reason."""
     outcome = await enrolment.enrol(deps.begin, session_id=session_id, body=body, clock=deps.clock)
     return EnrolmentOut(
         session_id=session_id,
@@ -448,7 +464,7 @@ async def enrol(
     "/sessions/{session_id}/candidates/{candidate_id}",
     status_code=204,
     tags=["enrolment"],
-    responses=refusals(*LIVE_SESSION, "session.started", "candidate.unknown"),
+    responses=refusals(*LIVE_SESSION, "session.finalised", "candidate.unknown"),
 )
 async def unenrol(
     session_id: uuid.UUID, candidate_id: uuid.UUID, deps: UseCaseDependencies = Depends(use_cases)

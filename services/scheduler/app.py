@@ -17,12 +17,14 @@ from pydantic import AliasChoices, Field, field_validator
 
 from services.scheduler import handlers
 from services.scheduler.api import DEPENDENCIES, ERROR_STATUSES, UseCaseDependencies, router
+from services.scheduler.api_candidates import router as candidates_router
 from services.scheduler.api_checklist import router as checklist_router
+from services.scheduler.api_pix_certif import router as pix_certif_router
 from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar, Track, school_year_of
 from services.scheduler.store import transactions
 from services.scheduler.usecases.common import SchoolClock
-from shared.contracts.events import SessionFinalised, SessionStarted
-from shared.contracts.topics import ELIGIBILITY, FINALISATION
+from shared.contracts.events import LivretExportProduced, ResultsProcessed, SessionFinalised, SessionStarted
+from shared.contracts.topics import ELIGIBILITY, EXPORT, FINALISATION
 from shared.password_hash import keyed_verifier
 from shared.service import Runtime, ServiceDefinition
 from shared.settings import InvigilatorPasswordSettings, ServiceSettings
@@ -77,6 +79,10 @@ def wire(runtime: Runtime) -> None:
     finalisation = runtime.consumer("finalisation", FINALISATION)
     finalisation.on(SessionStarted, handlers.on_session_started)
     finalisation.on(SessionFinalised, handlers.on_session_finalised)
+    finalisation.on(ResultsProcessed, handlers.on_results_processed)
+    # the lifecycle's last step (issue 16): a livret produced after the session's results
+    exports = runtime.consumer("exports", EXPORT)
+    exports.on(LivretExportProduced, handlers.on_livret_export_produced)
 
 
 def warn_about_the_current_year(calendar: CertificationCalendar, clock: SchoolClock, path: Path) -> None:
@@ -95,7 +101,9 @@ def warn_about_the_current_year(calendar: CertificationCalendar, clock: SchoolCl
         )
 
 
+router.include_router(candidates_router)
 router.include_router(checklist_router)
+router.include_router(pix_certif_router)
 
 definition = ServiceDefinition(
     name="scheduler",

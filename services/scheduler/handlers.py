@@ -6,7 +6,10 @@ re-sent event changes nothing. They are batch handlers: a partition's run of eve
 folded in Python to what applying them one by one would leave (one row per learner) and written
 with one set-based statement; a run of one is the per-event case. SessionStarted (raised by finalisation with the first test start)
 locks a session against edits, deletion and enrolment changes; SessionFinalised locks it too, from
-its earliest candidate start, so either order of arrival ends with the same earliest start.
+its earliest candidate start, so either order of arrival ends with the same earliest start, and
+records each candidate's outcome: the absent and aborted are released (free to enrol again, in a
+catch-up session). ResultsProcessed and LivretExportProduced date the last lifecycle steps
+(domain/lifecycle.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from datetime import datetime
 
 import structlog
 
+from services.scheduler.domain.lifecycle import outcome_of
 from services.scheduler.store import CertifiabilityRow, LearnerSnapshotRow, SchedulerStore
 from shared.consumer import Delivery, EventConsumer
 from shared.contracts.envelope import Envelope
@@ -26,6 +30,8 @@ from shared.contracts.events import (
     LearnerDeactivated,
     LearnerRegistered,
     LearnerUpdated,
+    LivretExportProduced,
+    ResultsProcessed,
     SessionFinalised,
     SessionStarted,
 )
@@ -137,7 +143,27 @@ async def on_session_finalised(uow: UnitOfWork, event: SessionFinalised, envelop
         return  # not one of ours (another organiser's session id on the shared topic)
     starts = [c.started_at for c in event.candidates if c.started_at is not None]
     started_at = min(starts) if starts else event.finalised_at
-    if not await SchedulerStore(uow.conn).mark_finalised(
-        session_id, started_at=started_at, finalised_at=event.finalised_at
-    ):
+    store = SchedulerStore(uow.conn)
+    if not await store.mark_finalised(session_id, started_at=started_at, finalised_at=event.finalised_at):
         log.info("finalised session unknown to this scheduler; ignored")
+        return
+    outcomes = {
+        c.candidate_id: outcome_of(present=c.present, abort_reason=c.abort_reason) for c in event.candidates
+    }
+    released = await store.record_outcomes(session_id, outcomes, event.finalised_at)
+    log.info("session finalised", candidates=len(outcomes), released=released)
+
+
+async def on_results_processed(uow: UnitOfWork, event: ResultsProcessed, envelope: Envelope) -> None:
+    """Pix's results for the session arrived: the session is "results received"."""
+    try:
+        session_id = uuid.UUID(event.session_id)
+    except ValueError:
+        return  # not one of ours
+    if not await SchedulerStore(uow.conn).mark_results_received(session_id, event.processed_at):
+        log.info("results for a session unknown to this scheduler; ignored")
+
+
+async def on_livret_export_produced(uow: UnitOfWork, event: LivretExportProduced, envelope: Envelope) -> None:
+    """A livret of the school was produced: its sessions with results by then are "exported"."""
+    await SchedulerStore(uow.conn).mark_exported(event.uai.upper(), event.produced_at)

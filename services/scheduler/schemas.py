@@ -144,6 +144,11 @@ class PlanIn(_In):
         " classes by their students' MEF code (3e; terminale, CAP, BTS 2e année, CPGE 2e année)",
         examples=[["3A", "3B"]],
     )
+    catch_up: bool = Field(
+        default=False,
+        description="plan in the calendar's catch-up week: the learners no session holds, the absent"
+        " and aborted of finalised sessions among them (refused when the year has none)",
+    )
 
 
 class PlannedClassOut(BaseModel):
@@ -189,6 +194,7 @@ class PlanOut(BaseModel):
     created_at: dt.datetime
     confirmed_at: dt.datetime | None = None
     session_ids: list[uuid.UUID] = Field(default_factory=list, description="sessions created on confirm")
+    catch_up: bool = Field(default=False, description="planned in the calendar's catch-up week")
 
 
 class SessionIn(_In):
@@ -219,6 +225,7 @@ class CandidateOut(BaseModel):
     division: str
     extra_time_percentage: int
     override_reason: str | None
+    adapted_conditions: str | None = None
 
 
 class DocumentOut(BaseModel):
@@ -242,15 +249,28 @@ class SessionOut(BaseModel):
     time: str
     observations: str
     access_code: str
+    pix_session_number: int | None = Field(
+        default=None, description="the session's number in Pix Certif, once the school recorded it"
+    )
+    pix_access_code: str | None = Field(default=None, description="Pix Certif's access code, once recorded")
     status: Literal["scheduled", "cancelled"]
     started: bool
     finalised_at: dt.datetime | None
     plan_id: uuid.UUID | None
     candidates_count: int
+    lifecycle: Literal[
+        "planned", "convoked", "started", "finalised", "results_received", "exported", "cancelled"
+    ] = Field(default="planned", description="the furthest step reached (issue 16)")
+    convoked_at: dt.datetime | None = None
+    started_at: dt.datetime | None = Field(default=None, description="the first test's start")
+    results_received_at: dt.datetime | None = None
+    exported_at: dt.datetime | None = Field(default=None, description="a livret produced after the results")
 
 
 class SessionDetailOut(SessionOut):
-    invigilator_password: str = Field(description="as printed on the kit and typed: C-XXXXXX")
+    invigilator_password: str = Field(
+        description="as printed on the kit and typed: C-XXXXXX (Pix Certif's once recorded)"
+    )
     candidates: list[CandidateOut]
     documents: list[DocumentOut]
 
@@ -262,6 +282,17 @@ class EnrolmentIn(_In):
         default_factory=dict, description="learner id → why a non-certifiable learner is enrolled anyway"
     )
     extra_time: dict[str, int] = Field(default_factory=dict, description="learner id → extra time in %")
+    adapted_conditions: dict[str, str] = Field(
+        default_factory=dict,
+        description="learner id → adapted conditions (accessibility), printed on the invigilator kit",
+    )
+
+
+class CandidatePatch(_In):
+    """A correction until finalisation; a field left out is unchanged (adapted_conditions null clears them)."""
+
+    extra_time_percentage: int | None = Field(default=None, description="extra time in %, 0 for none")
+    adapted_conditions: str | None = Field(default=None, description="accessibility arrangements")
 
 
 class RefusalOut(BaseModel):
@@ -283,3 +314,21 @@ class ConvocationsOut(BaseModel):
     bundle_file: str
     bundle_sha256: str
     issued_at: dt.datetime
+
+
+class PixCertifIn(_In):
+    """A session's values as Pix Certif shows them in its session list."""
+
+    session_number: int = Field(description="Pix's N° de session", examples=[12345])
+    access_code: str = Field(description="Pix's code d'accès (4 letters, 2 digits)", examples=["FMKP39"])
+    invigilator_password: str = Field(
+        description="Pix's mot de passe de session, with or without its C- prefix", examples=["C-b7K?2x"]
+    )
+
+
+class PixCertifImportOut(BaseModel):
+    uai: str
+    file_name: str
+    recorded: list[uuid.UUID] = Field(description="sessions whose Pix values the file changed")
+    unchanged: list[uuid.UUID] = Field(description="sessions that already had the file's values")
+    skipped_lines: list[int] = Field(description="lines whose three Pix cells were empty")

@@ -12,16 +12,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
 from services.scheduler.domain.enrolment import Candidate, Learner
+from services.scheduler.domain.lifecycle import LifecycleDates
 from services.scheduler.domain.planner import Room
 from services.scheduler.domain.plans import PlanProposal
-from services.scheduler.domain.sessions import Session
+from services.scheduler.domain.sessions import PixCertifLink, Session
+from services.scheduler.store_lifecycle import LifecycleQueries
 from shared import usecases as shared_usecases
 from shared.outbox import UnitOfWork
 
@@ -130,6 +132,8 @@ class SessionRow:
     created_at: datetime
     updated_at: datetime
     session: Session
+    #: when each step of its lifecycle was reached (issue 16: store_lifecycle.py)
+    lifecycle: LifecycleDates = field(default_factory=LifecycleDates)
 
     @property
     def is_live(self) -> bool:
@@ -157,8 +161,22 @@ def _session(row: asyncpg.Record) -> SessionRow:
             invigilator_password=row["invigilator_password"],
             observations=row["observations"],
             first_test_started_at=row["first_test_started_at"],
+            pix=_pix_link(row),
+        ),
+        lifecycle=LifecycleDates(
+            convoked_at=row["convoked_at"],
+            started_at=row["first_test_started_at"],
+            finalised_at=row["finalised_at"],
+            results_received_at=row["results_received_at"],
+            exported_at=row["exported_at"],
         ),
     )
+
+
+def _pix_link(row: asyncpg.Record) -> PixCertifLink | None:
+    if row["pix_session_number"] is None:
+        return None
+    return PixCertifLink(row["pix_session_number"], row["pix_access_code"], row["pix_invigilator_password"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +201,7 @@ def _candidate(row: asyncpg.Record) -> CandidateRow:
             division=row["division"],
             extra_time_percentage=row["extra_time_percentage"],
             certifiability_override=row["override_reason"],
+            adapted_conditions=row["adapted_conditions"],
         ),
     )
 
@@ -231,8 +250,9 @@ def _plan(row: asyncpg.Record) -> PlanRow:
     )
 
 
-class SchedulerStore:
-    """The scheduler's SQL, on one connection (the unit of work's transaction)."""
+class SchedulerStore(LifecycleQueries):
+    """The scheduler's SQL, on one connection (the unit of work's transaction); the lifecycle's
+    queries (issue 16) are in store_lifecycle.py."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -413,7 +433,8 @@ class SchedulerStore:
             " JOIN learner_certifiability c USING (learner_id)"
             " WHERE l.uai = $1 AND l.active AND c.status = 'certifiable'"
             " AND NOT EXISTS (SELECT 1 FROM candidates k JOIN sessions s USING (session_id)"
-            "                 WHERE k.learner_id = l.learner_id AND s.status = 'scheduled')"
+            "                 WHERE k.learner_id = l.learner_id AND s.status = 'scheduled'"
+            "                 AND k.released_at IS NULL)"
             " ORDER BY l.division, l.last_name, l.first_name, l.learner_id",
             uai,
         )
@@ -425,10 +446,12 @@ class SchedulerStore:
     async def learners_in_other_live_sessions(
         self, learner_ids: Iterable[str], session_id: uuid.UUID
     ) -> dict[str, int]:
-        """learner id → number of the other live session they are already a candidate of."""
+        """learner id → number of the other live session holding them (an absent or aborted candidate
+        of a finalised session is released: it holds no one)."""
         rows = await self.conn.fetch(
             "SELECT k.learner_id, s.session_number FROM candidates k JOIN sessions s USING (session_id)"
-            " WHERE k.learner_id = ANY($1::text[]) AND s.status = 'scheduled' AND s.session_id <> $2",
+            " WHERE k.learner_id = ANY($1::text[]) AND s.status = 'scheduled' AND s.session_id <> $2"
+            " AND k.released_at IS NULL",
             list(learner_ids),
             session_id,
         )
@@ -519,6 +542,54 @@ class SchedulerStore:
             now,
         )
 
+    async def record_pix_links(
+        self, links: Mapping[uuid.UUID, tuple[PixCertifLink, str]], now: datetime
+    ) -> None:
+        """Session id → (Pix's values, the verifier of Pix's password), in one statement."""
+        if not links:
+            return
+        await self.conn.execute(
+            "UPDATE sessions s SET pix_session_number = l.number, pix_access_code = l.access_code,"
+            " pix_invigilator_password = l.password, invigilator_password_hash = l.verifier,"
+            " pix_recorded_at = $6, updated_at = $6"
+            " FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::text[], $5::text[])"
+            " AS l(session_id, number, access_code, password, verifier)"
+            " WHERE s.session_id = l.session_id",
+            list(links),
+            [link.number for link, _ in links.values()],
+            [link.access_code for link, _ in links.values()],
+            [link.invigilator_password for link, _ in links.values()],
+            [verifier for _, verifier in links.values()],
+            now,
+        )
+
+    async def live_pix_numbers(self, numbers: Iterable[int]) -> dict[int, int]:
+        """Pix session number → certibus number of the live session holding it (of ``numbers``)."""
+        rows = await self.conn.fetch(
+            "SELECT pix_session_number, session_number FROM sessions"
+            " WHERE status = 'scheduled' AND pix_session_number = ANY($1::integer[])",
+            list(numbers),
+        )
+        return {r["pix_session_number"]: r["session_number"] for r in rows}
+
+    async def plan_sessions(self, plan_id: uuid.UUID) -> list[SessionRow]:
+        """The live sessions a confirmed plan created, in date order."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM sessions WHERE plan_id = $1 AND status = 'scheduled'"
+            " ORDER BY day, time, session_number",
+            plan_id,
+        )
+        return [_session(r) for r in rows]
+
+    async def session_classes(self, session_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, ...]]:
+        """Session id → the classes of its candidates, sorted (sessions without any are absent)."""
+        rows = await self.conn.fetch(
+            "SELECT session_id, array_agg(DISTINCT division ORDER BY division) AS divisions"
+            " FROM candidates WHERE session_id = ANY($1::uuid[]) GROUP BY session_id",
+            list(session_ids),
+        )
+        return {r["session_id"]: tuple(r["divisions"]) for r in rows}
+
     async def cancel_session(self, session_id: uuid.UUID, now: datetime) -> None:
         await self.conn.execute(
             "UPDATE sessions SET status = 'cancelled', cancelled_at = $2, updated_at = $2 WHERE session_id = $1",
@@ -577,8 +648,8 @@ class SchedulerStore:
     ) -> None:
         await self.conn.executemany(
             "INSERT INTO candidates (candidate_id, session_id, learner_id, ine, first_name, last_name,"
-            " birthdate, division, extra_time_percentage, override_reason, enrolled_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            " birthdate, division, extra_time_percentage, override_reason, enrolled_at, adapted_conditions)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             [
                 (
                     candidate_id,
@@ -592,6 +663,7 @@ class SchedulerStore:
                     c.extra_time_percentage,
                     c.certifiability_override,
                     now,
+                    c.adapted_conditions,
                 )
                 for candidate_id, ine, c in enrolled
             ],

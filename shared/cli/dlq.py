@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaProducer, ConsumerRecord
 from shared.cli.output import OK, PROBLEM, emit_json, exits, json_option, run, service_choice, settings, table
 from shared.contracts.topics import SERVICES, dead_letter_topic
 from shared.kafka_admin import read_topic
+from shared.kafka_security import client_options
 
 DLQ_PREFIX = "dlq_"
 
@@ -126,7 +127,7 @@ def show(service: str | None, event_id: str, as_json: bool) -> int:
 
 async def redrive_records(bootstrap: str, found: list[tuple[str, ConsumerRecord]]) -> int:
     """Republish each record to its original topic with its original key, value and headers."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(**client_options(bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for _, record in found:

@@ -191,11 +191,28 @@ class SessionFields(BaseModel):
 
 
 class SessionDetails(SessionFields):
-    """A session as v2 announces it: the invigilator password as a verifier only keyed services check."""
+    """A session as v2 announces it: the invigilator password as a verifier only keyed services check.
+
+    Once the school recorded the session's Pix Certif values (issue 16), ``pix_session_number`` and
+    ``pix_access_code`` are Pix's, and the verifier is that of Pix's password: the one the kit prints
+    and the invigilator types. Both stay None (and the verifier certibus's own password's) before.
+    """
 
     invigilator_password_verifier: str = Field(
         description="HMAC-SHA256 of the password under INVIGILATOR_PASSWORD_KEY (shared.password_hash),"
-        " which only scheduler and finalisation hold: no guess can be tested without it"
+        " which only scheduler and finalisation hold: no guess can be tested without it. Pix Certif's"
+        " password once recorded (pix_session_number set), else the one certibus drew"
+    )
+    pix_session_number: int | None = Field(
+        default=None,
+        ge=1,
+        description="the session's number in Pix Certif (N° de session), once the school recorded it;"
+        " what candidates, invigilators and Pix's result files use",
+    )
+    pix_access_code: str | None = Field(
+        default=None,
+        pattern=r"^[BCDFGHJKMPQRTVWXY]{4}[2346789]{2}$",
+        description="Pix Certif's access code (code d'accès) of the session, once recorded",
     )
 
 
@@ -267,6 +284,12 @@ class EnrolledCandidate(BaseModel):
     override_reason: str | None = Field(
         default=None, description="why a learner who is not certifiable was enrolled anyway"
     )
+    adapted_conditions: str | None = Field(
+        default=None,
+        max_length=500,
+        description="adapted conditions (accessibility) the candidate sits with, printed on the"
+        " invigilator kit and the attendance sheet; None: none",
+    )
 
 
 @_event("scheduler", SCHEDULER, "candidates_enrolled", "session_id")
@@ -284,6 +307,19 @@ class CandidateUnenrolled(Event):
     candidate_id: str
     learner_id: str
     unenrolled_at: datetime
+
+
+@_event("scheduler", SCHEDULER, "candidate_updated", "session_id")
+class CandidateUpdated(Event):
+    """A candidate's extra time or adapted conditions corrected, until the session is finalised.
+
+    The whole candidate travels, so a read model upserts it as it does an enrolment."""
+
+    session_id: str
+    uai: str
+    candidate: EnrolledCandidate
+    changed_fields: list[str] = Field(description="extra_time_percentage and/or adapted_conditions")
+    updated_at: datetime
 
 
 @_event("scheduler", SCHEDULER, "convocations_issued", "session_id")
@@ -365,6 +401,11 @@ class SessionFinalised(Event):
         default_factory=list,
         description="the PV d'incident's entries for the whole room (per-candidate ones are in candidates)",
     )
+    pix_session_number: int | None = Field(
+        default=None,
+        ge=1,
+        description="the session's number in Pix Certif when the school recorded it (SessionUpdated)",
+    )
 
 
 @_event("finalisation", FINALISATION, "session_started", "session_id")
@@ -426,6 +467,12 @@ class ResultsProcessed(Event):
     results: list[CertificationResult]
     unmatched_rows: int = 0
     processed_at: datetime
+    pix_session_number: int | None = Field(
+        default=None,
+        ge=1,
+        description="the session's number in Pix Certif when recorded: what Pix's files (the class"
+        " CSV's Session column) show for it",
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,6 +516,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     SessionCancelled,
     CandidatesEnrolled,
     CandidateUnenrolled,
+    CandidateUpdated,
     ConvocationsIssued,
     SessionStarted,
     SessionFinalised,

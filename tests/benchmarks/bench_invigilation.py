@@ -37,7 +37,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.events import CandidatesEnrolled, EnrolledCandidate
 from shared.db import provision_service
 from shared.outbox import unit_of_work
-from shared.password_hash import hash_password
+from shared.password_hash import keyed_verifier
 from shared.service import create_app
 from tests.events import session as session_created
 
@@ -74,7 +74,7 @@ async def seed_room(pool: asyncpg.Pool, seats: int, number: int, password_hash: 
         room="Salle 12",
         date=SESSION_DAY,
         time="09:00",
-        invigilator_password_hash=password_hash,
+        invigilator_password_verifier=password_hash,
         created_at=SESSION_START - timedelta(days=30),
     )
     enrolled = CandidatesEnrolled(
@@ -119,7 +119,7 @@ async def main(rooms: list[int], repeat: int) -> None:
         definition, wire=lambda runtime: runtime.state.update({DEPENDENCIES: dependencies(runtime)})
     )
     app = create_app(quiet, settings)
-    hashed = hash_password(PASSWORD)
+    hashed = keyed_verifier(PASSWORD, settings.invigilator_password_key.get_secret_value())
     try:
         async with (
             app.router.lifespan_context(app),

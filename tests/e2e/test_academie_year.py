@@ -3,6 +3,7 @@ PostgreSQL, driven only through their public HTTP APIs and files, for a small sc
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -10,9 +11,12 @@ import random
 import time
 import uuid
 
+import asyncpg
 import pytest
 
 from deploy.local.academie import Run, generate_schools, livret_client, local_run_calendar, run_academie
+from deploy.local.draws import candidate_day
+from deploy.local.late_enrolment import LATE_REASON
 from deploy.local.stack import StackConfig, start_stack
 from shared.contracts.topics import SERVICES
 from tests.e2e.conftest import free_ports
@@ -84,10 +88,26 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
                 )
         assert {i["type"] for i in livret["included"]} == {"areas", "competences"}
 
+        # the absent and aborted of the first day sat again in the catch-up week (issue 16)
+        window = school.summary["catch_up"]["window"]
+        catch_up = [s for s in school.sessions if window["start"] <= s["date"] <= window["end"]]
+        first_day = [s for s in school.sessions if s not in catch_up]
+        released = {c["ine"] for s in first_day for c in s["candidates"] if any(candidate_day(seed, c))}
+        assert sorted(c["ine"] for s in catch_up for c in s["candidates"]) == sorted(released)
+        assert released <= {c["nationalStudentId"] for c in certifications}
+        catch_up_numbers = {str(s["session_number"]) for s in catch_up}
+        # a forgotten student enrolled after the first session's first start sat and has a result
+        late = [
+            c for s in school.sessions for c in s["candidates"] if c.get("override_reason") == LATE_REASON
+        ]
+        assert len(late) == school.summary.get("late_enrolments", 0) <= 1
+        assert {c["ine"] for c in late} <= {c["nationalStudentId"] for c in certifications}
+
         # the class CSVs on disk: Pix Orga format, one row per learner with a result
         class_files = sorted(folder.glob("*_resultats_*.csv"))
         assert class_files
         rows = 0
+        caught_up = 0
         for path in class_files:
             raw = path.read_bytes()
             assert raw.startswith("\ufeff".encode())
@@ -95,13 +115,31 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
             assert text.split("\n", 1)[0] == PIX_ORGA_HEADER
             parsed = list(csv.reader(io.StringIO(text), delimiter=";"))
             rows += len(parsed) - 1
+            caught_up += sum(1 for r in parsed[1:] if r[25] in catch_up_numbers)  # the "Session" column
             assert {r[6] for r in parsed[1:]} <= {"Validée", "Rejetée", "Annulée", "En erreur", "Démarrée"}
         assert rows == len(certifications)
+        assert caught_up == len(released)  # each one's latest result is the catch-up's
 
         # the same feed over the LSU/LSL API
         assert school.summary["livret"]["validated"] + school.summary["livret"]["rejected"] == len(
             certifications
         )
+
+    # the Pix Certif link: every session carries the Pix values of the school's filled file, and
+    # Pix's class files (the sandbox's, "Session" = Pix's number) matched every row by that number
+    imports = asyncio.run(_class_csv_imports(stack.config))
+    for school in schools:
+        filled = (output / "pix-certif" / f"{school.uai}-sessions-pix-certif.csv").read_text("utf-8-sig")
+        lines = list(csv.reader(io.StringIO(filled), delimiter=";"))[1:]
+        assert len(lines) == len(school.sessions) == school.summary["pix_certif"]["sessions"]
+        by_number = {int(line[0]): line for line in lines}
+        for session in school.sessions:
+            line = by_number[session["session_number"]]
+            assert session["pix_session_number"] == int(line[8]) > session["session_number"]
+            assert (session["pix_access_code"], session["invigilator_password"]) == (line[9], line[10])
+        by_session = [imports[s["session_id"]] for s in school.sessions if s["session_id"] in imports]
+        assert all(unmatched == 0 for _, unmatched in by_session), by_session
+        assert sum(matched for matched, _ in by_session) == school.summary["started"]
 
     for school in schools:
         http_copy = json.loads((output / "http" / school.uai / "livret.json").read_text(encoding="utf-8"))
@@ -111,6 +149,7 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
             ]["certifications"]
         )
     assert summary["schools"] and all(s["sessions"] for s in summary["schools"])
+    assert any(school.summary.get("late_enrolments") for school in schools), "no room seated a late student"
 
     # the académie view at the end of the run: every school through its whole card, in the CSV too
     lines = (output / "academie" / "academie-phase3.csv").read_bytes().decode("utf-8").split("\r\n")
@@ -121,3 +160,16 @@ def test_a_small_school_year_from_rosters_to_livret_files(stack, schools, tmp_pa
         assert (card[1], card[3], card[4]) == (school.name, "terminé", str(len(school.sessions)))
         assert int(card[5]) == sum(len(s["candidates"]) for s in school.sessions)
     assert summary["academie"]["done"] >= len(schools)
+
+
+async def _class_csv_imports(config: StackConfig) -> dict[str, tuple[int, int]]:
+    """Session id → (matched, unmatched) of the class results CSV imported for it (the sandbox's)."""
+    conn = await asyncpg.connect(config.admin_database_url)
+    try:
+        rows = await conn.fetch(
+            f'SELECT session_id, matched, unmatched FROM "{config.namespace}_finalisation".results_imports'
+            " WHERE source = 'class_results_csv' ORDER BY id"
+        )
+    finally:
+        await conn.close()
+    return {r["session_id"]: (r["matched"], r["unmatched"]) for r in rows}

@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
-from shared.db import MigrationError, migrate, provision_service
+from shared.db import MigrationError, create_pool, migrate, provision_service
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +111,55 @@ async def test_a_failing_migration_leaves_nothing_behind(admin_dsn, tmp_path):
         )
     finally:
         await conn.close()
+
+
+async def test_the_pool_skips_the_reset_round_trip_but_still_rolls_back_what_was_left_open(admin_dsn):
+    name, dsn = await _service(admin_dsn)
+    pool = await create_pool(dsn, name, max_size=1)
+    sent: list[str] = []
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("CREATE TABLE notes (v text)")
+            conn.add_query_logger(lambda record: sent.append(record.query))
+            async with conn.transaction():
+                await conn.execute("INSERT INTO notes VALUES ('kept')")
+        assert not any("RESET ALL" in query or "advisory_unlock_all" in query for query in sent)
+
+        async with pool.acquire() as conn:  # the one connection again, a transaction left open
+            tx = conn.transaction()
+            await tx.start()
+            await conn.execute("INSERT INTO notes VALUES ('abandoned')")
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SELECT current_schema()") == name
+            assert [r["v"] for r in await conn.fetch("SELECT v FROM notes")] == ["kept"]
+    finally:
+        await pool.close()
+
+
+async def test_a_migration_whose_lock_cannot_be_released_does_not_return_its_connection(admin_dsn, tmp_path):
+    """The pool does not reset released connections: one that may hold migrate's lock is dropped."""
+    name, dsn = await _service(admin_dsn)
+    (tmp_path / "0001_init.sql").write_text("CREATE TABLE things (id int PRIMARY KEY);")
+    pool = await create_pool(dsn, name, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            first_backend = conn.get_server_pid()
+
+            class UnlockFails:
+                """The pooled connection, whose unlock breaks as a dropped link would."""
+
+                def __getattr__(self, name: str):
+                    return getattr(conn, name)
+
+                async def execute(self, query: str, *args):
+                    if "pg_advisory_unlock" in query:
+                        raise ConnectionResetError("the connection broke at the unlock")
+                    return await conn.execute(query, *args)
+
+            with pytest.raises(ConnectionResetError):
+                await migrate(UnlockFails(), name, tmp_path)  # type: ignore[arg-type]
+        async with pool.acquire() as conn:  # a new connection: the lock went with the old one
+            assert conn.get_server_pid() != first_backend
+            assert await asyncio.wait_for(migrate(conn, name, tmp_path), 10) == []
+    finally:
+        await pool.close()

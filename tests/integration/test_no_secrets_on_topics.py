@@ -2,7 +2,9 @@
 
 Scheduler and finalisation run together on real Kafka and PostgreSQL: a school's class is planned
 into a session, the session is edited (SessionUpdated), finalisation learns it and the invigilator
-logs in with the printed password (so the verifier that travelled does open the room, with the key).
+logs in with the printed password (so the verifier that travelled does open the room, with the key);
+then the school records the session's Pix Certif values and the invigilator logs in with Pix's
+number and password (their verifier travelled in a SessionUpdated too).
 Every record this run put on every event topic is then searched: the password is in none, and no
 string in any of them is a value ``verify_password`` can check without the key.
 """
@@ -31,6 +33,8 @@ from tests.support import wait_for
 pytestmark = pytest.mark.integration
 
 PLANNING_DAY = datetime(2025, 10, 8, 7, 0, tzinfo=UTC)  # Pix Certif opened to lycées on 6 October
+#: the password Pix Certif gave the session (as its session list shows it)
+PIX_PASSWORD = "C-b7K?2x"
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -107,15 +111,44 @@ async def test_no_topic_carries_a_value_that_checks_a_password_without_the_key(
         await recorder.wait_for(SessionCreated, session_id=sid)
         await recorder.wait_for(SessionUpdated, session_id=sid)
 
+        # the school records Pix Certif's values: Pix's password travels as a keyed verifier too
+        pix_number = random.randint(100_000, 2_000_000_000)
+        pixed = await scheduler.http.put(
+            f"/sessions/{sid}/pix-certif",
+            json={
+                "session_number": pix_number,
+                "access_code": "FMKP39",
+                "invigilator_password": PIX_PASSWORD,
+            },
+        )
+        assert pixed.status_code == 200, pixed.text
+
+        async def pix_known() -> bool:
+            number = await finalisation.pool.fetchval(
+                "SELECT pix_session_number FROM sessions WHERE session_id = $1", sid
+            )
+            return number == pix_number
+
+        await wait_for(pix_known, what="finalisation to learn the session's Pix Certif number")
+        login = await finalisation.http.post(
+            "/invigilator/login", json={"session_number": pix_number, "password": PIX_PASSWORD}
+        )
+        assert login.status_code == 200, login.text
+        await recorder.wait_for(SessionUpdated, session_id=sid, pix_session_number=pix_number)
+
     # this run's records only (other runs share the topics): those naming the school or the session
     mine = [value for key, value in recorder.raw if uai.encode() in value or key == sid.encode()]
     assert len(mine) >= 3  # SessionCreated, CandidatesEnrolled, SessionUpdated at least
-    plain = password.removeprefix("C-")
-    assert not [v for v in mine if plain.encode() in v], "the password travelled in clear"
+    for typed in (password, PIX_PASSWORD):
+        plain = typed.removeprefix("C-")
+        assert not [v for v in mine if plain.encode() in v], "a password travelled in clear"
     values = [s for v in mine for s in strings(json.loads(v))]
     assert checkable_without_the_key(password, hash_password(password, n=2**10))  # what v1 carried
-    assert not [s for s in values if checkable_without_the_key(password, s)]
+    for typed in (password, PIX_PASSWORD):
+        assert not [s for s in values if checkable_without_the_key(typed, s)]
     # not vacuous: the verifiers did travel, and they check the password with the key
     keyed = [s for s in values if s.startswith("hmac_sha256$")]
-    assert len(keyed) == 2  # one in SessionCreated, one in SessionUpdated
-    assert all(verify_password(password, s, key=DEV_INVIGILATOR_PASSWORD_KEY) for s in keyed)
+    assert len(keyed) == 3  # SessionCreated, SessionUpdated (time), SessionUpdated (Pix Certif's values)
+    key = DEV_INVIGILATOR_PASSWORD_KEY
+    assert all(verify_password(password, s, key=key) for s in keyed[:2])
+    assert verify_password(PIX_PASSWORD.removeprefix("C-"), keyed[2], key=key)

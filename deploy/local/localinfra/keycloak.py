@@ -121,11 +121,25 @@ def keycloak_version(cfg: Config) -> str:
         return "?"
 
 
+def _realm_text(cfg: Config) -> str:
+    return json.dumps(realm_representation(list(cfg.keycloak_schools), cfg.uai_claim), indent=2)
+
+
+def _imported_realm(cfg: Config) -> Path:
+    return cfg.keycloak_home / "data" / "import" / f"{REALM}-realm.json"
+
+
+def realm_is_current(cfg: Config) -> bool:
+    """The realm the server imported is the one these schools make (False: it must restart)."""
+    imported = _imported_realm(cfg)
+    return imported.exists() and imported.read_text() == _realm_text(cfg)
+
+
 def write_realm(cfg: Config) -> None:
     """Put the generated realm where --import-realm reads it; a changed realm wipes the local store."""
     data = ensure_dir(cfg.keycloak_home / "data")
-    text = json.dumps(realm_representation(list(cfg.keycloak_schools), cfg.uai_claim), indent=2)
-    imported = data / "import" / f"{REALM}-realm.json"
+    text = _realm_text(cfg)
+    imported = _imported_realm(cfg)
     if imported.exists() and imported.read_text() != text:
         shutil.rmtree(data / "h2", ignore_errors=True)  # import skips a realm that exists
     ensure_dir(imported.parent)
@@ -173,9 +187,15 @@ def keycloak_up(cfg: Config) -> tuple[int, bool, dict[str, float]]:
                 f"Keycloak is already running (pid {pid}) on port {port}, not {cfg.keycloak_port}: "
                 "run `infra.py down keycloak` first"
             )
-        if not keycloak_ready(cfg):
-            wait_ready(cfg, pid, time.monotonic())
-        return pid, True, timings
+        if realm_is_current(cfg):
+            if not keycloak_ready(cfg):
+                wait_ready(cfg, pid, time.monotonic())
+            return pid, True, timings
+        # other schools than the running server's realm (CERTIBUS_KEYCLOAK_SCHOOLS changed, or the
+        # main job's académie): start it again on the new realm
+        print(
+            f"keycloak: the schools changed, restarting on the new realm ({keycloak_stop(cfg)})", flush=True
+        )
     cfg.keycloak_pidfile.unlink(missing_ok=True)
     if port_in_use(cfg.keycloak_port):
         raise InfraError(

@@ -8,30 +8,15 @@ it is stored. A file over the size limit is refused the same way before anything
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from services.eligibility.domain.issues import ImportIssue, IssueCollector, Rule
 from shared.errors import DomainError
-
-
-def issue_json(issue: ImportIssue) -> dict[str, Any]:
-    return {
-        "file": issue.file_name,
-        "line": issue.line,
-        "column": issue.column,
-        "rule": str(issue.rule),
-        "message": issue.message,
-    }
+from shared.file_issues import file_rejection
 
 
 def rejection(code: str, file_name: str, issues: Sequence[ImportIssue]) -> DomainError:
-    """The refusal of a whole file, with each of its issues."""
-    return DomainError(
-        code,
-        f"{file_name} refusé : {len(issues)} erreur(s), rien n'a été importé.",
-        file=file_name,
-        errors=[issue_json(i) for i in issues],
-    )
+    """The refusal of a whole file, with each of its issues (the shape every import answers)."""
+    return file_rejection(code, file_name, issues)
 
 
 def refuse_if_too_large(code: str, file_name: str, data: bytes, max_bytes: int) -> None:

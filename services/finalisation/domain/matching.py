@@ -1,7 +1,8 @@
 """Which enrolled candidate does a Pix result belong to?
 
-The INE identifies a student for sure; without it (the class CSV has none) normalised names plus
-birth date do, as Pix itself refuses two such candidates in a session. Anything uncertain is reported,
+The session number of Pix's file narrows the candidates to one session (Pix Certif's number, once
+the school recorded it); within it the INE identifies a student for sure; without it (the class CSV
+has none) normalised names plus birth date do, as Pix itself refuses two such candidates in a session. Anything uncertain is reported,
 never guessed: a result given to the wrong student is worse than one left for a human to match.
 """
 
@@ -30,6 +31,13 @@ class KnownCandidate:
     birthdate: date
     ine: str | None = None
     learner_id: str | None = None
+    #: the session's number in Pix Certif, once the school recorded it
+    pix_session_number: int | None = None
+
+    @property
+    def answers_to(self) -> int:
+        """The number Pix's files give this candidate's session: Pix's once known, else certibus's."""
+        return self.pix_session_number or self.session_number
 
 
 class MatchMethod(StrEnum):
@@ -96,10 +104,15 @@ def _given_name_variants(result: CertificationResult) -> set[str]:
 def match_results(
     results: Iterable[CertificationResult], candidates: Sequence[KnownCandidate]
 ) -> MatchReport:
-    """Match every result to at most one candidate: INE first, else names + birth date.
+    """Match every result to at most one candidate: within its session, then INE, then names +
+    birth date.
 
-    A result carrying a session number (class CSV) is only matched within that session. A candidate
-    whose INE differs from the result's INE is never matched by name (a namesake is not the student).
+    A result carrying a session number (the class CSV's "Session" column: Pix Certif's number) is
+    matched only within the session that answers to it: Pix's number once the school recorded it,
+    certibus's own otherwise. A number no session answers to is a session whose Pix number was never
+    recorded: the row may then belong to any session without one, by INE or names + birth date.
+    A candidate whose INE differs from the result's INE is never matched by name (a namesake is not
+    the student).
     """
     by_ine: dict[str, list[KnownCandidate]] = defaultdict(list)
     by_identity: dict[tuple[str, date], list[KnownCandidate]] = defaultdict(list)
@@ -109,12 +122,17 @@ def match_results(
             by_ine[ine].append(candidate)
         by_identity[(normalise_name(candidate.last_name), candidate.birthdate)].append(candidate)
 
+    numbers = {candidate.answers_to for candidate in candidates}
     report = MatchReport()
     tentative: list[MatchedResult] = []
     for result in results:
 
         def in_session(candidate: KnownCandidate, result: CertificationResult = result) -> bool:
-            return result.session_number is None or candidate.session_number == result.session_number
+            if result.session_number is None:
+                return True
+            if result.session_number in numbers:
+                return candidate.answers_to == result.session_number
+            return candidate.pix_session_number is None  # a session whose Pix number is not known
 
         result_ine = normalise_ine(result.ine)
         fits = [c for c in by_ine.get(result_ine, []) if in_session(c)] if result_ine else []

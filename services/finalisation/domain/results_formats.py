@@ -291,13 +291,23 @@ def parse_livret_scolaire_json(data: bytes, file_name: str) -> list[Certificatio
             file_name,
             [FileProblem(exc.lineno, f"column {exc.colno}", f"invalid JSON: {exc.msg}")],
         ) from None
+    except RecursionError:  # a hostile file of nested lists: refused, never a crash
+        raise ResultsFileRejected(
+            "results.bad_json",
+            file_name,
+            [FileProblem(None, None, "invalid JSON: nested too deeply (a livret file is a few levels deep)")],
+        ) from None
     try:
         return _livret_results(document, file_name)
-    except ResultsFileRejected:
+    except ResultsFileRejected as refused:
         # Refused: read it again, slowly, with the line of every object, so that each problem says
         # where it is. The C parser cannot give lines, and an accepted file (the usual case, ≈ 8,000
         # an académie) needs none: the pure-Python one is ≈ 40× slower.
-        return _livret_results(_load_json_with_lines(text), file_name)
+        try:
+            located = _load_json_with_lines(text)
+        except RecursionError:  # deeper than the pure-Python parser goes: the problems without lines
+            raise refused from None
+        return _livret_results(located, file_name)
 
 
 def _livret_results(document: Any, file_name: str) -> list[CertificationResult]:

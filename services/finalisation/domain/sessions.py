@@ -27,6 +27,13 @@ class ScheduledSession:
     room: str = ""
     examiners: tuple[str, ...] | list[str] = field(default_factory=tuple)
     cancelled_at: datetime | None = None
+    #: Pix Certif's number once the school recorded it: what the invigilator types and sees
+    pix_session_number: int | None = None
+
+    @property
+    def shown_number(self) -> int:
+        """The number the kit printed: Pix Certif's once recorded, else certibus's."""
+        return self.pix_session_number or self.session_number
 
     @property
     def is_cancelled(self) -> bool:

@@ -79,6 +79,7 @@ async def finalise(
             had_invigilator_access=finalised.had_invigilator_access,
             candidates=[_finalised_candidate(c) for c in finalised.candidates],
             session_incidents=[_session_incident(i) for i in finalised.session_incidents],
+            pix_session_number=session.pix_session_number,
         )
         await uow.store.insert_finalisation(session_id, now, event.model_dump(mode="json"))
         await uow.emit(event)

@@ -71,7 +71,8 @@ async def log_in(
     token_ttl: timedelta,
     attempts_per_minute: int,
 ) -> LoginGranted:
-    """Check the password against each session with that number; open the room of the one it fits.
+    """Check the password against each session with that number (Pix Certif's once recorded, or
+    certibus's own); open the room of the one it fits.
 
     The attempt is charged to the session number and to the client address first (a spent window
     raises ``TooManyAttempts`` before any password is checked); a successful login is refunded.
@@ -96,7 +97,8 @@ async def log_in(
             continue
         async with begin() as uow:
             session, room = await seat_in_room(uow.store, session.session_id, None)
-            room.log_in(session_number, password, now, verify=lambda *_: True)
+            # found by the number typed (Pix's or certibus's): the password was checked just above
+            room.log_in(room.session_number, password, now, verify=lambda *_: True)
             require_not_cancelled(session)
             await uow.store.record_invigilator_access(session.session_id, now)
             await uow.store.refund_login_attempts(buckets, window)

@@ -59,8 +59,12 @@ def parse_results(data: bytes, file_name: str, source: ResultSource) -> list[Cer
     return parse_class_results_csv(data, file_name)
 
 
-def known_candidates(finalisation_payload: dict[str, Any]) -> list[KnownCandidate]:
-    """The candidates of a finalised session as SessionFinalised described them."""
+def known_candidates(
+    finalisation_payload: dict[str, Any], pix_session_number: int | None = None
+) -> list[KnownCandidate]:
+    """The candidates of a finalised session as SessionFinalised described them, with the session's
+    Pix Certif number as now recorded (else as at finalisation)."""
+    pix_number = pix_session_number or finalisation_payload.get("pix_session_number")
     return [
         KnownCandidate(
             session_id=finalisation_payload["session_id"],
@@ -71,6 +75,7 @@ def known_candidates(finalisation_payload: dict[str, Any]) -> list[KnownCandidat
             birthdate=date.fromisoformat(c["birthdate"]),
             ine=c.get("ine"),
             learner_id=c.get("learner_id"),
+            pix_session_number=pix_number,
         )
         for c in finalisation_payload["candidates"]
     ]
@@ -132,7 +137,10 @@ async def import_results(
             finalised = {session_id: recorded.payload}
         else:
             finalised = {f.session_id: f.payload for f in await store.finalisations(uai)}
-        candidates = [c for payload in finalised.values() for c in known_candidates(payload)]
+        pix_numbers = await store.pix_session_numbers(list(finalised))
+        candidates = [
+            c for sid, payload in finalised.items() for c in known_candidates(payload, pix_numbers.get(sid))
+        ]
         report = match_results(results, candidates)
         if not report.matched:
             raise DomainError(
@@ -168,7 +176,18 @@ async def import_results(
                         sid, source, file_name, file_sha256, after, len(incoming), unmatched_rows, now
                     )
                 )
-                raised.append(results_processed(finalised[sid], merged, source, after, unmatched_rows, now))
+                pix_number = pix_numbers.get(sid) or finalised[sid].get("pix_session_number")
+                raised.append(
+                    results_processed(
+                        finalised[sid],
+                        merged,
+                        source,
+                        after,
+                        unmatched_rows,
+                        now,
+                        pix_session_number=pix_number,
+                    )
+                )
             outcomes.append(
                 {
                     "session_id": sid,
@@ -208,6 +227,8 @@ def results_processed(
     fingerprint: str,
     unmatched_rows: int,
     now: datetime,
+    *,
+    pix_session_number: int | None = None,
 ) -> events.ResultsProcessed:
     candidates = {c["candidate_id"]: c for c in finalisation_payload["candidates"]}
     session_start = datetime.combine(
@@ -229,6 +250,7 @@ def results_processed(
         results=results,
         unmatched_rows=unmatched_rows,
         processed_at=now,
+        pix_session_number=pix_session_number,
     )
 
 

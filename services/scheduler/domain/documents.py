@@ -30,6 +30,8 @@ from services.scheduler.domain.sessions import Session
 from shared.pdf_text import pdf_safe_text
 
 ROWS_PER_ATTENDANCE_PAGE = 20
+#: marks, on the attendance sheet, a candidate sitting with adapted conditions (listed on the kit)
+ADAPTED_MARK = "(*)"
 ATTENDANCE_COLUMNS: tuple[tuple[str, float], ...] = (
     ("Nom de naissance", 140),
     ("Prénom", 110),
@@ -147,6 +149,11 @@ def render_invigilator_kit(school: School, session: Session, candidates: Sequenc
                     f"– {c.last_name.upper()} {c.first_name} : {c.extra_time_percentage} %,"
                     f" fin théorique {end:%H:%M}"
                 )
+        adapted = [c for c in _sorted(candidates) if c.adapted_conditions]
+        if adapted:
+            pdf.line("Candidats avec conditions adaptées (aménagements) :", font=_BOLD)
+            for c in adapted:
+                pdf.paragraph(f"– {c.last_name.upper()} {c.first_name} : {c.adapted_conditions}")
         pdf.gap()
         pdf.line("Déroulé", font=_BOLD)
         for step in (
@@ -182,6 +189,11 @@ def render_attendance_sheet(school: School, session: Session, candidates: Sequen
             pdf.line("Signature(s) du ou des surveillant(s) :")
             pdf.gap(28)
             _attendance_table(pdf, rows)
+            if any(c.adapted_conditions for c in rows):
+                pdf.line(
+                    f"{ADAPTED_MARK} conditions adaptées (aménagements) : détail dans le kit surveillant",
+                    size=8,
+                )
             pdf.footer(f"Session {session.number} – page {index}/{max(len(pages), 1)}")
             pdf.canvas.showPage()
 
@@ -418,7 +430,14 @@ def _session_header(pdf: _Pdf, school: School, session: Session | None) -> None:
 
 def _attendance_table(pdf: _Pdf, rows: Sequence[Candidate]) -> None:
     cells = [
-        (c.last_name.upper(), c.first_name, c.birthdate.strftime("%d/%m/%Y"), c.division, "") for c in rows
+        (
+            c.last_name.upper() + (f" {ADAPTED_MARK}" if c.adapted_conditions else ""),
+            c.first_name,
+            c.birthdate.strftime("%d/%m/%Y"),
+            c.division,
+            "",
+        )
+        for c in rows
     ]
     _table(pdf, ATTENDANCE_COLUMNS, cells, min_rows=len(cells), row_height=26)
 

@@ -62,6 +62,8 @@ class Candidate:
     extra_time_percentage: int = 0
     #: why a non-certifiable learner was enrolled anyway (None when certifiable).
     certifiability_override: str | None = None
+    #: adapted conditions (accessibility) printed on the kit and the attendance sheet; None: none
+    adapted_conditions: str | None = None
 
     @property
     def extra_time_ratio(self) -> float:

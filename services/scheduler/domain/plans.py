@@ -57,6 +57,8 @@ class PlanProposal:
     error: ProposalError | None = None
     #: classes asked for by name that do not certify by their MEF
     warnings: tuple[str, ...] = ()
+    #: planned in the calendar's catch-up week (issue 16)
+    catch_up: bool = False
 
     @property
     def learner_ids(self) -> list[str]:
@@ -83,6 +85,7 @@ class PlanProposal:
             "half_days": [{"date": d.isoformat(), "half_day": h.value} for d, h in self.half_days],
             "notes": list(self.notes),
             "warnings": list(self.warnings),
+            "catch_up": self.catch_up,
             "error": None
             if self.error is None
             else {
@@ -119,6 +122,7 @@ class PlanProposal:
             ),
             notes=tuple(data["notes"]),
             warnings=tuple(data.get("warnings", ())),  # absent from proposals stored before issue 16
+            catch_up=bool(data.get("catch_up", False)),
             error=None
             if error is None
             else ProposalError(error["code"], error["message"], tuple(error["reasons"])),

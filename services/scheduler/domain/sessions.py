@@ -28,6 +28,20 @@ TIME_PATTERN = re.compile(r"^(0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]$")
 
 
 @dataclass(frozen=True, slots=True)
+class PixCertifLink:
+    """The session as Pix Certif created it: its number, access code and invigilator password.
+
+    Sessions are created in Pix Certif, which gives them these three; once the school records them
+    they are what every document shows and what the invigilator types (certibus's own stay the
+    default for a school that has not recorded them yet).
+    """
+
+    number: int
+    access_code: str
+    invigilator_password: str  # without the "C-" prefix
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     """One sitting: a site, a room, a date and time, invigilators, and the codes to enter it."""
 
@@ -41,6 +55,7 @@ class Session:
     invigilator_password: str  # without the "C-" prefix; events carry only its hash
     observations: str = ""
     first_test_started_at: datetime | None = None
+    pix: PixCertifLink | None = None
 
     @property
     def starts_at(self) -> datetime:
@@ -68,6 +83,23 @@ class Session:
     @property
     def has_started(self) -> bool:
         return self.first_test_started_at is not None
+
+    @property
+    def password_in_use(self) -> str:
+        """The password that opens the invigilator space: Pix's once recorded, else certibus's."""
+        return self.pix.invigilator_password if self.pix else self.invigilator_password
+
+    @property
+    def printed(self) -> Session:
+        """The session as the documents show it: with Pix's number and codes once recorded."""
+        if self.pix is None:
+            return self
+        return replace(
+            self,
+            number=self.pix.number,
+            access_code=self.pix.access_code,
+            invigilator_password=self.pix.invigilator_password,
+        )
 
 
 def parse_session_time(text: str) -> time:

@@ -1,7 +1,9 @@
 """Documents: a session's PDFs (convocations, attendance sheet, invigilator kit, incident and fraud
 reports), its bundle, a school day's bundle, and issuing the convocations (ConvocationsIssued).
 
-Only live sessions have documents; the PDFs themselves are drawn by domain.documents. Rendering
+Only live sessions have documents; the PDFs themselves are drawn by domain.documents, with Pix
+Certif's session number, access code and password once the school recorded them
+(``Session.printed``), certibus's own before. Rendering
 costs ~100 ms a bundle, so each document is rendered once per content and kept
 (``rendered_documents``): its key names it, the digest of everything it shows (school, session,
 candidates, renderer version) says whether the kept bytes still hold. A download whose content has
@@ -52,7 +54,7 @@ SESSION_DOCUMENTS: dict[str, tuple[str, Renderer]] = {
 }
 DOCUMENT_KINDS = tuple(SESSION_DOCUMENTS)
 #: part of every digest: bump it when domain.documents draws differently, so kept bytes are redrawn
-RENDERING_VERSION = 1
+RENDERING_VERSION = 2  # 2: adapted conditions on the kit and the attendance sheet (issue 16)
 
 
 async def _rendered(begin: Begin, key: str, shows: object, render: Callable[[], bytes]) -> bytes:
@@ -113,7 +115,7 @@ async def session_document(begin: Begin, *, session_id: uuid.UUID, kind: str) ->
         )
     view = await _live_view(begin, session_id)
     prefix, render = SESSION_DOCUMENTS[kind]
-    session, school = view.row.session, school_document(view.school)
+    session, school = view.row.session.printed, school_document(view.school)
     candidates = tuple(c.candidate for c in view.candidates)
     content = await _rendered(
         begin,
@@ -132,7 +134,7 @@ async def candidate_convocation(
     found = next((c for c in view.candidates if c.candidate_id == candidate_id), None)
     if found is None:
         raise unknown_candidate(candidate_id)
-    session, school = view.row.session, school_document(view.school)
+    session, school = view.row.session.printed, school_document(view.school)
     content = await _rendered(
         begin,
         f"session:{session_id}:convocation:{candidate_id}",
@@ -145,7 +147,7 @@ async def candidate_convocation(
 async def session_bundle(begin: Begin, *, session_id: uuid.UUID) -> DocumentFile:
     """Every PDF of the session in one zip."""
     view = await _live_view(begin, session_id)
-    session, school = view.row.session, school_document(view.school)
+    session, school = view.row.session.printed, school_document(view.school)
     candidates = tuple(c.candidate for c in view.candidates)
     content = await _rendered(
         begin,
@@ -162,7 +164,9 @@ async def day_bundle(begin: Begin, *, uai: str, day: date) -> DocumentFile:
     async with begin() as uow:
         school = await school_of(uow, uai)
         rows = await uow.store.school_sessions(uai, day=day)
-        pairs = [(r.session, [c.candidate for c in await uow.store.candidates(r.session_id)]) for r in rows]
+        pairs = [
+            (r.session.printed, [c.candidate for c in await uow.store.candidates(r.session_id)]) for r in rows
+        ]
     if not pairs:
         raise DomainError(
             "day.no_session", f"aucune session le {day:%d/%m/%Y} pour {uai}", uai=uai, date=day.isoformat()
@@ -188,9 +192,12 @@ async def issue_convocations(begin: Begin, *, session_id: uuid.UUID, clock: Scho
                 "convocations.no_candidate", f"la session {row.session.number} n'a aucun candidat à convoquer"
             )
         content = await asyncio.to_thread(
-            documents.build_session_bundle, school_document(school), row.session, [c.candidate for c in cands]
+            documents.build_session_bundle,
+            school_document(school),
+            row.session.printed,
+            [c.candidate for c in cands],
         )
-        file_name = documents.session_bundle_name(row.session)
+        file_name = documents.session_bundle_name(row.session.printed)
         sha256 = hashlib.sha256(content).hexdigest()
         candidate_ids = [c.candidate_id for c in cands]
         await uow.store.insert_document(
@@ -203,6 +210,7 @@ async def issue_convocations(begin: Begin, *, session_id: uuid.UUID, clock: Scho
             candidate_ids=candidate_ids,
             now=now,
         )
+        await uow.store.mark_convoked(session_id, now)
         await uow.emit(
             ConvocationsIssued(
                 session_id=str(session_id),

@@ -1,4 +1,6 @@
-"""Enrolment: enrol a class (or chosen learners) of the session's school, or take a candidate out.
+"""Enrolment: enrol a class (or chosen learners) of the session's school, or take a candidate out,
+until the session is finalised (Pix lets SCO centres enrol after the first start: a forgotten
+student is added on the day; finalisation's room learns them from CandidatesEnrolled).
 
 Learners already enrolled elsewhere are refused one by one (``refused``), the rest as
 domain.enrolment says; a selection that names learners of another school, unknown or inactive
@@ -9,10 +11,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.scheduler.domain.enrolment import enrol_learners
 from services.scheduler.domain.errors import DomainError
+from services.scheduler.domain.lifecycle import clean_adapted_conditions, ensure_not_finalised
 from services.scheduler.domain.sessions import room_capacity
 from services.scheduler.schemas import EnrolmentIn
 from services.scheduler.store import CandidateRow, LearnerRow, SchoolRow
@@ -20,7 +23,6 @@ from services.scheduler.usecases.common import (
     Begin,
     SchoolClock,
     UnitOfWork,
-    ensure_not_started,
     live_session_locked,
     unknown_candidate,
 )
@@ -44,10 +46,11 @@ async def enrol(
     now = clock.now()
     async with begin() as uow:
         row, school = await live_session_locked(uow, session_id)
-        ensure_not_started(row, "inscription")
+        ensure_not_finalised(row.session.number, row.finalised_at, "inscription")
+        adapted = {lid: clean_adapted_conditions(text) for lid, text in body.adapted_conditions.items()}
         selected = await _selected_learners(uow, school, body)
         chosen = {lr.learner.id for lr in selected}
-        named = sorted((set(body.overrides) | set(body.extra_time)) - chosen)
+        named = sorted((set(body.overrides) | set(body.extra_time) | set(adapted)) - chosen)
         if named:
             others = await uow.store.learners_by_id(named)
             _refuse_foreign(school, [lid for lid in named if lid in others], others)
@@ -85,7 +88,8 @@ async def enrol(
             {"learner_id": r.learner_id, "code": r.code, "message": r.message} for r in result.refused
         ]
         ine = {lr.learner.id: lr.ine for lr in selected}
-        new = [(uuid.uuid4(), ine[c.learner_id], c) for c in result.enrolled]
+        enrolled = [replace(c, adapted_conditions=adapted.get(c.learner_id)) for c in result.enrolled]
+        new = [(uuid.uuid4(), ine[c.learner_id], c) for c in enrolled]
         if new:
             await uow.store.insert_candidates(session_id, new, now)
             await uow.emit(
@@ -147,11 +151,12 @@ async def _selected_learners(uow: UnitOfWork, school: SchoolRow, body: Enrolment
 async def unenrol(
     begin: Begin, *, session_id: uuid.UUID, candidate_id: uuid.UUID, clock: SchoolClock
 ) -> None:
-    """Take a candidate out of a session not started yet (CandidateUnenrolled)."""
+    """Take a candidate out of a session not finalised yet (CandidateUnenrolled); one whose test
+    started stays in finalisation's room (a test that happened cannot be taken back)."""
     now = clock.now()
     async with begin() as uow:
         row, _ = await live_session_locked(uow, session_id)
-        ensure_not_started(row, "désinscription")
+        ensure_not_finalised(row.session.number, row.finalised_at, "désinscription")
         learner_id = await uow.store.delete_candidate(session_id, candidate_id)
         if learner_id is None:
             raise unknown_candidate(candidate_id)

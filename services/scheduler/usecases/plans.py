@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 from services.scheduler.domain.calendar import CertificationCalendar, SchoolLevel, school_year_of
 from services.scheduler.domain.enrolment import enrol_learners
 from services.scheduler.domain.errors import DomainError
+from services.scheduler.domain.lifecycle import catch_up_track
 from services.scheduler.domain.mef import choose_divisions, division_levels
 from services.scheduler.domain.planner import PlanningRequest, classes_to_plan
 from services.scheduler.domain.plans import check_not_stale, propose, taken_half_days
@@ -44,6 +46,8 @@ async def propose_plan(
     classes = classes_to_plan(plannable, divisions=choice.divisions, school_divisions=school_divisions)
     school_year = body.school_year or school_year_of(today)
     track = calendar.for_level(school_year, SchoolLevel(school.level))
+    if body.catch_up:  # the catch-up week, for whoever is left (the absentees of finalised sessions)
+        track = catch_up_track(track)
     hours = school_hours(school.hours)
     request = PlanningRequest(
         classes=classes,
@@ -66,6 +70,9 @@ async def propose_plan(
         today=today,
         choice=choice,
     )
+    if body.catch_up:
+        note = f"semaine de rattrapage {track.window.describe()}"
+        proposal = replace(proposal, catch_up=True, notes=(note, *proposal.notes))
     plan_id = uuid.uuid4()
     async with begin() as uow:
         await uow.store.insert_plan(

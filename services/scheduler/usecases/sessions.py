@@ -141,7 +141,8 @@ async def insert_new_sessions(
 def session_details(
     school: SchoolRow, session_id: uuid.UUID, session: Session, password_hash: str
 ) -> dict[str, Any]:
-    """The SessionDetails fields of the v2 contract; the password travels only as its keyed verifier."""
+    """The SessionDetails fields of the v2 contract; the password travels only as its keyed verifier
+    (of Pix's password once recorded, with Pix's number and access code)."""
     return {
         "session_id": str(session_id),
         "session_number": session.number,
@@ -156,6 +157,8 @@ def session_details(
         "description": session.observations or None,
         "access_code": session.access_code,
         "invigilator_password_verifier": password_hash,
+        "pix_session_number": session.pix.number if session.pix else None,
+        "pix_access_code": session.pix.access_code if session.pix else None,
     }
 
 
@@ -170,6 +173,7 @@ def enrolled_candidate(candidate_id: uuid.UUID, ine: str | None, c: Candidate) -
         division=c.division,
         extra_time_percentage=c.extra_time_percentage,
         override_reason=c.certifiability_override,
+        adapted_conditions=c.adapted_conditions,
     )
 
 
@@ -241,7 +245,7 @@ async def patch_session(
         await uow.store.update_session(session_id, changed, now)
         await uow.emit(
             SessionUpdated(
-                **session_details(school, session_id, changed, hash_password(changed.invigilator_password)),
+                **session_details(school, session_id, changed, hash_password(changed.password_in_use)),
                 changed_fields=fields,
                 updated_at=now,
             )

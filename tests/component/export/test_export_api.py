@@ -267,6 +267,21 @@ async def test_class_files_are_served_as_produced(svc, schools, tmp_path):
     assert livret.content == (tmp_path / uai / f"20250402_livret_LSU_{uai}.json").read_bytes()
 
 
+async def test_the_class_csv_session_column_is_pix_certif_s_number_once_recorded(svc, schools):
+    uai, _ = schools
+    anna = learner(uai, "anna-pix", last_name="Abel", first_name="Anna")
+    s1 = session(uai)
+    [first] = certification_ids(1)
+    await deliver(
+        svc, anna, s1, enrolled(s1, anna), results(s1, Outcome(anna, first), pix_session_number=61234)
+    )
+    answer = await svc.http.get(f"/schools/{uai}/classes/3A/results.csv")
+    [row] = [
+        line for line in answer.content.decode("utf-8-sig").splitlines()[1:] if line.startswith(str(first))
+    ]
+    assert row.split(";")[-2] == "61234" != str(s1.session_number)
+
+
 async def test_unknown_class_bad_uai_and_class_without_results(svc, schools):
     uai, _ = schools
     assert (await svc.http.get(f"/schools/{uai}/classes/9Z/results.csv")).json()["error"]["code"] == (

@@ -226,16 +226,24 @@ async def test_finalised_session_can_no_longer_be_edited_deleted_or_enrolled(svc
     await finalise(svc, session)
     before = await snapshot(svc)
     sid = session["session_id"]
-    for response in (
-        await svc.http.patch(f"/sessions/{sid}", json={"time": "10:00"}),
-        await svc.http.delete(f"/sessions/{sid}"),
-        await svc.http.post(f"/sessions/{sid}/enrolments", json={"division": "T1"}),
-        await svc.http.delete(f"/sessions/{sid}/candidates/{uuid.uuid4()}"),
+    for response, code in (
+        (await svc.http.patch(f"/sessions/{sid}", json={"time": "10:00"}), "session.started"),
+        (await svc.http.delete(f"/sessions/{sid}"), "session.started"),
+        # candidates change until finalisation (Pix SCO), not after: a rule of its own
+        (await svc.http.post(f"/sessions/{sid}/enrolments", json={"division": "T1"}), "session.finalised"),
+        (await svc.http.delete(f"/sessions/{sid}/candidates/{uuid.uuid4()}"), "session.finalised"),
+        (
+            await svc.http.patch(
+                f"/sessions/{sid}/candidates/{uuid.uuid4()}", json={"extra_time_percentage": 33}
+            ),
+            "session.finalised",
+        ),
     ):
         assert response.status_code == 409, response.text
-        assert error_code(response) == "session.started"
+        assert error_code(response) == code
     assert await snapshot(svc) == before
-    assert (await svc.http.get(f"/sessions/{sid}")).json()["started"] is True
+    shown = (await svc.http.get(f"/sessions/{sid}")).json()
+    assert shown["started"] is True and shown["lifecycle"] == "finalised"
 
 
 async def test_delete_cancels_the_session_and_frees_its_slot(svc):

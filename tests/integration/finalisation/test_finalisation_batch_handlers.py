@@ -31,6 +31,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.events import (
     CandidatesEnrolled,
     CandidateUnenrolled,
+    CandidateUpdated,
     EnrolledCandidate,
     Event,
     SessionCancelled,
@@ -239,6 +240,17 @@ def unenrolled(session_id: str, key: str, minutes: int) -> CandidateUnenrolled:
     )
 
 
+def corrected(session_id: str, key: str, extra_time: int, **overrides: Any) -> CandidateUpdated:
+    """The whole candidate as the scheduler holds it, with its corrected extra time."""
+    return CandidateUpdated(
+        session_id=session_id,
+        uai="0750001A",
+        candidate=candidate(key, extra_time_percentage=extra_time, **overrides),
+        changed_fields=["extra_time_percentage"],
+        updated_at=T0,
+    )
+
+
 def year_of_events(tag: str) -> tuple[dict[str, str], list[Event]]:
     """Sessions whose events, in this order, exercise every rule of the per-event handlers, with
     runs of one type (what a batch handler gets together) touching the same rows more than once."""
@@ -271,6 +283,10 @@ def year_of_events(tag: str) -> tuple[dict[str, str], list[Event]]:
         unenrolled(s["finalised"], "f2", 13),
         # enrolled again after the unenrolment
         enrolled(s["roster"], candidate("r2", division="3B")),
+        # a run of CandidateUpdated (extra time corrected on the day): twice (the last given wins)
+        corrected(s["roster"], "r3", 33, last_name="Renamed"),
+        corrected(s["roster"], "r3", 50, last_name="Renamed"),
+        corrected(s["finalised"], "f1", 25),
         # a run of SessionCancelled: twice (the last given wins), an unknown session ignored
         cancelled(s["cancelled"], 20, "first"),
         cancelled(s["cancelled"], 19, "second"),
@@ -338,6 +354,12 @@ async def test_the_batch_handlers_leave_the_state_the_per_event_handlers_leave(l
         "cand-f2": ("Prénom f2", "Nom f2", "3A"),
         "cand-f3": ("Prénom f3", "Nom f3", "3A"),
         "cand-n1": ("Prénom n1", "Nom n1", "3A"),
+    }
+    assert {
+        key: c["extra_time_percentage"] for key, c in candidates.items() if c["extra_time_percentage"]
+    } == {
+        "cand-r3": 50,
+        "cand-f1": 25,
     }
     assert {key: c["unenrolled_at"] for key, c in candidates.items() if c["unenrolled_at"]} == {
         "cand-r4": at(9),

@@ -236,7 +236,7 @@ def session_started(session: dict, uai: str, at: datetime, **fields) -> SessionS
     )
 
 
-async def test_session_started_by_finalisation_refuses_edit_deletion_and_enrolment(start_service, publish):
+async def test_session_started_by_finalisation_refuses_edit_and_deletion(start_service, publish):
     scheduler = await start_service(definition)
     scheduler.runtime.clock = ManualClock(NOW)
     uai = new_uai()
@@ -260,14 +260,14 @@ async def test_session_started_by_finalisation_refuses_edit_deletion_and_enrolme
     assert patched.status_code == 409 and patched.json()["error"]["code"] == "session.started"
     deleted = await scheduler.http.delete(f"/sessions/{sid}")
     assert deleted.status_code == 409 and deleted.json()["error"]["code"] == "session.started"
+    # enrolment stays open until finalisation (Pix SCO, issue 16): the class again adds no one
     enrol = await scheduler.http.post(f"/sessions/{sid}/enrolments", json={"division": "TG1"})
-    assert enrol.status_code == 409 and enrol.json()["error"]["code"] == "session.started"
-    candidate_id = session["candidates"][0]["candidate_id"]
-    unenrol = await scheduler.http.delete(f"/sessions/{sid}/candidates/{candidate_id}")
-    assert unenrol.status_code == 409 and unenrol.json()["error"]["code"] == "session.started"
+    assert enrol.status_code == 201 and enrol.json()["enrolled"] == [], enrol.text
+    assert len(enrol.json()["already_enrolled"]) == 3
 
     after = (await scheduler.http.get(f"/sessions/{sid}")).json()
-    assert after == {**session, "started": True}
+    assert after["started_at"] is not None
+    assert after == {**session, "started": True, "lifecycle": "started", "started_at": after["started_at"]}
     assert after["status"] == "scheduled" and len(after["candidates"]) == 3
     assert await scheduler.pool.fetchval("SELECT count(*) FROM outbox") == published_before
     consumer = next(c for c in scheduler.runtime.consumers if c.name == "finalisation")

@@ -63,7 +63,18 @@ class InMemoryStore:
         return self.tables.sessions.get(session_id)
 
     async def sessions_by_number(self, session_number: int) -> list[ScheduledSession]:
-        return [s for s in self.tables.sessions.values() if s.session_number == session_number]
+        return [
+            s
+            for s in self.tables.sessions.values()
+            if session_number in (s.session_number, s.pix_session_number)
+        ]
+
+    async def pix_session_numbers(self, session_ids: Sequence[str]) -> dict[str, int]:
+        return {
+            sid: s.pix_session_number
+            for sid in session_ids
+            if (s := self.tables.sessions.get(sid)) is not None and s.pix_session_number is not None
+        }
 
     async def load_room(self, session: ScheduledSession) -> SessionRoom:
         room = self._room_state(session)

@@ -85,3 +85,44 @@ def test_fingerprints_by_session():
     assert set(prints) == {"s1", "s2"} and prints["s1"] != prints["s2"]
     again = match_results([result(2, first="Jean"), result(1)], [b, a]).fingerprints_by_session()
     assert again == prints
+
+
+def pixed(cid: str, session=("s1", 777), pix: int | None = 61234, **kw) -> KnownCandidate:
+    c = known(cid, session=session, **kw)
+    return KnownCandidate(
+        c.session_id,
+        c.session_number,
+        c.candidate_id,
+        c.first_name,
+        c.last_name,
+        c.birthdate,
+        c.ine,
+        c.learner_id,
+        pix,
+    )
+
+
+def test_pix_session_number_restricts_the_candidates_once_recorded():
+    a, b = pixed("c1", pix=61234), pixed("c2", session=("s2", 778), pix=61235)
+    report = match_results([result(1, session=61235)], [a, b])
+    assert report.matched[0].candidate == b and not report.ambiguous
+    # certibus's own number no longer names a session whose Pix number is recorded
+    assert not match_results([result(1, session=778)], [a, b]).matched
+
+
+def test_pix_number_first_then_ine_then_names():
+    namesake = pixed("c1", pix=61234, ine="123456789AB")
+    student = pixed("c2", session=("s2", 778), pix=61235, ine="987654321CD", first="Autre")
+    report = match_results([result(1, ine="987654321CD", session=61235)], [namesake, student])
+    assert (report.matched[0].candidate, report.matched[0].method) == (student, MatchMethod.INE)
+    report = match_results([result(2, first="Autre", session=61235)], [namesake, student])
+    assert report.matched[0].candidate == student and report.matched[0].method is MatchMethod.IDENTITY
+
+
+def test_a_pix_number_no_session_answers_to_falls_back_to_sessions_without_one():
+    recorded = pixed("c1", pix=61234)
+    unrecorded = known("c2", first="Jean", session=("s2", 778))
+    report = match_results([result(1, first="Jean", session=99999)], [recorded, unrecorded])
+    assert report.matched[0].candidate == unrecorded
+    # the student of the recorded session is not taken by a row naming another Pix session
+    assert not match_results([result(2, session=99999)], [recorded, unrecorded]).matched

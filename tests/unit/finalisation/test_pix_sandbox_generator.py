@@ -7,13 +7,14 @@ import pytest
 from deploy.pix_sandbox.generator import (
     VERIFICATION_CODE_ALPHABET,
     certification_for,
+    generate_class_results,
     generate_livret_results,
 )
 from services.finalisation.domain.finalisation import CandidateReport, FinalisationRequest, finalise_session
 from services.finalisation.domain.invigilation import SessionRoom
 from services.finalisation.domain.matching import KnownCandidate, match_results
 from services.finalisation.domain.results import ResultStatus
-from services.finalisation.domain.results_formats import parse_livret_scolaire_json
+from services.finalisation.domain.results_formats import parse_class_results_csv, parse_livret_scolaire_json
 from tests.unit.finalisation.finalisation_builders import T0, candidate
 
 PRESENT = 40
@@ -131,3 +132,39 @@ def test_round_trip_through_the_intake(finalised_payload):
     assert len(report.matched) == PRESENT and not report.unmatched and not report.ambiguous
     assert {m.method.value for m in report.matched} == {"ine"}
     assert all(r.global_level for r in results if r.status is ResultStatus.VALIDATED)
+
+
+def test_class_results_carry_the_pix_session_number_and_the_livret_s_results(finalised_payload):
+    assert generate_class_results(finalised_payload) == {}  # no Pix Certif number recorded
+    payload = {**finalised_payload, "pix_session_number": 61234}
+    files = generate_class_results(payload, seed=3)
+    assert files == generate_class_results(json.loads(json.dumps(payload)), seed=3)
+    rows = [r for division, data in files.items() for r in parse_class_results_csv(data, f"{division}.csv")]
+    assert len(rows) == PRESENT and {r.session_number for r in rows} == {61234}
+    livret = {
+        r.certification_id: r for r in parse_livret_scolaire_json(generate_livret_results(payload, 3), "x")
+    }
+    for row in rows:
+        same = livret[row.certification_id]
+        assert (row.status, row.pix_score, row.last_name) == (same.status, same.pix_score, same.last_name)
+
+    # matched by Pix's number among two sessions whose candidates are the same people
+    def known(session_id: str, number: int, pix: int | None) -> list[KnownCandidate]:
+        return [
+            KnownCandidate(
+                session_id,
+                number,
+                c["candidate_id"],
+                c["first_name"],
+                c["last_name"],
+                date.fromisoformat(c["birthdate"]),
+                None,
+                c["learner_id"],
+                pix,
+            )
+            for c in payload["candidates"]
+        ]
+
+    report = match_results(rows, known("sess-9", 9001, 61234) + known("sess-10", 9002, 61299))
+    assert len(report.matched) == PRESENT and not report.ambiguous
+    assert {m.candidate.session_id for m in report.matched} == {"sess-9"}

@@ -37,6 +37,17 @@ def test_a_change_me_placeholder_and_a_compose_password_are_refused():
     assert "DATABASE_URL" in message and "INVIGILATOR_PASSWORD_KEY" in message and "API_TOKEN" in message
 
 
+def test_a_change_me_database_or_kafka_password_is_refused():
+    message = refusal(
+        finalisation.settings_class,
+        database_url="postgresql://certibus_finalisation:change-me-finalisation-db@db:5432/certibus",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_username="certibus-finalisation",
+        kafka_sasl_password="change-me-kafka",
+    )
+    assert "DATABASE_URL" in message and "KAFKA_SASL_PASSWORD" in message
+
+
 def test_real_secrets_start_in_production():
     settings = finalisation.settings_class(
         environment="production",

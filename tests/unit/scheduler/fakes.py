@@ -58,6 +58,8 @@ class State:
     sessions: dict[uuid.UUID, SessionRow] = field(default_factory=dict)
     #: session id → candidate id → row
     candidates: dict[uuid.UUID, dict[uuid.UUID, CandidateRow]] = field(default_factory=dict)
+    #: candidates released at finalisation (absent, aborted): they hold no learner (released_at)
+    released: set[uuid.UUID] = field(default_factory=set)
     documents: list[tuple[uuid.UUID | None, IssuedDocument]] = field(default_factory=list)
     #: key → (inputs digest, content)
     rendered: dict[str, tuple[str, bytes]] = field(default_factory=dict)
@@ -147,6 +149,7 @@ class InMemoryStore:
             for sid, rows in self.state.candidates.items()
             if self.state.sessions[sid].is_live
             for c in rows.values()
+            if c.candidate_id not in self.state.released
         }
 
     async def plannable_learners(self, uai: str) -> dict[str, list[str]]:
@@ -176,7 +179,7 @@ class InMemoryStore:
             for sid, rows in self.state.candidates.items()
             if sid != session_id and self.state.sessions[sid].is_live
             for c in rows.values()
-            if c.candidate.learner_id in wanted
+            if c.candidate.learner_id in wanted and c.candidate_id not in self.state.released
         }
 
     # ---- sessions
@@ -243,6 +246,26 @@ class InMemoryStore:
             row, session=replace(row.session, first_test_started_at=started)
         )
         return True
+
+    # ---- lifecycle (store_lifecycle.py): what the use cases call
+    async def mark_convoked(self, session_id: uuid.UUID, at: datetime) -> None:
+        row = self.state.sessions[session_id]
+        if row.lifecycle.convoked_at is None:
+            self.state.sessions[session_id] = replace(row, lifecycle=replace(row.lifecycle, convoked_at=at))
+
+    async def correct_candidate(
+        self,
+        session_id: uuid.UUID,
+        candidate_id: uuid.UUID,
+        *,
+        extra_time_percentage: int,
+        adapted_conditions: str | None,
+    ) -> None:
+        row = self.state.candidates[session_id][candidate_id]
+        changed = replace(
+            row.candidate, extra_time_percentage=extra_time_percentage, adapted_conditions=adapted_conditions
+        )
+        self.state.candidates[session_id][candidate_id] = replace(row, candidate=changed)
 
     # ---- candidates
     async def candidates(self, session_id: uuid.UUID) -> list[CandidateRow]:
