@@ -122,39 +122,61 @@ def _relay_holders(config: StackConfig, names: list[str], seconds: float = 20) -
         time.sleep(0.5)
 
 
+#: export announces each version of a school's files (results arrive in batches): how many versions a
+#: run goes through depends on when its rebuilds run, so these are compared by their files instead
+REBUILD_EVENTS = ("certibus.export.livret_export_produced.v1", "certibus.export.class_results_exported.v1")
+
+
 @dataclass
 class Outcome:
     root: Path
     namespace: str
+    #: rows per "<consumer> <event type>" (inbox) and per "<service> <event type>" (outbox)
     inbox: Counter[str]
     outbox: Counter[str]
+    #: per consumer, how many of the events of the types it handles (every outbox's) it never applied
+    missing: dict[str, int]
     dead_letters: int
     retries: int
     seconds: float
 
+    def counts_by_rule(self) -> tuple[Counter[str], Counter[str]]:
+        """The counts that one seed fixes: all but those of export's rebuild announcements."""
+        keep = lambda counter: Counter({k: n for k, n in counter.items() if not k.endswith(REBUILD_EVENTS)})  # noqa: E731
+        return keep(self.inbox), keep(self.outbox)
 
-async def _counts(admin_url: str, namespace: str) -> tuple[Counter[str], Counter[str]]:
-    """Inbox rows per consumer and event type, outbox rows per service and event type."""
+
+async def _counts(admin_url: str, namespace: str) -> tuple[Counter[str], Counter[str], dict[str, int]]:
+    """Inbox rows per consumer and event type, outbox rows per service and event type, and per
+    consumer the events of its types that some outbox raised and its inbox does not hold."""
     conn = await asyncpg.connect(admin_url)
     inbox: Counter[str] = Counter()
     outbox: Counter[str] = Counter()
+    raised: dict[str, set] = {}
+    applied: dict[str, dict[str, set]] = {}
     try:
         for service in SERVICES:
             schema = f"{namespace}_{service}"
-            for table, counter, key in (("inbox", inbox, "consumer"), ("outbox", outbox, f"'{service}'")):
-                if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.{table}") is None:
-                    continue
-                rows = await conn.fetch(
-                    f"SELECT {key} AS who, event_type, count(*) AS n FROM {schema}.{table} GROUP BY 1, 2"
-                )
-                for r in rows:
-                    counter[f"{r['who'].removeprefix(namespace + '.')} {r['event_type']}"] = r["n"]
+            if await conn.fetchval("SELECT to_regclass($1)", f"{schema}.outbox") is not None:
+                for r in await conn.fetch(f"SELECT event_type, event_id FROM {schema}.outbox"):
+                    outbox[f"{service} {r['event_type']}"] += 1
+                    raised.setdefault(r["event_type"], set()).add(r["event_id"])
+            for r in await conn.fetch(f"SELECT consumer, event_type, event_id FROM {schema}.inbox"):
+                consumer = r["consumer"].removeprefix(namespace + ".")
+                inbox[f"{consumer} {r['event_type']}"] += 1
+                applied.setdefault(consumer, {}).setdefault(r["event_type"], set()).add(r["event_id"])
     finally:
         await conn.close()
-    return inbox, outbox
+    missing = {
+        consumer: sum(len(raised.get(t, set()) - ids) for t, ids in types.items())
+        for consumer, types in applied.items()
+    }
+    return inbox, outbox, missing
 
 
-async def _settled_counts(admin_url: str, namespace: str) -> tuple[Counter[str], Counter[str]]:
+async def _settled_counts(
+    admin_url: str, namespace: str
+) -> tuple[Counter[str], Counter[str], dict[str, int]]:
     """The counts once two reads a couple of seconds apart agree (the last records committed)."""
     last = await _counts(admin_url, namespace)
     for _ in range(20):
@@ -193,10 +215,10 @@ def _run(
             reporter.stack, reporter.config = stack, config
         run = Run({s: config.url(s) for s in config.ports}, root, log=print, api_token=config.api_token)
         run_academie(run, schools, seed, reporter or Reporter())
-        inbox, outbox = asyncio.run(_settled_counts(admin_url, config.namespace or ""))
+        inbox, outbox, missing = asyncio.run(_settled_counts(admin_url, config.namespace or ""))
         dead = asyncio.run(_dead_letters(kafka))
     outcome = Outcome(
-        root, config.namespace or "", inbox, outbox, dead, run.retries, time.monotonic() - started
+        root, config.namespace or "", inbox, outbox, missing, dead, run.retries, time.monotonic() - started
     )
     return outcome, stack, config
 
@@ -274,6 +296,13 @@ def test_a_run_on_a_cluster_that_loses_a_broker_and_a_replica_of_each_service_wr
     differences = compare_outputs(reference.root, faulty.root)
     assert not differences, "\n".join(map(str, differences))
     assert list((faulty.root / "exports").rglob("*livret*.json")), "the runs wrote no livret"
-    assert faulty.outbox == reference.outbox  # no command applied twice, no event raised twice
-    assert faulty.inbox == reference.inbox  # every event applied once by every consumer
+    # no event lost: every consumer applied every event of its types that was raised
+    assert set(faulty.missing.values()) == {0}, faulty.missing
+    # none applied twice: as many events raised and applied as without faults (a command or an
+    # event applied twice would raise more); export's rebuild announcements vary with timing
+    faulty_inbox, faulty_outbox = faulty.counts_by_rule()
+    reference_inbox, reference_outbox = reference.counts_by_rule()
+    assert faulty_outbox == reference_outbox
+    assert faulty_inbox == reference_inbox
+    assert all(faulty.outbox[f"export {t}"] > 0 for t in REBUILD_EVENTS)
     assert faulty.dead_letters == reference.dead_letters == 0
