@@ -483,7 +483,12 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
             self.consumer._handled_to.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        pass
+        # one line per rebalance: which replica holds which partitions (e.g. after one is lost)
+        log.info(
+            "partitions assigned",
+            group=self.consumer.group_id,
+            partitions=sorted(f"{tp.topic}:{tp.partition}" for tp in assigned),
+        )
 
 
 def _context(record: ConsumerRecord, envelope: Envelope | None = None) -> AbstractContextManager:

@@ -54,10 +54,11 @@ async def service_runtime(definition: ServiceDefinition, settings: ServiceSettin
         async with pool.acquire() as conn:
             await migrate(conn, schema, definition.migrations)
         broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            settings.kafka_servers(),
             security=kafka_security(settings),
             client_id=f"certibus-{definition.name}-replay",
             logger=logging.getLogger("faststream"),
+            acks="all",
         )
         relay = OutboxRelay(
             dsn=settings.database_url, schema=schema, bootstrap_servers=settings.kafka_bootstrap_servers

@@ -195,9 +195,12 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             ),
         )
         broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            settings.kafka_servers(),
             security=kafka_security(settings),
             client_id=f"certibus-{definition.name}",
+            # dead letters are written with acks=all, as the relay's events: on a cluster, a write
+            # is acknowledged once min.insync.replicas brokers have it (a broker lost loses nothing)
+            acks="all",
             logger=logging.getLogger("faststream"),
             log_level=logging.DEBUG,  # "Received"/"Processed" per message: our handler logs one line
         )

@@ -75,6 +75,11 @@ class KafkaSettings(BaseSettings):
             raise ValueError(f"KAFKA_SSL_CAFILE {self.kafka_ssl_cafile}: no such file")
         return self
 
+    def kafka_servers(self) -> list[str]:
+        """The bootstrap addresses one by one: FastStream hands its argument to aiokafka as a list,
+        in which ``"a:9092,b:9092"`` would be taken for a single host (aiokafka splits only a str)."""
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
 
 class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")

@@ -323,6 +323,13 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--keep-running", action="store_true", help="leave the services up afterwards")
     parser.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        help="Kafka brokers (run-academie starts that many; topics replicated min(3, N) times)",
+    )
+    parser.add_argument("--replicas", type=int, default=1, help="processes of each service (default 1)")
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue the interrupted run in --output (default: the newest out/academie-*) on its"
@@ -339,7 +346,10 @@ def main() -> None:
         if output.exists():
             shutil.rmtree(output)
         output.mkdir(parents=True)
-        options = {k: getattr(args, k) for k in ("scale", "schools", "students", "seed", "concurrency")}
+        options = {
+            k: getattr(args, k)
+            for k in ("scale", "schools", "students", "seed", "concurrency", "brokers", "replicas")
+        }
         (output / RUN_FILE).write_text(json.dumps(options, indent=2), encoding="utf-8")
     # SIGTERM (a CI timeout, `kill`) stops the run as Ctrl-C does: the stack is stopped, not orphaned
     signal.signal(signal.SIGTERM, _interrupt)
@@ -352,9 +362,13 @@ def main() -> None:
         admin_database_url=os.environ["DATABASE_URL"],
         log_dir=output / "logs",
         output_dir=output / "exports",
-        extra_env={"SCHEDULER_CALENDAR_FILE": str(calendar)},
+        extra_env={
+            "SCHEDULER_CALENDAR_FILE": str(calendar),
+            "TOPIC_REPLICATION_FACTOR": str(min(3, args.brokers)),
+        },
         export_clients=[livret_client(schools)],
         sandbox_seed=args.seed,
+        replicas=args.replicas,
         api_token=None,  # no gateway: every school signs in through the provider
         oidc_issuer=issuer,
     )
@@ -363,7 +377,8 @@ def main() -> None:
     print(
         f"== {args.scale}: {len(schools)} schools, {students:,} certifying students, concurrency {args.concurrency}"
     )
-    print(f"== starting the five services and the Pix sandbox (logs: {config.log_dir})")
+    replicas = f", {args.replicas} replicas of each" if args.replicas > 1 else ""
+    print(f"== starting the five services{replicas} and the Pix sandbox (logs: {config.log_dir})")
     stack = start_stack(config)
     try:
         reporter = Reporter()

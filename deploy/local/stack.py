@@ -9,6 +9,10 @@ stderr and ``supervisor.log`` (which process, exit code, attempt, delay); ``Stac
 supervisor first, then every process, for good.
 
     .venv/bin/python -m deploy.local.stack up      # start, wait until every /ready answers 200
+
+With ``StackConfig.replicas`` above 1 each service runs as that many processes (``scheduler``,
+``scheduler-2``…): the same schema and consumer groups, each its own HTTP port; Kafka splits the
+partitions between them and one holds the outbox relay's advisory lock, as replicas in production.
 """
 
 from __future__ import annotations
@@ -60,9 +64,31 @@ class StackConfig:
     #: LSU/LSL API clients of the export service: [{"client_id", "secret", "uais"}]
     export_clients: list[dict] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: processes of each service: the same consumer groups and schema, each its own HTTP port
+    #: (Kafka splits the partitions between them; one holds the outbox relay's lock)
+    replicas: int = 1
+    #: HTTP ports of replicas 2, 3… per service; by default the first replica's port + 10 × (k - 1)
+    replica_ports: dict[str, list[int]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
+        """The first replica's URL (the one the driver talks to)."""
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def replica_names(self, service: str) -> list[str]:
+        """Process names of the service's replicas: ``scheduler``, ``scheduler-2``…"""
+        return [service] + [f"{service}-{k}" for k in range(2, self.replicas + 1)]
+
+    def port_of(self, name: str) -> int:
+        """HTTP port of a replica by its process name."""
+        service, _, k = name.partition("-")
+        if not k:
+            return self.ports[service]
+        index = int(k) - 2
+        given = self.replica_ports.get(service, [])
+        return given[index] if index < len(given) else self.ports[service] + 10 * (index + 1)
+
+    def url_of(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port_of(name)}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +141,8 @@ class Stack:
         self._lock = threading.Lock()
         self._supervisor: threading.Thread | None = None
         self._started_at: dict[str, float] = {}
+        #: name → monotonic time before which the supervisor does not start it again (``kill``)
+        self._held_until: dict[str, float] = {}
 
     def start(self, spec: ProcessSpec) -> subprocess.Popen:
         """Start one process (first time or again) and remember how, for the supervisor."""
@@ -146,7 +174,7 @@ class Stack:
                     continue
                 stable = now - self._started_at.get(name, now) >= self.policy.stable_after
                 attempts[name] = 1 if stable else attempts.get(name, 0) + 1
-                delay = self.policy.delay(attempts[name])
+                delay = max(self.policy.delay(attempts[name]), self._held_until.pop(name, now) - now)
                 due[name] = now + delay
                 self.restarts.append(Restart(name, process.returncode, attempts[name], delay))
                 self._log(
@@ -158,6 +186,16 @@ class Stack:
                     del due[name]
                     process = self.start(self.specs[name])
                     self._log(f"{name} restarted (pid {process.pid}, attempt {attempts[name]})")
+
+    def kill(self, name: str, down_for: float = 0.0) -> int:
+        """kill -9 one process, as a crash would; the supervisor starts it again no sooner than
+        ``down_for`` seconds later (a node that takes a while to come back). Returns its pid."""
+        with self._lock:
+            process = self.processes[name]
+            self._held_until[name] = time.monotonic() + down_for
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        return process.pid
 
     def stop(self) -> None:
         """Stop the supervisor, then every process (SIGTERM, SIGKILL after 15 s): for good."""
@@ -184,12 +222,12 @@ class Stack:
         self.stop()
 
 
-def _service_env(config: StackConfig, service: str, dsn: str) -> dict[str, str]:
+def _service_env(config: StackConfig, service: str, dsn: str, port: int) -> dict[str, str]:
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": config.kafka_bootstrap_servers,
         "DATABASE_URL": dsn,
-        "HTTP_PORT": str(config.ports[service]),
+        "HTTP_PORT": str(port),
         "LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
         "EXPORT_OUTPUT_DIR": str(config.output_dir),
@@ -226,15 +264,15 @@ def _wait_ready(config: StackConfig, stack: Stack, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     waiting = set(stack.processes) - {"pix_sandbox"}
     while waiting and time.monotonic() < deadline:
-        for service in sorted(waiting):
-            proc = stack.processes[service]
+        for name in sorted(waiting):
+            proc = stack.processes[name]
             if proc.poll() is not None:
-                log = (config.log_dir / f"{service}.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"{service} exited with {proc.returncode} while starting:\n{log}")
+                log = (config.log_dir / f"{name}.log").read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited with {proc.returncode} while starting:\n{log}")
             try:
-                with urllib.request.urlopen(config.url(service) + "/ready", timeout=2) as reply:
+                with urllib.request.urlopen(config.url_of(name) + "/ready", timeout=2) as reply:
                     if reply.status == 200:
-                        waiting.discard(service)
+                        waiting.discard(name)
             except OSError:
                 pass
         time.sleep(0.3)
@@ -256,14 +294,15 @@ def start_stack(config: StackConfig, with_sandbox: bool = True) -> Stack:
     stack = Stack(config)
     try:
         for service in SERVICES:
-            stack.start(
-                ProcessSpec(
-                    service,
-                    [sys.executable, "-m", f"services.{service}"],
-                    _service_env(config, service, dsns[service]),
-                    config.log_dir / f"{service}.log",
+            for name in config.replica_names(service):
+                stack.start(
+                    ProcessSpec(
+                        name,
+                        [sys.executable, "-m", f"services.{service}"],
+                        _service_env(config, service, dsns[service], config.port_of(name)),
+                        config.log_dir / f"{name}.log",
+                    )
                 )
-            )
         if config.oidc_issuer and CONSOLE in config.ports:
             stack.start(
                 ProcessSpec(
@@ -273,7 +312,7 @@ def start_stack(config: StackConfig, with_sandbox: bool = True) -> Stack:
                     config.log_dir / "console.log",
                 )
             )
-        _wait_ready(config, stack)
+        _wait_ready(config, stack, 90 * config.replicas)  # replicas start side by side
         if with_sandbox:
             env = {
                 **os.environ,

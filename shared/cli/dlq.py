@@ -127,7 +127,7 @@ def show(service: str | None, event_id: str, as_json: bool) -> int:
 
 async def redrive_records(bootstrap: str, found: list[tuple[str, ConsumerRecord]]) -> int:
     """Republish each record to its original topic with its original key, value and headers."""
-    producer = AIOKafkaProducer(**client_options(bootstrap), enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(bootstrap), enable_idempotence=True, acks="all")
     await producer.start()
     try:
         for _, record in found:

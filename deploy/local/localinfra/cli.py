@@ -19,12 +19,12 @@ from .config import (
 from .envfile import env_lines, write_env
 from .kafka import (
     KafkaLaunch,
-    kafka_launch,
+    kafka_launch_all,
     kafka_libs_present,
     kafka_ready,
     kafka_running_pid,
     kafka_running_port,
-    kafka_stop,
+    kafka_stop_all,
     kafka_version,
     kafka_wait_ready,
 )
@@ -54,12 +54,14 @@ def cmd_up(cfg: Config) -> int:
     t0 = time.monotonic()
     failures: list[InfraError] = []
 
-    # Kafka first: its JVM boots while PostgreSQL starts
-    launch: KafkaLaunch | None = None
+    # Kafka first: its JVMs boot while PostgreSQL starts
+    launches: list[KafkaLaunch] = []
     try:
-        launch = kafka_launch(cfg)
-        if not launch.reused:
-            print(f"kafka: broker starting (pid {launch.pid}), log {cfg.kafka_log}", flush=True)
+        launches = kafka_launch_all(cfg)
+        for launch in launches:
+            if not launch.reused:
+                node = launch.node or cfg.kafka_nodes[0]
+                print(f"kafka: node {node.id} starting (pid {launch.pid}), log {node.log}", flush=True)
     except InfraError as exc:
         failures.append(exc)
         report_error("kafka", exc)
@@ -73,7 +75,8 @@ def cmd_up(cfg: Config) -> int:
         failures.append(exc)
         report_error("postgres", exc)
 
-    if launch is not None:
+    for launch in launches:
+        node = launch.node or cfg.kafka_nodes[0]
         try:
             ready = kafka_wait_ready(cfg, launch)
             timings = {**launch.timings}
@@ -81,8 +84,9 @@ def cmd_up(cfg: Config) -> int:
                 timings["start to ready"] = ready
             detail = ", ".join(f"{k} {fmt_secs(v)}" for k, v in timings.items())
             state = "already running, reused" if launch.reused else f"started (Kafka {kafka_version(cfg)})"
+            which = f"node {node.id} " if len(cfg.kafka_nodes) > 1 else ""
             print(
-                f"kafka: {state} (pid {launch.pid}) on {HOST}:{cfg.kafka_port}"
+                f"kafka: {which}{state} (pid {launch.pid}) on {HOST}:{node.port}"
                 + (f" [{detail}]" if detail else "")
             )
         except InfraError as exc:
@@ -117,7 +121,7 @@ def cmd_up_keycloak(cfg: Config) -> int:
 
 def cmd_down(cfg: Config, only: str | None = None) -> int:
     rc = 0
-    parts = (("kafka", kafka_stop), ("postgres", pg_stop), ("keycloak", keycloak_stop))
+    parts = (("kafka", _stop_kafka), ("postgres", pg_stop), ("keycloak", keycloak_stop))
     for name, stop in parts if only is None else [p for p in parts if p[0] == only]:
         try:
             print(f"{name}: {stop(cfg)}")
@@ -127,27 +131,36 @@ def cmd_down(cfg: Config, only: str | None = None) -> int:
     return rc
 
 
+def _stop_kafka(cfg: Config) -> str:
+    results = kafka_stop_all(cfg)
+    return results[0].removeprefix("node 1: ") if len(results) == 1 else "; ".join(results)
+
+
 def cmd_status(cfg: Config) -> int:
     all_up = True
     print(f"state dir: {cfg.state}")
-    # kafka
-    pid = kafka_running_pid(cfg)
-    port = kafka_running_port(cfg) if pid else cfg.kafka_port
-    if pid is not None:
-        state = "running, ready" if kafka_ready(HOST, port or cfg.kafka_port) else "running, NOT answering"
-        all_up &= state == "running, ready"
-    else:
-        state = "stopped" + (" (stale pid file)" if cfg.kafka_pidfile.exists() else "")
-        all_up = False
+    # kafka: every node of the cluster (one line each when there are several)
+    for node in cfg.kafka_nodes:
+        pid = kafka_running_pid(cfg, node)
+        port = kafka_running_port(cfg, node) if pid else node.port
+        if pid is not None:
+            ok = kafka_ready(HOST, port or node.port, brokers_expected=len(cfg.kafka_nodes))
+            state = "running, ready" if ok else "running, NOT answering"
+            all_up &= ok
+        else:
+            state = "stopped" + (" (stale pid file)" if node.pidfile.exists() else "")
+            all_up = False
+        label = "kafka:   " if len(cfg.kafka_nodes) == 1 else f"kafka {node.id}: "
+        print(f"{label} {state}; pid {pid or '-'}; {HOST}:{port} (controller {node.controller_port})")
     if kafka_libs_present(cfg):
         libs = f"{kafka_version(cfg)} ({cfg.kafka_libs})"
     elif any(cfg.kafka_libs.glob("kafka_2.13-*.jar")):
         libs = f"{kafka_version(cfg)} ({cfg.kafka_libs}; POM changed: jars re-downloaded at next start)"
     else:
         libs = "jars not downloaded yet (first `up` runs Maven)"
-    print(f"kafka:    {state}; pid {pid or '-'}; {HOST}:{port} (controller {cfg.controller_port})")
     print(f"          version {libs}")
-    print(f"          data {cfg.kafka_data}; log {cfg.kafka_log}")
+    for node in cfg.kafka_nodes:
+        print(f"          data {node.data}; log {node.log}")
     # postgres
     marker = cfg.state / "postgres" / "location"
     if marker.exists():
@@ -200,10 +213,11 @@ def cmd_reset(cfg: Config, what: str) -> int:
     rc = 0
     if what in ("kafka", "all"):
         try:
-            print(f"kafka: {kafka_stop(cfg)}")
-            shutil.rmtree(cfg.kafka_data, ignore_errors=True)
+            print(f"kafka: {_stop_kafka(cfg)}")
+            for node in cfg.kafka_nodes:
+                shutil.rmtree(node.data, ignore_errors=True)
+                print(f"kafka: data wiped ({node.data})")
             cfg.kafka_format_info.unlink(missing_ok=True)
-            print(f"kafka: data wiped ({cfg.kafka_data})")
         except InfraError as exc:
             report_error("kafka", exc)
             rc = 1
@@ -240,6 +254,8 @@ def report_error(component: str, exc: InfraError) -> None:
 USAGE = """usage: python3 deploy/local/infra.py COMMAND
 
   up                 start Kafka and PostgreSQL (idempotent), write .local/env
+  up --brokers N     the same with an N-broker Kafka cluster (KRaft, each node a controller too;
+                     N=3: replication factor 3, min.insync.replicas=2); CERTIBUS_KAFKA_BROKERS=N too
   up --with-keycloak the same, then the local OpenID Connect provider (Keycloak, realm certibus)
   up keycloak        the local OpenID Connect provider alone
   down [keycloak]    stop what `up` started (data is kept); `down keycloak` stops Keycloak alone
@@ -256,6 +272,11 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     try:
         cfg = Config.load()
+        if command == "up" and len(rest) >= 2 and rest[0] == "--brokers":
+            if not rest[1].isdigit() or not 1 <= int(rest[1]) <= 9:
+                print(f"up: --brokers {rest[1]!r} is not a broker count (1..9)", file=sys.stderr)
+                return 2
+            cfg, rest = cfg.with_brokers(int(rest[1])), rest[2:]
         if command == "up" and not rest:
             return cmd_up(cfg)
         if command == "up" and rest == ["--with-keycloak"]:

@@ -5,8 +5,9 @@ Every other module takes a `Config`; the CERTIBUS_* variables are read here and 
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
@@ -24,6 +25,29 @@ PG_ADMIN_ROLE = "certibus_admin"
 PG_BOOTSTRAP_SUPERUSER = "postgres"
 PG_MAX_CONNECTIONS = 200
 PG_OS_USER = "postgres"
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    """One broker+controller JVM of the cluster: its id, ports, directory and log."""
+
+    id: int
+    port: int
+    controller_port: int
+    dir: Path
+    log: Path
+
+    @property
+    def data(self) -> Path:
+        return self.dir / "data"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.dir / "kafka.pid"
+
+    @property
+    def properties(self) -> Path:
+        return self.dir / "server.properties"
 
 
 class InfraError(Exception):
@@ -58,6 +82,8 @@ class Config:
     #: the UAIs the local realm has staff and referents for
     keycloak_schools: tuple[str, ...] = ("0750001U", "0750002V")
     uai_claim: str = "uai"
+    #: the further nodes of a multi-broker cluster (nodes 2, 3…): (client port, controller port) each
+    cluster_ports: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def load(cls) -> Config:
@@ -79,7 +105,40 @@ class Config:
         )
         if cfg.kafka_port == cfg.controller_port:
             raise InfraError("CERTIBUS_KAFKA_PORT and CERTIBUS_KAFKA_CONTROLLER_PORT must differ")
-        return cfg
+        raw = os.environ.get("CERTIBUS_KAFKA_BROKERS") or str(cfg.recorded_brokers())
+        if not raw.isdigit() or not 1 <= int(raw) <= 9:
+            raise InfraError(f"CERTIBUS_KAFKA_BROKERS={raw!r} is not a broker count (1..9)")
+        return cfg.with_brokers(int(raw))
+
+    def with_brokers(self, brokers: int) -> Config:
+        """The same configuration with ``brokers`` nodes: node n listens on the first node's ports
+        plus 100 × (n - 1) (19092, 19192, 19292; controllers 19093, 19193, 19293)."""
+        extra = tuple((self.kafka_port + 100 * n, self.controller_port + 100 * n) for n in range(1, brokers))
+        if any(port > 65535 for pair in extra for port in pair):
+            raise InfraError(f"{brokers} brokers from port {self.kafka_port}: ports past 65535")
+        return replace(self, cluster_ports=extra)
+
+    def recorded_brokers(self) -> int:
+        """How many nodes the Kafka data was formatted for (1 when not formatted yet), so `status`
+        and `down` find every node of a cluster that `up --brokers N` started."""
+        try:
+            return int(json.loads(self.kafka_format_info.read_text()).get("brokers", 1))
+        except (OSError, ValueError, AttributeError):
+            return 1
+
+    @property
+    def kafka_nodes(self) -> list[KafkaNode]:
+        """Every Kafka node: node 1 in kafka/ (the single-broker layout), node n in kafka/node-n/."""
+        nodes = [KafkaNode(1, self.kafka_port, self.controller_port, self.kafka_dir, self.kafka_log)]
+        for n, (port, controller) in enumerate(self.cluster_ports, start=2):
+            nodes.append(
+                KafkaNode(n, port, controller, self.kafka_dir / f"node-{n}", self.logs / f"kafka-{n}.log")
+            )
+        return nodes
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"{HOST}:{node.port}" for node in self.kafka_nodes)
 
     # paths
     @property

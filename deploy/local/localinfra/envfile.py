@@ -19,7 +19,7 @@ def env_lines(cfg: Config) -> list[str]:
         f"@{HOST}:{cfg.pg_port}/{PG_DATABASE}"
     )
     return [
-        f"export KAFKA_BOOTSTRAP_SERVERS={HOST}:{cfg.kafka_port}",
+        f"export KAFKA_BOOTSTRAP_SERVERS={cfg.bootstrap_servers}",
         f"export DATABASE_URL={url}",
     ]
 

@@ -29,6 +29,7 @@ from .config import (
     REPO,
     Config,
     InfraError,
+    KafkaNode,
 )
 from .processes import cmdline, ensure_dir, fmt_secs, pid_alive, port_in_use, read_pid, rotate
 
@@ -124,17 +125,42 @@ def kafka_version(cfg: Config) -> str:
     return jars[0].name.removeprefix("kafka_2.13-").removesuffix(".jar") if jars else "?"
 
 
-def kafka_write_config(cfg: Config) -> None:
-    ensure_dir(cfg.kafka_dir)
+def _quorum_lines(cfg: Config) -> str:
+    """One node: a dynamic quorum formatted with --standalone. A cluster: static voters, every node a
+    controller too (a majority, 2 of 3, keeps the metadata quorum when one node dies)."""
+    nodes = cfg.kafka_nodes
+    if len(nodes) == 1:
+        return f"controller.quorum.bootstrap.servers={HOST}:{cfg.controller_port}"
+    return "controller.quorum.voters=" + ",".join(f"{n.id}@{HOST}:{n.controller_port}" for n in nodes)
+
+
+def _replication_lines(cfg: Config) -> str:
+    """Internal topics replicated on every node (up to 3); with 3 nodes or more, acks=all writes need
+    2 in-sync replicas, so one broker down loses nothing and refuses nothing."""
+    replicas = min(3, len(cfg.kafka_nodes))
+    min_isr = 2 if replicas >= 3 else 1
+    return f"""\
+offsets.topic.replication.factor={replicas}
+transaction.state.log.replication.factor={replicas}
+transaction.state.log.min.isr={min_isr}
+share.coordinator.state.topic.replication.factor={replicas}
+share.coordinator.state.topic.min.isr={min_isr}
+default.replication.factor={replicas}
+min.insync.replicas={min_isr}"""
+
+
+def kafka_write_config(cfg: Config, node: KafkaNode | None = None) -> None:
+    node = node or cfg.kafka_nodes[0]
+    ensure_dir(node.dir)
     cfg.kafka_log4j.write_text(LOG4J2_PROPERTIES)
-    c, k = cfg.controller_port, cfg.kafka_port
-    cfg.kafka_properties.write_text(
+    c, k = node.controller_port, node.port
+    node.properties.write_text(
         f"""\
 # written by deploy/local/infra.py on every start: edit the script, not this file
-# --- identity and quorum (single node, dynamic quorum formatted with --standalone)
+# --- identity and quorum ({len(cfg.kafka_nodes)} node(s), each broker and controller)
 process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers={HOST}:{c}
+node.id={node.id}
+{_quorum_lines(cfg)}
 
 # --- listeners (loopback only)
 listeners=PLAINTEXT://{HOST}:{k},CONTROLLER://{HOST}:{c}
@@ -144,14 +170,10 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 
 # --- storage (kept across up/down; `infra.py reset kafka` wipes it)
-log.dirs={cfg.kafka_data}
+log.dirs={node.data}
 
-# --- single-replica internal topics
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+# --- replication of internal topics (and defaults)
+{_replication_lines(cfg)}
 
 # --- fast and light for local use
 num.partitions=1
@@ -175,23 +197,45 @@ broker.session.timeout.ms=3000
     )
 
 
-def kafka_format(cfg: Config) -> float | None:
-    """Format the KRaft storage once. Returns seconds spent, None when already formatted."""
+def _format_layout(cfg: Config) -> list[list[int]]:
+    return [[n.port, n.controller_port] for n in cfg.kafka_nodes]
+
+
+def kafka_format(cfg: Config, node: KafkaNode | None = None) -> float | None:
+    """Format the KRaft storage once. Returns seconds spent, None when already formatted.
+
+    Every node of a cluster is formatted with the cluster id node 1 recorded in format.json, and the
+    layout (ports of every node) is recorded with it: another layout needs `infra.py reset kafka`.
+    """
+    node = node or cfg.kafka_nodes[0]
     info = None
-    if cfg.kafka_format_info.exists() and (cfg.kafka_data / "meta.properties").exists():
+    if cfg.kafka_format_info.exists():
         info = json.loads(cfg.kafka_format_info.read_text())
-    if info is not None:
+    if info is not None and (node.data / "meta.properties").exists():
+        layout = info.get("nodes") or [[cfg.kafka_port, info.get("controller_port")]]
         if info.get("controller_port") != cfg.controller_port:
             raise InfraError(
                 f"Kafka data was formatted with controller port {info.get('controller_port')}, now "
                 f"{cfg.controller_port}: set CERTIBUS_KAFKA_CONTROLLER_PORT={info.get('controller_port')} "
                 "or run `infra.py reset kafka` (wipes topics)"
             )
+        if len(layout) != len(cfg.kafka_nodes):
+            raise InfraError(
+                f"Kafka data was formatted for {len(layout)} broker(s), now {len(cfg.kafka_nodes)}: "
+                "run `infra.py reset kafka` (wipes topics) to change the cluster's size"
+            )
         return None
+    if node.id == 1:
+        info = None  # node 1 formats a new cluster; the others join the id it recorded
+    elif info is None:
+        raise InfraError(f"Kafka node {node.id} cannot be formatted before node 1")
     start = time.monotonic()
-    shutil.rmtree(cfg.kafka_data, ignore_errors=True)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-    log = ensure_dir(cfg.logs) / "kafka-format.log"
+    shutil.rmtree(node.data, ignore_errors=True)
+    cluster_id = (info or {}).get("cluster_id") or base64.urlsafe_b64encode(
+        uuid.uuid4().bytes
+    ).decode().rstrip("=")
+    log = ensure_dir(cfg.logs) / ("kafka-format.log" if node.id == 1 else f"kafka-format-{node.id}.log")
+    standalone = ["--standalone"] if len(cfg.kafka_nodes) == 1 else []
     cmd = [
         java_bin(),
         *java_opts(cfg),
@@ -199,11 +243,11 @@ def kafka_format(cfg: Config) -> float | None:
         f"{cfg.kafka_libs}/*",
         "kafka.tools.StorageTool",
         "format",
-        "--standalone",
+        *standalone,
         "-t",
         cluster_id,
         "-c",
-        str(cfg.kafka_properties),
+        str(node.properties),
     ]
     with log.open("w") as out:
         try:
@@ -212,14 +256,20 @@ def kafka_format(cfg: Config) -> float | None:
             raise InfraError("Kafka storage format timed out after 120 s", log) from None
     if result.returncode != 0:
         raise InfraError(f"Kafka storage format failed (exit {result.returncode})", log)
-    cfg.kafka_format_info.write_text(
-        json.dumps({"cluster_id": cluster_id, "controller_port": cfg.controller_port}, indent=2) + "\n"
-    )
+    if node.id == 1:
+        record = {
+            "cluster_id": cluster_id,
+            "controller_port": cfg.controller_port,
+            "brokers": len(cfg.kafka_nodes),
+            "nodes": _format_layout(cfg),
+        }
+        cfg.kafka_format_info.write_text(json.dumps(record, indent=2) + "\n")
     return time.monotonic() - start
 
 
-def kafka_ready(host: str, port: int, timeout: float = 2.0) -> bool:
-    """Metadata v4 request (stdlib only); True when the reply lists at least one broker."""
+def kafka_ready(host: str, port: int, timeout: float = 2.0, brokers_expected: int = 1) -> bool:
+    """Metadata v4 request (stdlib only); True when the reply lists ``brokers_expected`` brokers
+    (the registered, unfenced ones: a cluster is ready when every node has joined)."""
     cid = b"ready-check"
     msg = struct.pack(">hhih", 3, 4, 1, len(cid)) + cid + struct.pack(">ib", -1, 0)
     try:
@@ -232,25 +282,27 @@ def kafka_ready(host: str, port: int, timeout: float = 2.0) -> bool:
                     return False
                 buf += chunk
             _size, corr, _throttle, brokers = struct.unpack(">iiii", buf)
-            return corr == 1 and brokers >= 1
+            return corr == 1 and brokers >= brokers_expected
     except OSError:
         return False
 
 
-def kafka_running_pid(cfg: Config) -> int | None:
+def kafka_running_pid(cfg: Config, node: KafkaNode | None = None) -> int | None:
     """The pid of the broker this script started, if it is still alive (None otherwise)."""
-    pid = read_pid(cfg.kafka_pidfile)
+    node = node or cfg.kafka_nodes[0]
+    pid = read_pid(node.pidfile)
     if pid is None or not pid_alive(pid):
         return None
     args = cmdline(pid)
-    if "kafka.Kafka" not in args or str(cfg.kafka_properties) not in args:
+    if "kafka.Kafka" not in args or str(node.properties) not in args:
         return None  # pid reused by another process
     return pid
 
 
-def kafka_running_port(cfg: Config) -> int | None:
+def kafka_running_port(cfg: Config, node: KafkaNode | None = None) -> int | None:
+    node = node or cfg.kafka_nodes[0]
     try:
-        text = cfg.kafka_properties.read_text()
+        text = node.properties.read_text()
     except OSError:
         return None
     m = re.search(r"^listeners=PLAINTEXT://[^:]+:(\d+)", text, re.M)
@@ -263,89 +315,131 @@ class KafkaLaunch:
     started: float
     reused: bool
     timings: dict[str, float]
+    node: KafkaNode | None = None
 
 
-def kafka_launch(cfg: Config) -> KafkaLaunch:
+def kafka_launch(cfg: Config, node: KafkaNode | None = None) -> KafkaLaunch:
+    node = node or cfg.kafka_nodes[0]
     timings: dict[str, float] = {}
-    pid = kafka_running_pid(cfg)
+    pid = kafka_running_pid(cfg, node)
     if pid is not None:
-        port = kafka_running_port(cfg)
-        if port != cfg.kafka_port:
+        port = kafka_running_port(cfg, node)
+        if port != node.port:
             raise InfraError(
-                f"Kafka is already running (pid {pid}) on port {port}, not {cfg.kafka_port}: "
+                f"Kafka node {node.id} is already running (pid {pid}) on port {port}, not {node.port}: "
                 "run `infra.py down` first"
             )
-        return KafkaLaunch(pid, time.monotonic(), True, timings)
-    if cfg.kafka_pidfile.exists():
-        print(f"kafka: removing stale pid file {cfg.kafka_pidfile}", flush=True)
-        cfg.kafka_pidfile.unlink()
+        return KafkaLaunch(pid, time.monotonic(), True, timings, node)
+    if node.pidfile.exists():
+        print(f"kafka: removing stale pid file {node.pidfile}", flush=True)
+        node.pidfile.unlink()
     for port, what in (
-        (cfg.kafka_port, "CERTIBUS_KAFKA_PORT"),
-        (cfg.controller_port, "CERTIBUS_KAFKA_CONTROLLER_PORT"),
+        (node.port, "CERTIBUS_KAFKA_PORT"),
+        (node.controller_port, "CERTIBUS_KAFKA_CONTROLLER_PORT"),
     ):
         if port_in_use(port):
             raise InfraError(
-                f"port {HOST}:{port} is already in use by another process: choose another with {what}"
+                f"port {HOST}:{port} (node {node.id}) is already in use by another process: "
+                f"choose another with {what}"
             )
     java = java_bin()
     spent = kafka_fetch_libs(cfg)
     if spent is not None:
         timings["jar download"] = spent
-    kafka_write_config(cfg)
-    spent = kafka_format(cfg)
+    kafka_write_config(cfg, node)
+    spent = kafka_format(cfg, node)
     if spent is not None:
         timings["storage format"] = spent
     ensure_dir(cfg.logs)
-    rotate(cfg.kafka_log)
-    cmd = [java, *java_opts(cfg), "-cp", f"{cfg.kafka_libs}/*", "kafka.Kafka", str(cfg.kafka_properties)]
-    with cfg.kafka_log.open("ab") as out:
+    rotate(node.log)
+    cmd = [java, *java_opts(cfg), "-cp", f"{cfg.kafka_libs}/*", "kafka.Kafka", str(node.properties)]
+    with node.log.open("ab") as out:
         proc = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            cwd=cfg.kafka_dir,
+            cwd=node.dir,
             close_fds=True,
         )
-    cfg.kafka_pidfile.write_text(f"{proc.pid}\n")
-    return KafkaLaunch(proc.pid, time.monotonic(), False, timings)
+    node.pidfile.write_text(f"{proc.pid}\n")
+    return KafkaLaunch(proc.pid, time.monotonic(), False, timings, node)
 
 
 def kafka_wait_ready(cfg: Config, launch: KafkaLaunch) -> float:
+    """Until the node answers a Metadata request listing every node of the cluster."""
+    node = launch.node or cfg.kafka_nodes[0]
+    expected = len(cfg.kafka_nodes)
     deadline = launch.started + KAFKA_READY_TIMEOUT
     while True:
-        if kafka_ready(HOST, cfg.kafka_port):
+        if kafka_ready(HOST, node.port, brokers_expected=expected):
             return time.monotonic() - launch.started
         if not pid_alive(launch.pid):
-            cfg.kafka_pidfile.unlink(missing_ok=True)
-            raise InfraError(f"Kafka broker (pid {launch.pid}) exited during start-up", cfg.kafka_log)
+            node.pidfile.unlink(missing_ok=True)
+            raise InfraError(f"Kafka node {node.id} (pid {launch.pid}) exited during start-up", node.log)
         if time.monotonic() > deadline:
             raise InfraError(
-                f"Kafka broker (pid {launch.pid}) did not answer a Metadata request "
-                f"on {HOST}:{cfg.kafka_port} "
+                f"Kafka node {node.id} (pid {launch.pid}) did not answer a Metadata request listing "
+                f"{expected} broker(s) on {HOST}:{node.port} "
                 f"within {KAFKA_READY_TIMEOUT:.0f} s (still running; `infra.py down` stops it)",
-                cfg.kafka_log,
+                node.log,
             )
         time.sleep(0.2)
 
 
-def kafka_stop(cfg: Config) -> str:
-    pid = kafka_running_pid(cfg)
-    if pid is None:
-        if cfg.kafka_pidfile.exists():
-            cfg.kafka_pidfile.unlink()
-            return "not running (stale pid file removed)"
-        return "not running"
+def kafka_stop(cfg: Config, node: KafkaNode | None = None) -> str:
+    node = node or cfg.kafka_nodes[0]
+    return _stop_nodes(cfg, [node])[0]
+
+
+def _stop_nodes(cfg: Config, nodes: list[KafkaNode]) -> list[str]:
+    """SIGTERM every node at once, then wait (SIGKILL past the timeout). At once, because a node
+    stopped after the others waits for a quorum that is gone (a controlled shutdown needs it)."""
+    pids = {node.id: kafka_running_pid(cfg, node) for node in nodes}
     start = time.monotonic()
-    os.kill(pid, signal.SIGTERM)
-    while pid_alive(pid) and time.monotonic() - start < KAFKA_STOP_TIMEOUT:
-        time.sleep(0.2)
-    how = "SIGTERM"
-    if pid_alive(pid):
+    for pid in pids.values():
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+    results = []
+    for node in nodes:
+        pid = pids[node.id]
+        if pid is None:
+            if node.pidfile.exists():
+                node.pidfile.unlink()
+                results.append("not running (stale pid file removed)")
+            else:
+                results.append("not running")
+            continue
+        while pid_alive(pid) and time.monotonic() - start < KAFKA_STOP_TIMEOUT:
+            time.sleep(0.2)
+        how = "SIGTERM"
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            how = f"SIGKILL after {KAFKA_STOP_TIMEOUT:.0f} s"
+            while pid_alive(pid) and time.monotonic() - start < KAFKA_STOP_TIMEOUT + 10:
+                time.sleep(0.1)
+        node.pidfile.unlink(missing_ok=True)
+        results.append(f"stopped pid {pid} ({how}, {fmt_secs(time.monotonic() - start)})")
+    return results
+
+
+def kafka_kill(cfg: Config, node: KafkaNode) -> int | None:
+    """kill -9 one node (a crash, for the fault tests); its pid file stays, as after a real crash."""
+    pid = kafka_running_pid(cfg, node)
+    if pid is not None:
         os.kill(pid, signal.SIGKILL)
-        how = f"SIGKILL after {KAFKA_STOP_TIMEOUT:.0f} s"
-        while pid_alive(pid) and time.monotonic() - start < KAFKA_STOP_TIMEOUT + 10:
-            time.sleep(0.1)
-    cfg.kafka_pidfile.unlink(missing_ok=True)
-    return f"stopped pid {pid} ({how}, {fmt_secs(time.monotonic() - start)})"
+        while pid_alive(pid):
+            time.sleep(0.05)
+    return pid
+
+
+def kafka_launch_all(cfg: Config) -> list[KafkaLaunch]:
+    """Launch every node (node 1 first: it formats the cluster and records its id)."""
+    return [kafka_launch(cfg, node) for node in cfg.kafka_nodes]
+
+
+def kafka_stop_all(cfg: Config) -> list[str]:
+    """Stop every node of the cluster together; one line per node."""
+    nodes = cfg.kafka_nodes
+    return [f"node {n.id}: {result}" for n, result in zip(nodes, _stop_nodes(cfg, nodes), strict=True)]

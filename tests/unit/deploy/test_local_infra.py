@@ -88,3 +88,38 @@ def test_the_package_imports_only_the_standard_library():
             if bad:
                 outside[path.name] = bad
     assert outside == {}
+
+
+def test_a_three_broker_cluster_lists_every_node_in_the_env_lines(tmp_path):
+    result = infra(tmp_path, "env", CERTIBUS_KAFKA_PORT="39092", CERTIBUS_KAFKA_BROKERS="3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:39092,127.0.0.1:39192,127.0.0.1:39292"
+    )
+
+
+def test_a_bad_broker_count_is_refused(tmp_path):
+    result = infra(tmp_path, "up", "--brokers", "zero")
+    assert result.returncode == 2 and "--brokers 'zero' is not a broker count" in result.stderr
+    assert not (tmp_path / "state" / "kafka").exists()
+
+
+def test_each_node_of_a_cluster_is_a_voter_with_three_replicas_and_two_in_sync(tmp_path):
+    """The written server.properties: static voters, replication 3, min.insync.replicas 2."""
+    from deploy.local.localinfra.config import Config
+    from deploy.local.localinfra.kafka import kafka_write_config
+
+    cfg = Config(tmp_path, 39092, 39093, 0, "").with_brokers(3)
+    nodes = cfg.kafka_nodes
+    assert [(n.id, n.port, n.controller_port) for n in nodes] == [
+        (1, 39092, 39093),
+        (2, 39192, 39193),
+        (3, 39292, 39293),
+    ]
+    kafka_write_config(cfg, nodes[2])
+    props = dict(line.split("=", 1) for line in nodes[2].properties.read_text().splitlines() if "=" in line)
+    assert props["node.id"] == "3"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:39093,2@127.0.0.1:39193,3@127.0.0.1:39293"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:39292,CONTROLLER://127.0.0.1:39293"
+    assert props["min.insync.replicas"] == "2" and props["offsets.topic.replication.factor"] == "3"
+    assert props["log.dirs"] == str(tmp_path / "kafka" / "node-3" / "data")
