@@ -246,6 +246,12 @@ async def catch_up_week(
                 with acting_for(school.uai):
                     held[school.uai] = await run.confirm(school, proposed[school.uai])
 
+        async def pix_certif(school: School) -> None:
+            """The catch-up sessions are Pix Certif sessions too: created there, their values brought back."""
+            await record_pix_certif(run, school, seed)
+
+        await _for_each(limit, [s for s in schools if s.uai in proposed], pix_certif)
+
         async def convoke(school: School, session_id: str) -> dict[str, Any]:
             async with limit:
                 return await run.convoke(school, session_id)

@@ -64,15 +64,27 @@ async def record_pix_certif(run: Run, school: School, seed: int) -> int:
     recorded. Both files are kept in the output (``pix-certif/``). Importing the same file again
     changes nothing, so a resumed run or a resend is harmless."""
     sessions = (await run.call("scheduler", "GET", f"/schools/{school.uai}/sessions")).json()
-    plan_ids = sorted({s["plan_id"] for s in sessions if s["plan_id"]})
+    first_session: dict[str, str] = {}
+    for session in sessions:
+        if session["plan_id"]:
+            when = f"{session['date']} {session['time']}"
+            first_session[session["plan_id"]] = min(first_session.get(session["plan_id"], when), when)
+    # the plans in the order of their sessions (the first day's, then the catch-up week's): the
+    # files' names then do not depend on the plans' random ids
+    plan_ids = sorted(first_session, key=first_session.__getitem__)
     folder = run.output / "pix-certif"
     folder.mkdir(parents=True, exist_ok=True)
     recorded = 0
-    for plan_id in plan_ids:
+    for k, plan_id in enumerate(plan_ids):
+        mine = [x for x in sessions if x["plan_id"] == plan_id]
+        if all(x.get("pix_session_number") for x in mine):  # recorded earlier (the first day's plan)
+            recorded += len(mine)
+            continue
         exported = (await run.call("scheduler", "GET", f"/plans/{plan_id}/pix-certif-sessions.csv")).content
         filled = fill(exported, seed, school.uai)
+        suffix = "" if k == 0 else f"-{k + 1}"
         for name, content in (("sessions-a-creer", exported), ("sessions-pix-certif", filled)):
-            path = folder / f"{school.uai}-{name}.csv"
+            path = folder / f"{school.uai}-{name}{suffix}.csv"
             if not path.exists():  # a resumed run downloads the file with Pix's values already in
                 path.write_bytes(content)
         reply = await run.call(

@@ -102,8 +102,8 @@ async def test_an_erased_learner_leaves_no_personal_data_in_any_service_and_coun
         "academie": academie,
     }
 
-    digits = f"{random.randrange(10**6):06d}"
-    uai = "0" + digits + mod23_letter("0" + digits)
+    digits = f"021{random.randrange(10**4):04d}"  # a real department (Côte-d'Or): 096–099 are not
+    uai = digits + mod23_letter(digits)
     learners = generate_learners(random.randrange(10**9), 3, levels=(("3", "10310019110", 14),))
     learners = [replace(x, first_name=unique_name(), last_name=unique_name()) for x in learners]
     learners[0] = replace(learners[0], birth_date=date(2011, 2, 17))
