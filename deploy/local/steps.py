@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from deploy.local.draws import candidate_day, counts_as_started
+from deploy.local.exports import ExportSteps
 from deploy.local.generator import (
     campaign_csv_bytes,
     generate_orga_certificability,
@@ -29,20 +27,20 @@ from deploy.local.generator import (
     orga_certificability_csv_bytes,
 )
 from deploy.local.http_client import Answer, ServiceClient
-from deploy.local.retrying import NEVER, SAFE, TRANSIENT_ERRORS, Resend, error_code, send
+from deploy.local.retrying import NEVER, SAFE, TRANSIENT_ERRORS, Resend, send
 from deploy.local.schools import School, school_body
 from deploy.local.signin import SignIn
+from deploy.local.supervision import SupervisionSteps
 
 T = TypeVar("T")
-#: a step taken in a session's room, given the invigilator's headers (its token)
-RoomHook = Callable[[dict[str, str]], Awaitable[Any]]
 
 
-class Run:
+class Run(SupervisionSteps, ExportSteps):
     """HTTP clients of one run: the school APIs' and the public ones (invigilator space, LSU/LSL API,
     which have their own credentials). The school APIs are called with each school's own access
     token when ``signin`` is given (the provider: deploy/local/signin.py), else with the trusted
-    gateway's ``api_token``. Open it with ``async with``."""
+    gateway's ``api_token``. Open it with ``async with``. The finalisation and export steps are in
+    deploy/local/supervision.py and deploy/local/exports.py, mixed in."""
 
     def __init__(
         self,
@@ -259,262 +257,6 @@ class Run:
         (documents / f"session-{detail['session_number']}.zip").write_bytes(bundle.content)
         return detail
 
-    # ---- finalisation -----------------------------------------------------------------------
-
-    async def supervise(
-        self,
-        school: School,
-        session: dict[str, Any],
-        seed: int,
-        catch_up: bool = False,
-        late: RoomHook | None = None,
-        before_finalising: RoomHook | None = None,
-    ) -> int:
-        """The day of one session in the invigilator space, then its finalisation; candidates seen.
-
-        Absences, incidents and aborts are drawn from the seed, the INE and the room (deploy/local/
-        draws.py): one seed, the same day whatever the interleaving (issue 11). In the catch-up week
-        everyone comes; ``summary["started"]`` counts learners with a livret line. ``late`` (given
-        the room's token after its first start) may enrol a forgotten student, ``before_finalising``
-        reads the room last. Resumable: a step is taken only if the room does not show it done."""
-        login = await self.wait(
-            f"session {session['session_number']} to reach the invigilator space",
-            lambda: self._try_login(session),
-        )
-        room_rng = random.Random(f"{seed}:{school.uai}:{session['date']}:{session['time']}:{session['room']}")
-        if login.get("finalised"):  # an earlier (interrupted) run did this day already
-            counted = [c for c in session["candidates"] if counts_as_started(seed, c, catch_up)]
-            school.summary["started"] = school.summary.get("started", 0) + len(counted)
-            return len(session["candidates"])
-        headers = {"Authorization": f"Bearer {login['token']}"}
-        sid = session["session_id"]
-        base = f"/invigilator/sessions/{sid}/candidates"
-        room = (
-            await self.call(
-                "finalisation", "GET", f"/invigilator/sessions/{sid}", public=True, headers=headers
-            )
-        ).json()
-        states = {seat["candidate_id"]: seat["test_state"] for seat in room["candidates"]}
-        with_incident = {i["candidate_id"] for i in room["incidents"]}
-        reports = []
-        for index, candidate in enumerate(session["candidates"]):
-            cid = candidate["candidate_id"]
-            absent, aborted = (False, False) if catch_up else candidate_day(seed, candidate)
-            if absent:
-                reports.append({"candidate_id": cid, "present": False})
-                continue
-            running = states.get(cid, "not_started") in ("not_started", "started")
-            if states.get(cid, "not_started") == "not_started":
-                # confirming a presence again is a no-op; a start again is refused as already started
-                await self.call(
-                    "finalisation",
-                    "POST",
-                    f"{base}/{cid}/presence",
-                    public=True,
-                    headers=headers,
-                    resend=SAFE,
-                )
-                await self.call(
-                    "finalisation",
-                    "POST",
-                    f"{base}/{cid}/start",
-                    public=True,
-                    headers=headers,
-                    resend=Resend(safe=True, done_codes=("candidate.already_started",)),
-                )
-            if counts_as_started(seed, candidate, catch_up):  # one event loop: no race
-                school.summary["started"] = school.summary.get("started", 0) + 1
-            if late is not None:  # once, right after the room's first start: the loop reaches them
-                extra, late = await late(headers), None
-                if extra is not None:
-                    session["candidates"].append(extra)
-            if index == 0 and room_rng.random() < 0.5 and cid not in with_incident:
-                await self.call(
-                    "finalisation",
-                    "POST",
-                    f"/invigilator/sessions/{sid}/incidents",
-                    public=True,
-                    headers=headers,
-                    resend=Resend(applied=self._incident_recorded(sid, cid, headers)),
-                    json={
-                        "candidate_id": cid,
-                        "code": "C7",
-                        "description": "Connexion perdue 5 minutes, reprise autorisée",
-                    },
-                )
-                if running:  # authorising a resume again changes nothing (one more ResumeAuthorised)
-                    await self.call(
-                        "finalisation",
-                        "POST",
-                        f"{base}/{cid}/resume",
-                        public=True,
-                        headers=headers,
-                        resend=SAFE,
-                    )
-            if aborted:
-                if running:
-                    await self.call(  # ending a test already over is a no-op
-                        "finalisation", "POST", f"{base}/{cid}/end", public=True, headers=headers, resend=SAFE
-                    )
-                reports.append({"candidate_id": cid, "present": True, "abort_reason": "technical"})
-                continue
-            if running:
-                await self.call(  # completing again is refused: the test is no longer in progress
-                    "finalisation",
-                    "POST",
-                    f"{base}/{cid}/complete",
-                    public=True,
-                    headers=headers,
-                    resend=Resend(safe=True, done_codes=("candidate.test_not_in_progress",)),
-                )
-            reports.append({"candidate_id": cid, "present": True})
-        if before_finalising is not None:
-            await before_finalising(headers)
-        if any(r["present"] for r in reports):
-            await self.expect_session_locked(session)
-        await self.call(
-            "finalisation",
-            "PUT",
-            f"/sessions/{session['session_id']}/finalisation",
-            resend=Resend(safe=True, done_codes=("session.finalised",)),  # a second one is refused
-            json={
-                "examiner_global_comment": None,
-                "has_incident": False,
-                "has_joining_issue": False,
-                "candidate_reports": reports,
-            },
-        )
-        return len(reports)
-
-    async def expect_session_locked(self, session: dict[str, Any]) -> None:
-        """A test started (SessionStarted): the scheduler must refuse to move the session, before
-        any finalisation."""
-        path = f"/sessions/{session['session_id']}"
-
-        async def started() -> bool:
-            return (await self.call("scheduler", "GET", path)).json()["started"]
-
-        await self.wait(f"the scheduler to learn that session {session['session_number']} started", started)
-        refused = await self.call(  # a refused move changes nothing: safe to send again
-            "scheduler", "PATCH", path, expect=(409,), resend=SAFE, json={"time": session["time"]}
-        )
-        if refused.json()["error"]["code"] != "session.started":
-            raise RuntimeError(f"session {session['session_number']}: unexpected refusal {refused.text}")
-
-    def _incident_recorded(
-        self, session_id: str, candidate_id: str, headers: dict[str, str]
-    ) -> Callable[[], Awaitable[Answer | None]]:
-        """Reads back whether the room already holds the driver's incident for this candidate (each
-        POST records one more: resent only if it is not there)."""
-
-        async def recorded() -> Answer | None:
-            room = await self.call(
-                "finalisation", "GET", f"/invigilator/sessions/{session_id}", public=True, headers=headers
-            )
-            found = any(i["candidate_id"] == candidate_id for i in room.json()["incidents"])
-            return room if found else None
-
-        return recorded
-
-    async def _try_login(self, session: dict[str, Any]) -> dict[str, Any] | None:
-        """The invigilator's token; ``{"finalised": True}`` once the session is finalised; None
-        while the session has not reached the invigilator space."""
-        reply = await self.public["finalisation"].post(
-            "/invigilator/login",
-            json={"session_number": _kit_number(session), "password": session["invigilator_password"]},
-        )
-        if reply.status_code != 200:
-            return {"finalised": True} if error_code(reply) == "session.finalised" else None
-        return reply.json()
-
-    # ---- export -----------------------------------------------------------------------------
-
-    async def collect_exports(self, school: School) -> int:
-        """Wait for every result in the livret, then fetch it and each class's files; classes fetched."""
-        divisions = sorted({c["division"] for s in school.sessions for c in s["candidates"]})
-        started = school.summary.get("started", 0)
-
-        # the livret shows instants to the millisecond
-        resat = {
-            ine: (at := datetime.fromisoformat(text)).replace(microsecond=at.microsecond // 1000 * 1000)
-            for ine, text in school.summary.get("resat", {}).items()
-        }
-
-        async def livret_complete() -> dict[str, Any] | None:
-            """Every candidate who started has a result, published (the sandbox's class CSV comes first),
-            and the catch-up's result of who re-sat after aborting (the latest test wins)."""
-            reply = await self.http["export"].get(f"/schools/{school.uai}/livret.json")
-            if reply.status_code != 200:
-                return None
-            certifications = reply.json()["data"]["attributes"]["certifications"]
-            published = all(c["status"] != "pending" for c in certifications)
-            taken = {c["nationalStudentId"]: datetime.fromisoformat(c["date"]) for c in certifications}
-            latest = all(ine in taken and taken[ine] >= at for ine, at in resat.items())
-            return reply.json() if len(certifications) >= started and published and latest else None
-
-        livret = await self.wait(f"{school.uai}: results to reach the livret", livret_complete, seconds=600)
-        target = self.output / "http" / school.uai
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "livret.json").write_text(
-            json.dumps(livret, ensure_ascii=False, indent=1), encoding="utf-8"
-        )
-        for division in divisions:
-            # the export is eventually consistent: a class appears once its roster and results both arrived
-            async def class_csv(d: str = division) -> Answer | None:
-                reply = await self.http["export"].get(f"/schools/{school.uai}/classes/{d}/results.csv")
-                return reply if reply.status_code == 200 else None
-
-            csv = await self.wait(f"{school.uai}: the class results CSV of {division}", class_csv)
-            (target / f"resultats_{division}.csv").write_bytes(csv.content)
-            pdf = await self.call(
-                "export",
-                "GET",
-                f"/schools/{school.uai}/classes/{division}/attestations.pdf",
-                expect=tuple(range(200, 500)),
-            )
-            if pdf.status_code == 200:
-                (target / f"attestations_{division}.pdf").write_bytes(pdf.content)
-            readiness = (
-                await self.call("export", "GET", f"/schools/{school.uai}/classes/{division}/readiness")
-            ).json()
-            school.summary.setdefault("readiness", {})[division] = readiness
-        certs = livret["data"]["attributes"]["certifications"]
-        statuses = {
-            s: sum(1 for c in certs if c["status"] == s) for s in ("validated", "rejected", "pending")
-        }
-        school.summary["livret"] = statuses
-        self.log(
-            f"  {school.uai}: livret with {len(certs)} certifications {statuses}; {len(divisions)} class CSV(s)"
-        )
-        return len(divisions)
-
-    async def livret_api(self, uai: str, client_id: str, secret: str) -> int:
-        token = (
-            await self.call(
-                "export",
-                "POST",
-                "/api/application/token",
-                public=True,
-                resend=SAFE,  # a second token is as good as the first
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": client_id,
-                    "client_secret": secret,
-                    "scope": "organizations-certifications-result",
-                },
-            )
-        ).json()["access_token"]
-        feed = (
-            await self.call(
-                "export",
-                "GET",
-                f"/api/organizations/{uai}/certifications",
-                public=True,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-        ).json()
-        return len(feed["data"]["attributes"]["certifications"])
-
     # ---- the académie view ------------------------------------------------------------------
 
     async def academie_schools(self) -> list[dict[str, Any]]:
@@ -551,11 +293,6 @@ class Run:
         )
         (target / "schools.json").write_text(json.dumps(mine, ensure_ascii=False, indent=1), encoding="utf-8")
         return {"summary": summary, "schools": mine}
-
-
-def _kit_number(session: dict[str, Any]) -> int:
-    """The number the kit prints and the invigilator types: Pix Certif's once recorded."""
-    return session.get("pix_session_number") or session["session_number"]
 
 
 def _count(summary: dict[str, Any], key: str) -> int:
