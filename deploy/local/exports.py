@@ -32,7 +32,9 @@ class ExportSteps:
             if reply.status_code != 200:
                 return None
             certifications = reply.json()["data"]["attributes"]["certifications"]
-            published = all(c["status"] != "pending" for c in certifications)
+            # the class CSV carries no verification code: a result is whole once the livret JSON
+            # that follows it gave one (otherwise the copy read here differs from run to run)
+            published = all(c["status"] != "pending" and c.get("verificationCode") for c in certifications)
             taken = {c["nationalStudentId"]: datetime.fromisoformat(c["date"]) for c in certifications}
             latest = all(ine in taken and taken[ine] >= at for ine, at in resat.items())
             return reply.json() if len(certifications) >= started and published and latest else None
