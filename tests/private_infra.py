@@ -15,7 +15,15 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.local.localinfra.config import HOST, PG_ADMIN_ROLE, PG_DATABASE, REPO, Config, KafkaNode
+from deploy.local.localinfra.config import (
+    HOST,
+    PG_ADMIN_ROLE,
+    PG_DATABASE,
+    REPO,
+    Config,
+    InfraError,
+    KafkaNode,
+)
 from deploy.local.localinfra.kafka import (
     kafka_fetch_libs,
     kafka_kill,
@@ -141,6 +149,12 @@ class PrivateInfra:
     def __enter__(self) -> PrivateInfra:
         try:
             return self.start()
+        except InfraError as error:  # the state (and its logs) goes with close(): say why first
+            tail = ""
+            if error.log is not None and error.log.exists():
+                tail = "\n".join(error.log.read_text(errors="replace").splitlines()[-30:])
+            self.close()
+            raise RuntimeError(f"{error}; the end of {error.log}:\n{tail}") from error
         except BaseException:
             self.close()
             raise
