@@ -6,8 +6,12 @@ credentials); `deploy/local/run-tests` starts the provider when OIDC tests run.
 
 from __future__ import annotations
 
+import base64
+import functools
+import json
 import os
-from functools import cache
+import time
+from collections.abc import Callable
 
 import httpx
 
@@ -60,22 +64,44 @@ def password_token(username: str) -> str:
     )
 
 
-@cache
+def _fresh(fetch: Callable[..., str]) -> Callable[..., str]:
+    """One token per argument, fetched again once it has less than a minute left: the suite runs
+    for longer than the realm's 5-minute tokens live, so a token cached for the whole session would
+    be refused as expired by whichever test asks for it last."""
+    held: dict[tuple, str] = {}
+
+    @functools.wraps(fetch)
+    def token(*args: str) -> str:
+        current = held.get(args)
+        if current is None or _expires_at(current) - time.time() < 60:
+            held[args] = current = fetch(*args)
+        return current
+
+    token.cache_clear = held.clear  # type: ignore[attr-defined]
+    return token
+
+
+def _expires_at(token: str) -> float:
+    payload = token.split(".")[1]
+    return float(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"])
+
+
+@_fresh
 def staff_token(uai: str) -> str:
     return password_token(staff_user(uai))
 
 
-@cache
+@_fresh
 def referent_token(uai: str) -> str:
     return password_token(referent_user(uai))
 
 
-@cache
+@_fresh
 def operator_token() -> str:
     return password_token(OPERATOR_USER)
 
 
-@cache
+@_fresh
 def pix_token() -> str:
     """The Pix side's token, by the client-credentials grant."""
     return _token(
