@@ -293,9 +293,12 @@ RUN_FILE = "run.json"
 
 
 def start_provider(schools: list[School]) -> str:
-    """The local OpenID Connect provider (Keycloak) with a realm of the run's schools: a staff
-    member and a Pix referent per school, the académie's operator. Returns its issuer URL."""
-    cfg = dataclasses.replace(Config.load(), keycloak_schools=tuple(s.uai for s in schools))
+    """The local OpenID Connect provider (Keycloak) with a realm of the run's schools (and those of
+    CERTIBUS_KEYCLOAK_SCHOOLS): a staff member and a Pix referent per school, the académie's
+    operator. Returns its issuer URL."""
+    local = Config.load()  # CERTIBUS_KEYCLOAK_SCHOOLS: schools of one's own beside the run's (a probe)
+    uais = tuple(dict.fromkeys([*(s.uai for s in schools), *local.keycloak_schools]))
+    cfg = dataclasses.replace(local, keycloak_schools=uais)
     print(f"== the OpenID Connect provider for {len(schools)} schools ({cfg.keycloak_url})", flush=True)
     keycloak_up(cfg)
     return issuer_url(cfg.keycloak_url)

@@ -41,7 +41,8 @@ sys.path.insert(0, str(REPO))
 
 from deploy.local.generator import generate_learners, learner_csv_bytes, random_uai  # noqa: E402
 from deploy.local.schools import School, school_body  # noqa: E402
-from deploy.local.stack import DEFAULT_PORTS, StackConfig  # noqa: E402
+from deploy.local.signin import SignIn, acting_for, issuer_url  # noqa: E402
+from deploy.local.stack import DEFAULT_PORTS  # noqa: E402
 from tests.benchmarks.bench_delivery import raw_kafka, sample_record  # noqa: E402
 
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
@@ -49,7 +50,10 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 LOCAL_DIR = Path(os.environ.get("CERTIBUS_LOCAL_DIR", REPO / ".local" / "academie"))
 KAFKA = f"127.0.0.1:{os.environ.get('CERTIBUS_KAFKA_PORT', '29092')}"
 PORTS = DEFAULT_PORTS
-API_TOKEN = StackConfig.__dataclass_fields__["api_token"].default
+#: the probe school, outside the run's académie but in its provider's realm
+PROBE_UAI = random_uai(random.Random(4242), "058")
+#: run-academie's provider (deploy/local/run-academie: CERTIBUS_KEYCLOAK_PORT)
+KEYCLOAK_PORT = int(os.environ.get("CERTIBUS_KEYCLOAK_PORT", "28080"))
 
 
 def _read(path: str) -> str | None:
@@ -161,15 +165,22 @@ def sustained_rate(series: list[tuple[float, int]]) -> tuple[int, float]:
 
 async def probe_latency(stop: asyncio.Event, latencies: list[float]) -> None:
     """Once a second: a roster posted for a probe school, until the scheduler lists its new class."""
-    rng = random.Random(4242)
-    uai = random_uai(rng, "058")
-    portal = {"Authorization": f"Bearer {API_TOKEN}"}
+    uai = PROBE_UAI
+    # the main job's services take only tokens of its provider: the probe signs in as its school's
+    # referent (run-academie adds CERTIBUS_KEYCLOAK_SCHOOLS, set to the probe's UAI, to the realm)
+    signin = SignIn(issuer_url(f"http://127.0.0.1:{KEYCLOAK_PORT}"))
+
+    async def signed(request: httpx.Request) -> None:
+        with acting_for(uai):
+            request.headers.update(await signin.authorization())
+
     async with (
+        signin,
         httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{PORTS['scheduler']}", headers=portal, timeout=30
+            base_url=f"http://127.0.0.1:{PORTS['scheduler']}", event_hooks={"request": [signed]}, timeout=30
         ) as sch,
         httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{PORTS['eligibility']}", headers=portal, timeout=30
+            base_url=f"http://127.0.0.1:{PORTS['eligibility']}", event_hooks={"request": [signed]}, timeout=30
         ) as eli,
     ):
         while not stop.is_set():  # the services come up
@@ -212,7 +223,9 @@ async def watch_run(args: argparse.Namespace, output: Path) -> dict:
     command += ["--concurrency", str(args.concurrency), "--output", str(output)]
     started = time.perf_counter()
     driver = await asyncio.create_subprocess_exec(
-        *command, cwd=REPO, env={**os.environ, "CERTIBUS_LOCAL_DIR": str(LOCAL_DIR)}
+        *command,
+        cwd=REPO,
+        env={**os.environ, "CERTIBUS_LOCAL_DIR": str(LOCAL_DIR), "CERTIBUS_KEYCLOAK_SCHOOLS": PROBE_UAI},
     )
     watch = Watch(driver.pid)
     stop = asyncio.Event()
@@ -345,8 +358,8 @@ async def main(args: argparse.Namespace) -> None:
         "peak_rss_mb": {k: round(v / 1e6) for k, v in watch.peak_rss.items()},
         "command_to_read_model_ms": {
             "probes": len(latencies),
-            "p50": round(1000 * p50),
-            "p99": round(1000 * p99),
+            "p50": round(1000 * p50) if latencies else None,
+            "p99": round(1000 * p99) if latencies else None,
         },
         "median_latency_ms": round(1000 * statistics.median(latencies)) if latencies else None,
     }
