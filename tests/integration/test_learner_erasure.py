@@ -244,11 +244,17 @@ async def test_an_erased_learner_leaves_no_personal_data_in_any_service_and_coun
                 ),
             }
 
-        before = await counts()
-        assert before == {
+        expected = {
             "roster": 3, "assessed": 3, "enrolled": 3, "room": 3, "results": 2, "exported": 2, "view": 3,
             "view_learners": 3,
         }  # fmt: skip
+
+        async def every_read_model_caught_up() -> bool:  # the académie view reads the enrolment on its own
+            return await counts() == expected
+
+        await wait_for(every_read_model_caught_up, what="every service's counts before the erasure")
+        before = await counts()
+        assert before == expected
 
         # refusals change nothing: no learner named, another school's or an unknown learner
         nobody = await eligibility.http.post(f"/schools/{uai}/erasures", json={})

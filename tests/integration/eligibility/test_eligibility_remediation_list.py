@@ -136,20 +136,23 @@ async def test_an_assessment_read_before_its_request_still_resolves_it_and_a_mov
 ):
     svc = await start_service(definition)
     t0 = datetime(2027, 5, 11, 6, tzinfo=UTC)
+    # the service's consumers also fill this schema from the topics' earlier requests: only this
+    # test's session and learners are looked at
+    session_id = f"s-{uuid.uuid4()}"
+    early, late, still_open = (f"{name}-{uuid.uuid4()}" for name in ("early", "late", "open"))
+    mine = "SELECT * FROM remediation_items WHERE session_id = $1 ORDER BY learner_id"
     async with svc.pool.acquire() as conn:
         store = RemediationStore(conn)
-        await store.record_certifiable(
-            [("L-early", t0 - timedelta(days=1)), ("L-late", t0 + timedelta(hours=2))]
+        await store.record_certifiable([(early, t0 - timedelta(days=1)), (late, t0 + timedelta(hours=2))])
+        await store.record_requests(
+            [item(who, t0, session_id=session_id) for who in (early, late, still_open)]
         )
-        await store.record_requests([item("L-early", t0), item("L-late", t0), item("L-open", t0)])
-        await store.record_certifiable([("L-late", t0 + timedelta(hours=1))])  # an earlier one arrives later
-        rows = {
-            r["learner_id"]: r["resolved_at"] for r in await conn.fetch("SELECT * FROM remediation_items")
-        }
-        assert rows == {"L-early": None, "L-late": t0 + timedelta(hours=1), "L-open": None}
+        await store.record_certifiable([(late, t0 + timedelta(hours=1))])  # an earlier one arrives later
+        rows = {r["learner_id"]: r["resolved_at"] for r in await conn.fetch(mine, session_id)}
+        assert rows == {early: None, late: t0 + timedelta(hours=1), still_open: None}
 
         # the session moved: its next check's items replace the old due date's
         later = DUE + timedelta(days=7)
-        await store.record_requests([item("L-open", t0 + timedelta(days=7), later)])
-        keys = await conn.fetch("SELECT learner_id, due_date FROM remediation_items ORDER BY learner_id")
-        assert [(k["learner_id"], k["due_date"]) for k in keys] == [("L-open", later)]
+        await store.record_requests([item(still_open, t0 + timedelta(days=7), later, session_id)])
+        keys = await conn.fetch(mine, session_id)
+        assert [(k["learner_id"], k["due_date"]) for k in keys] == [(still_open, later)]
