@@ -17,7 +17,7 @@ from shared.errors import DomainError
 
 
 class Issue(Protocol):
-    """One broken rule of a file (eligibility's ``ImportIssue`` is one)."""
+    """One broken rule of a file (``FileIssue`` is one; a caller may bring its own)."""
 
     file_name: str
     line: int | None
@@ -55,7 +55,8 @@ class FileIssues:
         self.issues: list[FileIssue] = []
 
     def add(self, line: int | None, column: str | None, rule: str, message: str) -> None:
-        self.issues.append(FileIssue(self.file_name, line, column, str(rule), message))
+        """``rule``: a code, or a StrEnum of codes (kept as given: it compares and renders as its code)."""
+        self.issues.append(FileIssue(self.file_name, line, column, rule, message))
 
     def __bool__(self) -> bool:
         return bool(self.issues)

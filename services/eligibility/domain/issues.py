@@ -4,8 +4,9 @@ Rules are stable machine-readable codes (the UI and the events carry them); mess
 because the people who fix the files are school staff.
 """
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from shared.file_issues import FileIssue, FileIssues
 
 
 class Rule(StrEnum):
@@ -55,36 +56,8 @@ class Rule(StrEnum):
     ORGA_DATE_WITHOUT_STATUS = "orga.date_without_status"
 
 
-@dataclass(frozen=True, slots=True)
-class ImportIssue:
-    """One broken rule. `line` is 1-based with the header as line 1 (XML: the element's line)."""
-
-    file_name: str
-    line: int | None
-    column: str | None
-    rule: Rule
-    message: str
-
-    def __str__(self) -> str:
-        where = self.file_name
-        if self.line is not None:
-            where += f":{self.line}"
-        if self.column:
-            where += f" [{self.column}]"
-        return f"{where}: {self.rule} — {self.message}"
-
-
-class IssueCollector:
-    """Accumulates issues for one file so parsers can keep going and report everything at once."""
-
-    __slots__ = ("file_name", "issues")
-
-    def __init__(self, file_name: str) -> None:
-        self.file_name = file_name
-        self.issues: list[ImportIssue] = []
-
-    def add(self, line: int | None, column: str | None, rule: Rule, message: str) -> None:
-        self.issues.append(ImportIssue(self.file_name, line, column, rule, message))
-
-    def __bool__(self) -> bool:
-        return bool(self.issues)
+#: one broken rule of an import (the shared shape every import answers: shared/file_issues.py);
+#: ``line`` is 1-based with the header as line 1 (XML: the element's line), ``rule`` a ``Rule``
+ImportIssue = FileIssue
+#: collects a file's issues so the parsers keep going and report everything at once
+IssueCollector = FileIssues
