@@ -244,7 +244,7 @@ _bearer = HTTPBearer(
 )
 
 
-def require_api_token(
+async def require_api_token(
     _request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> None:
     """Declares the bearer token in the OpenAPI; ``SchoolRoute`` checks it before the body is read.
@@ -253,7 +253,7 @@ def require_api_token(
     """
 
 
-def current_principal(request: Request) -> Principal | None:
+async def current_principal(request: Request) -> Principal | None:
     """FastAPI dependency: who is calling a school route (None when the API is open)."""
     return getattr(request.state, "principal", None)
 

@@ -272,9 +272,17 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     return app
 
 
-def get_runtime(request: Request) -> Runtime:
-    """FastAPI dependency: the running service's runtime (``runtime: Runtime = Depends(get_runtime)``)."""
+def runtime_of(request: Request) -> Runtime:
+    """The running service's runtime, for code that holds the request."""
     return request.app.state.runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the running service's runtime (``runtime: Runtime = Depends(get_runtime)``).
+
+    ``async`` on purpose, as every dependency here: FastAPI runs a plain ``def`` dependency in a
+    worker thread, a thread hand-off per request for a lookup."""
+    return runtime_of(request)
 
 
 def run(definition: ServiceDefinition) -> None:

@@ -33,7 +33,7 @@ router = operator_api_router(prefix="/academie", tags=["académie"])
 CSV_FILE_NAME = "academie-phase3.csv"
 
 
-def filters(
+async def filters(
     type: str | None = Query(None, description="college, lycee or lp"),
     step: str | None = Query(None, description="the first step not reached: planned … livret, or done"),
     overdue: bool | None = Query(None, description="true: only schools with an overdue finalisation"),

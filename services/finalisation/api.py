@@ -28,7 +28,7 @@ from services.finalisation.usecases import results as results_intake
 from services.finalisation.usecases.ports import Begin, Dependencies
 from shared.errors import DomainError, statuses
 from shared.http import ApiError, error_responses, query_uai, school_api_router
-from shared.service import get_runtime
+from shared.service import runtime_of
 
 #: the HTTP status of each refusal code (others: 422, the request's content was refused)
 ERROR_STATUSES = statuses(
@@ -60,7 +60,7 @@ router = APIRouter()
 async def use_case_dependencies(request: Request) -> Dependencies:
     """The use cases' dependencies (``async``, like every dependency of these routes: FastAPI runs a
     plain ``def`` dependency in a worker thread, a thread hop per request that was ≈ 16 % of a click)."""
-    return get_runtime(request).state[DEPENDENCIES]
+    return runtime_of(request).state[DEPENDENCIES]
 
 
 Deps = Annotated[Dependencies, Depends(use_case_dependencies)]
@@ -286,7 +286,7 @@ async def record_incident(session_id: Invigilated, body: IncidentIn, deps: Deps)
 
 async def school_of_session(request: Request, session_id: str) -> str | None:
     """The UAI of the session a route names (None: this service does not know it → 404)."""
-    async with get_runtime(request).pool.acquire() as conn:
+    async with runtime_of(request).pool.acquire() as conn:
         return await FinalisationStore(conn).school_of_session(session_id)
 
 

@@ -43,7 +43,7 @@ from services.scheduler.usecases.common import Begin, PasswordHasher, SchoolCloc
 from services.scheduler.usecases.sessions import enrolled_candidate
 from shared.errors import statuses
 from shared.http import error_responses, school_api_router
-from shared.service import Runtime, get_runtime
+from shared.service import Runtime, get_runtime, runtime_of
 
 #: HTTP status of each refusal code; a code not listed is a 422 (the request itself is wrong)
 ERROR_STATUSES = statuses(
@@ -109,7 +109,7 @@ class UseCaseDependencies:
 DEPENDENCIES = "scheduler.use_case_dependencies"
 
 
-def use_cases(runtime: Runtime = Depends(get_runtime)) -> UseCaseDependencies:
+async def use_cases(runtime: Runtime = Depends(get_runtime)) -> UseCaseDependencies:
     """FastAPI dependency: the use cases' dependencies."""
     return runtime.state[DEPENDENCIES]
 
@@ -120,7 +120,7 @@ async def school_of(request: Request, resource_id: str) -> str | None:
         key = uuid.UUID(resource_id)
     except ValueError:
         return None
-    async with get_runtime(request).pool.acquire() as conn:
+    async with runtime_of(request).pool.acquire() as conn:
         return await store.SchedulerStore(conn).school_of(key)
 
 

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import aiohttp
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
@@ -100,6 +101,21 @@ def _role(pid: int, driver_pid: int) -> str | None:
     return None
 
 
+def _descendants(root: int, pids: list[int]) -> set[int]:
+    """``root`` and every process under it."""
+    children: dict[int, list[int]] = {}
+    for pid in pids:
+        text = _read(f"/proc/{pid}/stat")
+        if text:
+            children.setdefault(int(text[text.rindex(")") + 2 :].split()[1]), []).append(pid)
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
 @dataclass
 class Watch:
     """Peak memory and CPU per role, summed over the role's processes (PostgreSQL: its backends too,
@@ -108,12 +124,19 @@ class Watch:
     driver_pid: int
     cpu: dict[int, tuple[str, float]] = field(default_factory=dict)
     peak_rss: dict[str, int] = field(default_factory=dict)
+    #: CPU per role when every service first answered /ready: what starting the JVM, formatting
+    #: storage, migrating and creating topics cost, left out of the per-student figure
+    at_ready: dict[str, float] | None = None
 
     def sample(self) -> None:
         postmaster = None
         rss: dict[str, int] = {}
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+        ours = _descendants(self.driver_pid, pids)  # not the services of another run on this machine
         roles = {pid: _role(pid, self.driver_pid) for pid in pids}
+        roles = {
+            pid: role if role in ("kafka", "postgres") or pid in ours else None for pid, role in roles.items()
+        }
         for pid, role in roles.items():
             if role == "postgres":
                 postmaster = pid
@@ -139,6 +162,26 @@ class Watch:
             totals[role] = totals.get(role, 0.0) + seconds
         return totals
 
+    def mark_ready(self) -> None:
+        self.sample()
+        self.at_ready = self.cpu_by_role()
+
+    def cpu_since_ready(self) -> dict[str, float]:
+        """CPU per role spent after the stack was ready: the run's own work (its idle waits too)."""
+        start = self.at_ready or {}
+        return {role: seconds - start.get(role, 0.0) for role, seconds in self.cpu_by_role().items()}
+
+
+async def all_ready(client: httpx.AsyncClient) -> bool:
+    """Every service of the stack answers /ready with 200."""
+    for port in PORTS.values():
+        try:
+            if (await client.get(f"http://127.0.0.1:{port}/ready")).status_code != 200:
+                return False
+        except httpx.HTTPError:
+            return False
+    return True
+
 
 async def group_offsets(admin: AIOKafkaAdminClient) -> dict[str, int]:
     """Committed offsets summed over partitions, for every certibus consumer group."""
@@ -163,14 +206,17 @@ def sustained_rate(series: list[tuple[float, int]]) -> tuple[int, float]:
     return events, events / busy if busy > 0 else 0.0
 
 
-async def probe_latency(stop: asyncio.Event, latencies: list[float]) -> None:
-    """Once a second: a roster posted for a probe school, until the scheduler lists its new class."""
+async def probe_latency(stop: asyncio.Event, latencies: list[float], problems: list[str]) -> None:
+    """Once a second: a roster posted for a probe school, until the scheduler lists its new class.
+    What stops or skips a probe goes to ``problems`` (printed with the figures: an empty probe says why)."""
     uai = PROBE_UAI
     # the main job's services take only tokens of its provider: the probe signs in as its school's
     # referent (run-academie adds CERTIBUS_KEYCLOAK_SCHOOLS, set to the probe's UAI, to the realm)
     signin = SignIn(issuer_url(f"http://127.0.0.1:{KEYCLOAK_PORT}"))
 
     async def signed(request: httpx.Request) -> None:
+        if request.url.path == "/ready":  # open, and answered before the provider may be
+            return
         with acting_for(uai):
             request.headers.update(await signin.authorization())
 
@@ -193,29 +239,45 @@ async def probe_latency(stop: asyncio.Event, latencies: list[float]) -> None:
                 pass
             await asyncio.sleep(0.5)
         probe = School(uai, "Collège de la sonde", "college", "Nevers")
-        if (await sch.put(f"/schools/{uai}", json=school_body(probe))).status_code >= 300:
+        registered = await sch.put(f"/schools/{uai}", json=school_body(probe))
+        if registered.status_code >= 300:
+            problems.append(f"PUT /schools/{uai}: {registered.status_code} {registered.text[:300]}")
             return
         n = 0
         while not stop.is_set():
             n += 1
-            [learner] = generate_learners(9000 + n, 1)
-            division = f"3P{n}"
-            roster = learner_csv_bytes([replace(learner, division=division)], delimiter=";", bom=True)
-            answer = await eli.post(
-                f"/schools/{uai}/rosters", files={"file": (f"probe_{n}.csv", roster, "text/csv")}
-            )
-            answered = time.perf_counter()
-            if answer.status_code >= 300:
-                await asyncio.sleep(1)
-                continue
-            deadline = answered + 120
-            while time.perf_counter() < deadline and not stop.is_set():
-                classes = (await sch.get(f"/schools/{uai}")).json().get("classes", [])
-                if any(c["division"] == division for c in classes):
-                    latencies.append(time.perf_counter() - answered)
-                    break
-                await asyncio.sleep(0.01)
+            try:
+                await _probe_once(sch, eli, uai, n, stop, latencies, problems)
+            except (httpx.HTTPError, aiohttp.ClientError) as error:  # a service restarting: next probe
+                problems.append(f"probe {type(error).__name__}: {error}")
             await asyncio.sleep(1)
+
+
+async def _probe_once(
+    sch: httpx.AsyncClient,
+    eli: httpx.AsyncClient,
+    uai: str,
+    n: int,
+    stop: asyncio.Event,
+    latencies: list[float],
+    problems: list[str],
+) -> None:
+    """One roster of one new class, then the scheduler polled until it lists that class."""
+    [learner] = generate_learners(9000 + n, 1)
+    division = f"3P{n}"
+    roster = learner_csv_bytes([replace(learner, division=division)], delimiter=";", bom=True)
+    answer = await eli.post(f"/schools/{uai}/rosters", files={"file": (f"probe_{n}.csv", roster, "text/csv")})
+    answered = time.perf_counter()
+    if answer.status_code >= 300:
+        problems.append(f"POST roster: {answer.status_code} {answer.text[:300]}")
+        return
+    deadline = answered + 120
+    while time.perf_counter() < deadline and not stop.is_set():
+        classes = (await sch.get(f"/schools/{uai}")).json().get("classes", [])
+        if any(c["division"] == division for c in classes):
+            latencies.append(time.perf_counter() - answered)
+            break
+        await asyncio.sleep(0.05)  # 50 ms resolution; faster polling would load the scheduler it measures
 
 
 async def watch_run(args: argparse.Namespace, output: Path) -> dict:
@@ -230,11 +292,15 @@ async def watch_run(args: argparse.Namespace, output: Path) -> dict:
     watch = Watch(driver.pid)
     stop = asyncio.Event()
     latencies: list[float] = []
-    probe = asyncio.create_task(probe_latency(stop, latencies))
+    problems: list[str] = []
+    probe = asyncio.create_task(probe_latency(stop, latencies, problems))
     series: dict[str, list[tuple[float, int]]] = {}
     admin: AIOKafkaAdminClient | None = None
+    readiness = httpx.AsyncClient(timeout=2)
     while driver.returncode is None:
         watch.sample()
+        if watch.at_ready is None and await all_ready(readiness):
+            watch.mark_ready()
         try:
             if admin is None:
                 admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
@@ -246,8 +312,11 @@ async def watch_run(args: argparse.Namespace, output: Path) -> dict:
             admin = None  # the broker is being (re)started by the main job
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(driver.wait(), timeout=1)
+    await readiness.aclose()
     stop.set()
-    await asyncio.gather(probe, return_exceptions=True)
+    [outcome] = await asyncio.gather(probe, return_exceptions=True)
+    if isinstance(outcome, BaseException):
+        problems.append(f"the probe stopped: {outcome!r}")
     if admin is not None:
         await admin.close()
     if driver.returncode != 0:
@@ -257,6 +326,7 @@ async def watch_run(args: argparse.Namespace, output: Path) -> dict:
         "watch": watch,
         "series": series,
         "latencies": latencies,
+        "probe_problems": problems,
     }
 
 
@@ -319,20 +389,26 @@ async def main(args: argparse.Namespace) -> None:
     console.print(groups)
 
     watch: Watch = watched["watch"]
-    cpu = watch.cpu_by_role()
-    processes = Table(title="processes")
-    for column in ("process", "CPU s", "CPU ms / student", "peak RSS MB"):
+    whole = watch.cpu_by_role()
+    cpu = watch.cpu_since_ready()
+    processes = Table(title="processes (CPU per student: from the moment every service was ready)")
+    for column in ("process", "CPU s, whole command", "CPU s, run", "CPU ms / student", "peak RSS MB"):
         processes.add_column(column, justify="left" if column == "process" else "right")
     for role in sorted(cpu, key=cpu.get, reverse=True):
         processes.add_row(
             role,
+            f"{whole[role]:,.1f}",
             f"{cpu[role]:,.1f}",
             f"{1000 * cpu[role] / students:.2f}",
             f"{watch.peak_rss.get(role, 0) / 1e6:,.0f}",
         )
     total_cpu = sum(cpu.values())
     processes.add_section()
-    processes.add_row("all", f"{total_cpu:,.1f}", f"{1000 * total_cpu / students:.2f}", "")
+    processes.add_row(
+        "all", f"{sum(whole.values()):,.1f}", f"{total_cpu:,.1f}", f"{1000 * total_cpu / students:.2f}", ""
+    )
+    if watch.at_ready is None:
+        console.print("[yellow]the stack never answered /ready while watched: CPU counts start-up too[/]")
     console.print(processes)
 
     latencies = watched["latencies"]
@@ -341,6 +417,8 @@ async def main(args: argparse.Namespace) -> None:
         f"roster answered by eligibility → class visible in the scheduler: {len(latencies)} probes,"
         f" p50 {1000 * p50:.0f} ms, p99 {1000 * p99:.0f} ms, max {1000 * max(latencies or [float('nan')]):.0f} ms"
     )
+    for problem in dict.fromkeys(watched["probe_problems"]):  # each cause once
+        console.print(f"[yellow]probe: {problem}[/]")
     console.print(
         f"raw aiokafka, {raw_records:,} records of {len(sample.value)} B: produce {produced:.1f} s, consume {consumed:.1f} s"
     )
@@ -354,12 +432,14 @@ async def main(args: argparse.Namespace) -> None:
         "raw_consume_per_second": round(raw_rate, 1),
         "groups": rates,
         "cpu_seconds": {k: round(v, 1) for k, v in cpu.items()},
+        "cpu_seconds_whole_command": {k: round(v, 1) for k, v in whole.items()},
         "cpu_ms_per_student": round(1000 * total_cpu / students, 2),
         "peak_rss_mb": {k: round(v / 1e6) for k, v in watch.peak_rss.items()},
         "command_to_read_model_ms": {
             "probes": len(latencies),
             "p50": round(1000 * p50) if latencies else None,
             "p99": round(1000 * p99) if latencies else None,
+            "problems": sorted(set(watched["probe_problems"])),
         },
         "median_latency_ms": round(1000 * statistics.median(latencies)) if latencies else None,
     }
