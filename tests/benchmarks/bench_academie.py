@@ -44,12 +44,18 @@ from deploy.local.generator import generate_learners, learner_csv_bytes, random_
 from deploy.local.schools import School, school_body  # noqa: E402
 from deploy.local.signin import SignIn, acting_for, issuer_url  # noqa: E402
 from deploy.local.stack import DEFAULT_PORTS  # noqa: E402
+from tests.benchmarks import pg_statements  # noqa: E402
 from tests.benchmarks.bench_delivery import raw_kafka, sample_record  # noqa: E402
 
 CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 LOCAL_DIR = Path(os.environ.get("CERTIBUS_LOCAL_DIR", REPO / ".local" / "academie"))
 KAFKA = f"127.0.0.1:{os.environ.get('CERTIBUS_KAFKA_PORT', '29092')}"
+#: run-academie's PostgreSQL (deploy/local/run-academie: CERTIBUS_PG_PORT), as its administrator
+DATABASE = (
+    f"postgresql://certibus_admin:{os.environ.get('CERTIBUS_PG_ADMIN_PASSWORD', 'certibus_admin')}"
+    f"@127.0.0.1:{os.environ.get('CERTIBUS_PG_PORT', '25432')}/certibus"
+)
 PORTS = DEFAULT_PORTS
 #: the probe school, outside the run's académie but in its provider's realm
 PROBE_UAI = random_uai(random.Random(4242), "058")
@@ -301,6 +307,7 @@ async def watch_run(args: argparse.Namespace, output: Path) -> dict:
         watch.sample()
         if watch.at_ready is None and await all_ready(readiness):
             watch.mark_ready()
+            await pg_statements.reset(DATABASE)
         try:
             if admin is None:
                 admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
@@ -348,6 +355,7 @@ async def main(args: argparse.Namespace) -> None:
     sample = await sample_record(KAFKA, "certibus.eligibility")
     raw_records = max(published, 100_000)  # enough records for a rate that is not start-up noise
     produced, consumed, _ = await raw_kafka(KAFKA, 6, sample, raw_records)
+    statements = await pg_statements.top(DATABASE)
     raw_rate = raw_records / consumed
 
     phases = Table(title=f"{args.scale}: {len(summary['schools'])} schools, {students:,} students")
@@ -417,6 +425,8 @@ async def main(args: argparse.Namespace) -> None:
         f"roster answered by eligibility → class visible in the scheduler: {len(latencies)} probes,"
         f" p50 {1000 * p50:.0f} ms, p99 {1000 * p99:.0f} ms, max {1000 * max(latencies or [float('nan')]):.0f} ms"
     )
+    if statements:
+        console.print(pg_statements.table(statements))
     for problem in dict.fromkeys(watched["probe_problems"]):  # each cause once
         console.print(f"[yellow]probe: {problem}[/]")
     console.print(
@@ -434,6 +444,7 @@ async def main(args: argparse.Namespace) -> None:
         "cpu_seconds": {k: round(v, 1) for k, v in cpu.items()},
         "cpu_seconds_whole_command": {k: round(v, 1) for k, v in whole.items()},
         "cpu_ms_per_student": round(1000 * total_cpu / students, 2),
+        "postgres_statements": statements,
         "peak_rss_mb": {k: round(v / 1e6) for k, v in watch.peak_rss.items()},
         "command_to_read_model_ms": {
             "probes": len(latencies),

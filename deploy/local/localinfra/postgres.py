@@ -197,6 +197,14 @@ def pg_initdb(cfg: Config, bindir: Path, data: Path, run: Path) -> float | None:
     return time.monotonic() - start
 
 
+def statement_statistics(bindir: Path | None) -> str:
+    """``pg_stat_statements`` preloaded when the server has it (Debian's packages do), so that
+    tests/benchmarks/bench_academie.py can say which statements the run's database time went to."""
+    if bindir is None or not (bindir.parent / "lib" / "pg_stat_statements.so").exists():
+        return ""
+    return "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = top\n"
+
+
 def pg_write_settings(cfg: Config, data: Path, run: Path) -> None:
     target = data / "certibus.conf"
     target.write_text(
@@ -213,6 +221,7 @@ full_page_writes = off
 logging_collector = off
 log_min_messages = warning
 """
+        + statement_statistics(pg_bindir(required=False))
     )
     if is_root():
         uid, gid = pg_os_user_ids()

@@ -68,13 +68,21 @@ class State:
 class InMemoryStore:
     """The SchedulerStore's methods over a ``State``."""
 
-    def __init__(self, state: State, numbers: Iterable[int]) -> None:
+    def __init__(self, state: State, numbers: Iterable[int], locks_held: set[str] | None = None) -> None:
         self.state = state
         self._numbers = iter(numbers)
+        #: the schools locked by some open transaction, and those this one locked
+        self.locks_held = locks_held if locks_held is not None else set()
+        self.locked: set[str] = set()
 
     # ---- schools
     async def lock_school(self, uai: str) -> bool:
-        return uai in self.state.schools
+        """Held until the transaction ends, as ``SELECT … FOR UPDATE``."""
+        if uai not in self.state.schools:
+            return False
+        self.locks_held.add(uai)
+        self.locked.add(uai)
+        return True
 
     async def get_school(self, uai: str) -> SchoolRow | None:
         return self.state.schools.get(uai)
@@ -361,12 +369,18 @@ class InMemoryScheduler:
         self.events: list[Event] = []
         self.commits = 0
         self._numbers = itertools.count(1)
+        #: schools locked by an open transaction (``lock_school``), released when it ends
+        self.school_locks_held: set[str] = set()
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[FakeUnitOfWork]:
         working = copy.deepcopy(self.state)
-        uow = FakeUnitOfWork(InMemoryStore(working, self._numbers))
-        yield uow  # an exception propagates: the working copy and its events are dropped
+        store = InMemoryStore(working, self._numbers, self.school_locks_held)
+        uow = FakeUnitOfWork(store)
+        try:
+            yield uow  # an exception propagates: the working copy and its events are dropped
+        finally:
+            self.school_locks_held -= store.locked
         self.state = working
         self.events += uow.events
         self.commits += 1
