@@ -38,6 +38,7 @@ from shared.contracts.events_finalisation import (
 from shared.contracts.events_scheduler import (
     RETIRED_SESSION_EVENTS,
     AnySessionDetails,
+    CandidateIdentity,
     CandidatesEnrolled,
     CandidateUnenrolled,
     CandidateUpdated,
@@ -87,6 +88,7 @@ __all__ = [
     "PERSONAL_DATA",
     "RETIRED_SESSION_EVENTS",
     "AnySessionDetails",
+    "CandidateIdentity",
     "CandidateUnenrolled",
     "CandidateUpdated",
     "CandidatesEnrolled",

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from shared.contracts.event_base import Event, personal, routed
+from shared.contracts.events_scheduler import CandidateIdentity
 from shared.contracts.topics import FINALISATION
 
 
@@ -54,16 +55,7 @@ class SessionIncident(IssueReport):
     )
 
 
-class FinalisedCandidate(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    candidate_id: str
-    learner_id: str
-    ine: str | None = personal()
-    first_name: str = personal()
-    last_name: str = personal()
-    birthdate: date = personal()
-    division: str
+class FinalisedCandidate(CandidateIdentity):
     present: bool
     completed: bool
     abort_reason: Literal["candidate", "technical"] | None = None

@@ -117,7 +117,9 @@ class SessionCancelled(Event):
     cancelled_at: datetime
 
 
-class EnrolledCandidate(BaseModel):
+class CandidateIdentity(BaseModel):
+    """Who a candidate is, as enrolled: what the enrolment and the finalisation events both carry."""
+
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     candidate_id: str
@@ -127,6 +129,9 @@ class EnrolledCandidate(BaseModel):
     last_name: str = personal()
     birthdate: date = personal()
     division: str
+
+
+class EnrolledCandidate(CandidateIdentity):
     extra_time_percentage: int = Field(default=0, ge=0, lt=1000)
     override_reason: str | None = Field(
         default=None, description="why a learner who is not certifiable was enrolled anyway"
