@@ -172,24 +172,17 @@ num.io.threads=2
             for name, password in credentials.items()
             for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
         ]
-        formatted = subprocess.run(
-            self._java(
-                "kafka.tools.StorageTool",
-                "format",
-                "--standalone",
-                "-t",
-                "c2VjdXJlLWJyb2tlci10ZXN0",
-                "-c",
-                str(self.cfg.kafka_properties),
-                *scram,
-            ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        self._run_tool(
+            "formatting the SASL broker",
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "-t",
+            "c2VjdXJlLWJyb2tlci10ZXN0",
+            "-c",
+            str(self.cfg.kafka_properties),
+            *scram,
         )
-        if formatted.returncode != 0:
-            raise RuntimeError(f"formatting the SASL broker failed: {formatted.stdout}{formatted.stderr}")
         log = (self.cfg.logs / "kafka.log").open("ab")
         self._proc = subprocess.Popen(
             self._java("kafka.Kafka", str(self.cfg.kafka_properties)),
@@ -208,15 +201,16 @@ num.io.threads=2
     def allow(self, rules: list[tuple[str, str, str, str, str]]) -> None:
         """Add ACLs ``(user, resource type, name, pattern type, operation)`` through the plaintext
         listener (a super user), with Kafka's own Admin client (tests/kafka_acls/CreateAcls.java)."""
-        created = subprocess.run(
-            self._java(str(CREATE_ACLS), f"{HOST}:{self._internal}", *("|".join(rule) for rule in rules)),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        rows = ("|".join(rule) for rule in rules)
+        self._run_tool("creating the ACLs", str(CREATE_ACLS), f"{HOST}:{self._internal}", *rows)
+
+    def _run_tool(self, what: str, main: str, *args: str) -> None:
+        """Run a Java tool on the broker's class path; its output in the error when it fails."""
+        done = subprocess.run(
+            self._java(main, *args), capture_output=True, text=True, timeout=120, check=False
         )
-        if created.returncode != 0:
-            raise RuntimeError(f"creating the ACLs failed: {created.stdout}{created.stderr}")
+        if done.returncode != 0:
+            raise RuntimeError(f"{what} failed: {done.stdout}{done.stderr}")
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

@@ -208,6 +208,8 @@ _CLUSTER_LABEL = {
     },
 }
 _K8S_NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"}
+#: a KafkaTopic's or KafkaUser's metadata: a Kubernetes name and the cluster it belongs to
+_NAMED_IN_THE_CLUSTER = _CLUSTER_LABEL | {"properties": {**_CLUSTER_LABEL["properties"], "name": _K8S_NAME}}
 #: the operations a Strimzi ACL rule may name (KafkaUser spec.authorization.acls[].operations)
 KAFKA_ACL_OPERATIONS = [
     "Read", "Write", "Create", "Delete", "Alter", "Describe", "ClusterAction",
@@ -349,7 +351,7 @@ OPERATOR_SHAPES: dict[tuple[str, str], dict[str, Any]] = {
         "type": "object",
         "required": ["metadata", "spec"],
         "properties": {
-            "metadata": _CLUSTER_LABEL | {"properties": {**_CLUSTER_LABEL["properties"], "name": _K8S_NAME}},
+            "metadata": _NAMED_IN_THE_CLUSTER,
             "spec": {
                 "type": "object",
                 "required": ["partitions", "replicas"],
@@ -367,7 +369,7 @@ OPERATOR_SHAPES: dict[tuple[str, str], dict[str, Any]] = {
         "type": "object",
         "required": ["metadata", "spec"],
         "properties": {
-            "metadata": _CLUSTER_LABEL | {"properties": {**_CLUSTER_LABEL["properties"], "name": _K8S_NAME}},
+            "metadata": _NAMED_IN_THE_CLUSTER,
             "spec": {
                 "type": "object",
                 "required": ["authentication", "authorization"],
