@@ -32,6 +32,8 @@ from deploy.local.localinfra.processes import pid_alive
 from tests.private_infra import PrivateInfra, broker_config, free_ports
 
 SCRAM_USER = "certibus"
+#: run as a single-file source program on the broker's class path (java 11+ compiles it on the fly)
+CREATE_ACLS = Path(__file__).with_name("kafka_acls") / "CreateAcls.java"
 SCRAM_PASSWORD = "certibus-scram-test-password"
 
 
@@ -105,6 +107,11 @@ class SaslBroker:
 
     state: Path
     certificates: Certificates
+    #: further SCRAM users (name → password), written at format time like SCRAM_USER
+    users: dict[str, str] = field(default_factory=dict)
+    #: refuse every client what no ACL allows (KRaft's StandardAuthorizer), as Strimzi's
+    #: ``authorization: simple`` does; SCRAM_USER and the plaintext listener stay super users
+    acls: bool = False
     port: int = field(init=False)
     _internal: int = field(init=False)
     _controller: int = field(init=False)
@@ -145,7 +152,12 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 num.network.threads=1
 num.io.threads=2
-"""
+""" + (
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n"
+            f"super.users=User:ANONYMOUS;User:{SCRAM_USER}\n"
+            if self.acls
+            else ""
+        )
 
     def _java(self, main: str, *args: str) -> list[str]:
         return [java_bin(), *java_opts(self.cfg), "-cp", f"{self.cfg.kafka_libs}/*", main, *args]
@@ -154,26 +166,23 @@ num.io.threads=2
         self.cfg.kafka_log4j.write_text(LOG4J2_PROPERTIES)
         self.cfg.kafka_properties.write_text(self._properties())
         self.cfg.logs.mkdir(parents=True, exist_ok=True)
-        scram = f"SCRAM-SHA-512=[name={SCRAM_USER},password={SCRAM_PASSWORD}]"
-        formatted = subprocess.run(
-            self._java(
-                "kafka.tools.StorageTool",
-                "format",
-                "--standalone",
-                "-t",
-                "c2VjdXJlLWJyb2tlci10ZXN0",
-                "-c",
-                str(self.cfg.kafka_properties),
-                "--add-scram",
-                scram,
-            ),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        credentials = {SCRAM_USER: SCRAM_PASSWORD, **self.users}
+        scram = [
+            arg
+            for name, password in credentials.items()
+            for arg in ("--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]")
+        ]
+        self._run_tool(
+            "formatting the SASL broker",
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "-t",
+            "c2VjdXJlLWJyb2tlci10ZXN0",
+            "-c",
+            str(self.cfg.kafka_properties),
+            *scram,
         )
-        if formatted.returncode != 0:
-            raise RuntimeError(f"formatting the SASL broker failed: {formatted.stdout}{formatted.stderr}")
         log = (self.cfg.logs / "kafka.log").open("ab")
         self._proc = subprocess.Popen(
             self._java("kafka.Kafka", str(self.cfg.kafka_properties)),
@@ -188,6 +197,20 @@ num.io.threads=2
                 raise RuntimeError(f"the SASL broker did not start: see {self.cfg.logs / 'kafka.log'}")
             time.sleep(0.3)
         return self
+
+    def allow(self, rules: list[tuple[str, str, str, str, str]]) -> None:
+        """Add ACLs ``(user, resource type, name, pattern type, operation)`` through the plaintext
+        listener (a super user), with Kafka's own Admin client (tests/kafka_acls/CreateAcls.java)."""
+        rows = ("|".join(rule) for rule in rules)
+        self._run_tool("creating the ACLs", str(CREATE_ACLS), f"{HOST}:{self._internal}", *rows)
+
+    def _run_tool(self, what: str, main: str, *args: str) -> None:
+        """Run a Java tool on the broker's class path; its output in the error when it fails."""
+        done = subprocess.run(
+            self._java(main, *args), capture_output=True, text=True, timeout=120, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{what} failed: {done.stdout}{done.stderr}")
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:

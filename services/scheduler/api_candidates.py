@@ -1,6 +1,6 @@
 """HTTP route correcting a candidate until finalisation: extra time, adapted conditions (issue 16).
 
-Apart from api.py, which is past its length on purpose, and mounted on the same router by app.py.
+Apart from api.py, and mounted beside it by app.py.
 """
 
 from __future__ import annotations
@@ -9,13 +9,19 @@ import uuid
 
 from fastapi import Depends
 
-from services.scheduler.api import LIVE_SESSION, UseCaseDependencies, refusals, school_of, use_cases
+from services.scheduler.api_common import (
+    LIVE_SESSION,
+    LOOKUPS,
+    UseCaseDependencies,
+    candidate_out,
+    refusals,
+    use_cases,
+)
 from services.scheduler.schemas import CandidateOut, CandidatePatch
 from services.scheduler.usecases import candidates
-from services.scheduler.usecases.sessions import enrolled_candidate
 from shared.http import school_api_router
 
-router = school_api_router(uai_of={"session_id": school_of})
+router = school_api_router(uai_of=LOOKUPS)
 
 
 @router.patch(
@@ -40,6 +46,4 @@ async def correct_candidate(
     row = await candidates.correct_candidate(
         deps.begin, session_id=session_id, candidate_id=candidate_id, body=body, clock=deps.clock
     )
-    return CandidateOut.model_validate(
-        enrolled_candidate(row.candidate_id, row.ine, row.candidate).model_dump()
-    )
+    return candidate_out(row)

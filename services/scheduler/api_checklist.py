@@ -1,6 +1,6 @@
 """HTTP route of a school's checklist: its year's calendar (and what is missing from it), its classes.
 
-Apart from api.py, which is past its length on purpose, and mounted on the same router by app.py:
+Apart from api.py, and mounted beside it by app.py:
 the checklist is what a school reads before planning — a current year with no calendar or only a
 provisional one, Pix Certif not open yet, which classes the planner will take by their MEF code.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import Depends, Query
 
-from services.scheduler.api import UseCaseDependencies, refusals, use_cases
+from services.scheduler.api_common import UseCaseDependencies, refusals, use_cases
 from services.scheduler.domain.calendar import Window
 from services.scheduler.schemas import CalendarOut, ChecklistClassOut, ChecklistOut
 from services.scheduler.usecases import schools

@@ -1,6 +1,6 @@
 """HTTP routes of the Pix Certif link: a plan's sessions file, Pix's values per session or per file.
 
-Apart from api.py (past its length on purpose) and mounted on the same router by app.py. The
+Apart from api.py and mounted beside it by app.py. The
 school's staff downloads the sessions to create in Pix Certif, creates them there, then brings
 back each session's Pix number, access code and password: one session at a time (PUT) or the
 downloaded file with its last three columns filled (POST, accepted whole or refused whole with
@@ -14,11 +14,11 @@ import uuid
 from fastapi import Depends, Request, Response
 from starlette.datastructures import UploadFile
 
-from services.scheduler.api import (
+from services.scheduler.api_common import (
     LIVE_SESSION,
+    LOOKUPS,
     UseCaseDependencies,
     refusals,
-    school_of,
     session_detail,
     use_cases,
 )
@@ -30,7 +30,7 @@ from shared.http import ApiError, school_api_router
 #: the largest sessions file taken (a school has tens of sessions: a few kilobytes)
 MAX_FILE_BYTES = 1_048_576
 #: the school's staff, referent and the académie's operators, as the neighbouring session routes
-router = school_api_router(uai_of={"session_id": school_of, "plan_id": school_of})
+router = school_api_router(uai_of=LOOKUPS)
 
 
 async def _upload(request: Request) -> tuple[str, bytes]:

@@ -16,9 +16,10 @@ import structlog
 from pydantic import AliasChoices, Field, field_validator
 
 from services.scheduler import handlers, store_erasure
-from services.scheduler.api import DEPENDENCIES, ERROR_STATUSES, UseCaseDependencies, router
+from services.scheduler.api import router
 from services.scheduler.api_candidates import router as candidates_router
 from services.scheduler.api_checklist import router as checklist_router
+from services.scheduler.api_common import DEPENDENCIES, ERROR_STATUSES, UseCaseDependencies
 from services.scheduler.api_pix_certif import router as pix_certif_router
 from services.scheduler.domain.calendar import CALENDAR_FILE, CertificationCalendar, Track, school_year_of
 from services.scheduler.store import transactions

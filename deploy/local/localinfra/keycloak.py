@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .config import HOST, KEYCLOAK_POM, KEYCLOAK_READY_TIMEOUT, REPO, Config, InfraError
 from .processes import cmdline, ensure_dir, fmt_secs, pid_alive, port_in_use, read_pid, rotate
-from .realm import REALM, realm_representation
+from .realm import REALM, realm_json
 
 JVM_DIR = Path("/usr/lib/jvm")
 MIN_JAVA = 21
@@ -122,7 +122,7 @@ def keycloak_version(cfg: Config) -> str:
 
 
 def _realm_text(cfg: Config) -> str:
-    return json.dumps(realm_representation(list(cfg.keycloak_schools), cfg.uai_claim), indent=2)
+    return realm_json(list(cfg.keycloak_schools), cfg.uai_claim)
 
 
 def _imported_realm(cfg: Config) -> Path:

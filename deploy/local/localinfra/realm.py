@@ -8,6 +8,8 @@ so certibus is tested against the same shape. Realm roles (``staff``, ``referent
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 REALM = "certibus"
@@ -155,3 +157,14 @@ def realm_representation(uais: list[str], uai_claim: str = "uai") -> dict[str, A
         ],
         "users": users,
     }
+
+
+def realm_json(uais: list[str], uai_claim: str = "uai") -> str:
+    """The realm as Keycloak's --import-realm reads it (the text deploy/local writes, byte for byte)."""
+    return json.dumps(realm_representation(uais, uai_claim), indent=2)
+
+
+if __name__ == "__main__":
+    # python3 -m deploy.local.localinfra.realm UAI… > deploy/local/keycloak/certibus-realm.json
+    # (docker-compose imports that file: the realm of deploy/local's default schools)
+    print(realm_json(sys.argv[1:]))

@@ -27,12 +27,9 @@ from services.finalisation.domain.results import (
     ResultSource,
     payloads_fingerprint,
 )
-from services.finalisation.domain.results_formats import (
-    BOM,
-    PARIS,
-    parse_class_results_csv,
-    parse_livret_scolaire_json,
-)
+from services.finalisation.domain.results_csv import parse_class_results_csv
+from services.finalisation.domain.results_formats import BOM, PARIS
+from services.finalisation.domain.results_livret import parse_livret_scolaire_json
 from services.finalisation.usecases.ports import Begin
 from services.finalisation.usecases.rooms import unknown_session
 from shared.contracts import events

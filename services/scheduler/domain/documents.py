@@ -8,7 +8,8 @@ Rendering choices, and why:
 - `invariant=1`: the same input gives the same bytes (no timestamp or random id in the PDF), and zip
   entries carry a fixed date, so bundles are reproducible and cacheable.
 - Attendance sheets print exactly 20 candidates a page, like Pix's.
-- One module past 400 lines: the documents share one drawing helper (``_Pdf``) and one page layout.
+- The drawing (a cursor down the page, tables, text fitted to a cell) is pdf_pages.py's; this module
+  lays out each document on it.
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ from __future__ import annotations
 import io
 import math
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen.canvas import Canvas
-
 from services.scheduler.domain.enrolment import Candidate
+from services.scheduler.domain.pdf_pages import BOLD, Pdf, blank_table, render, table
 from services.scheduler.domain.planner import TEST_MINUTES
 from services.scheduler.domain.sessions import Session
-from shared.pdf_text import pdf_safe_text
 
 ROWS_PER_ATTENDANCE_PAGE = 20
 #: marks, on the attendance sheet, a candidate sitting with adapted conditions (listed on the kit)
@@ -60,10 +57,6 @@ ISSUE_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("E12", "Problème d’accessibilité de la question"),
 )
 
-_WIDTH, _HEIGHT = A4
-_MARGIN = 40.0
-_FONT = "Helvetica"
-_BOLD = "Helvetica-Bold"
 _DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 _MONTHS = (
     "janvier",
@@ -104,7 +97,7 @@ def extra_minutes(percentage: int) -> int:
 def render_convocations(school: School, session: Session, candidates: Sequence[Candidate]) -> bytes:
     """One page per candidate, in attendance-sheet order."""
 
-    def draw(pdf: _Pdf) -> None:
+    def draw(pdf: Pdf) -> None:
         for candidate in _sorted(candidates):
             _convocation_page(pdf, school, session, candidate)
             pdf.canvas.showPage()
@@ -113,7 +106,7 @@ def render_convocations(school: School, session: Session, candidates: Sequence[C
             pdf.line(f"Session {session.number} : aucun candidat inscrit.")
             pdf.canvas.showPage()
 
-    return _render(f"Convocations session {session.number}", draw)
+    return render(f"Convocations session {session.number}", draw)
 
 
 def render_convocation(school: School, session: Session, candidate: Candidate) -> bytes:
@@ -121,7 +114,7 @@ def render_convocation(school: School, session: Session, candidate: Candidate) -
 
 
 def render_invigilator_kit(school: School, session: Session, candidates: Sequence[Candidate] = ()) -> bytes:
-    def draw(pdf: _Pdf) -> None:
+    def draw(pdf: Pdf) -> None:
         pdf.title("Kit surveillant")
         pdf.line(f"Certification Pix – {school.name} ({school.uai})")
         pdf.gap()
@@ -142,7 +135,7 @@ def render_invigilator_kit(school: School, session: Session, candidates: Sequenc
         )
         with_extra = [c for c in _sorted(candidates) if c.extra_time_percentage]
         if with_extra:
-            pdf.line("Candidats avec temps majoré :", font=_BOLD)
+            pdf.line("Candidats avec temps majoré :", font=BOLD)
             for c in with_extra:
                 end = session.theoretical_test_end + timedelta(minutes=extra_minutes(c.extra_time_percentage))
                 pdf.line(
@@ -151,11 +144,11 @@ def render_invigilator_kit(school: School, session: Session, candidates: Sequenc
                 )
         adapted = [c for c in _sorted(candidates) if c.adapted_conditions]
         if adapted:
-            pdf.line("Candidats avec conditions adaptées (aménagements) :", font=_BOLD)
+            pdf.line("Candidats avec conditions adaptées (aménagements) :", font=BOLD)
             for c in adapted:
                 pdf.paragraph(f"– {c.last_name.upper()} {c.first_name} : {c.adapted_conditions}")
         pdf.gap()
-        pdf.line("Déroulé", font=_BOLD)
+        pdf.line("Déroulé", font=BOLD)
         for step in (
             "1. Ouvrir l’espace surveillant de Pix Certif avec le n° de session et le mot de passe ci-dessus.",
             "2. Les candidats se connectent à leur compte Pix et saisissent le n° de session et leur identité.",
@@ -166,7 +159,7 @@ def render_invigilator_kit(school: School, session: Session, candidates: Sequenc
             pdf.paragraph(step)
         pdf.canvas.showPage()
 
-    return _render(f"Kit surveillant session {session.number}", draw)
+    return render(f"Kit surveillant session {session.number}", draw)
 
 
 def render_attendance_sheet(school: School, session: Session, candidates: Sequence[Candidate]) -> bytes:
@@ -176,11 +169,11 @@ def render_attendance_sheet(school: School, session: Session, candidates: Sequen
         ordered[i : i + ROWS_PER_ATTENDANCE_PAGE] for i in range(0, len(ordered), ROWS_PER_ATTENDANCE_PAGE)
     ]
 
-    def draw(pdf: _Pdf) -> None:
+    def draw(pdf: Pdf) -> None:
         for index, rows in enumerate(pages or [[]], start=1):
             pdf.title("Feuille d’émargement")
             pdf.line(f"{school.name} ({school.uai})")
-            pdf.line(f"La session de certification N° {session.number}", font=_BOLD)
+            pdf.line(f"La session de certification N° {session.number}", font=BOLD)
             pdf.field("Date", session.day.strftime("%d/%m/%Y"))
             pdf.field("Heure locale (début)", session.time)
             pdf.field("Nom du site", session.site)
@@ -197,13 +190,13 @@ def render_attendance_sheet(school: School, session: Session, candidates: Sequen
             pdf.footer(f"Session {session.number} – page {index}/{max(len(pages), 1)}")
             pdf.canvas.showPage()
 
-    return _render(f"Feuille d'émargement session {session.number}", draw)
+    return render(f"Feuille d'émargement session {session.number}", draw)
 
 
 def render_incident_report(school: School, session: Session | None = None) -> bytes:
     """Blank PV d'incident with the category codes to use, session header pre-filled when known."""
 
-    def draw(pdf: _Pdf) -> None:
+    def draw(pdf: Pdf) -> None:
         pdf.title("PV d’incident")
         _session_header(pdf, school, session)
         pdf.paragraph(
@@ -215,7 +208,7 @@ def render_incident_report(school: School, session: Session | None = None) -> by
         for code, label in ISSUE_CATEGORIES:
             pdf.line(f"{code} : {label}", size=9)
         pdf.gap()
-        _blank_table(
+        blank_table(
             pdf,
             (
                 ("Candidat (nom, prénom)", 150),
@@ -230,16 +223,16 @@ def render_incident_report(school: School, session: Session | None = None) -> by
         pdf.line("Signature(s) du ou des surveillant(s) :")
         pdf.canvas.showPage()
 
-    return _render("PV d'incident" + (f" session {session.number}" if session else ""), draw)
+    return render("PV d'incident" + (f" session {session.number}" if session else ""), draw)
 
 
 def render_fraud_report(school: School, session: Session | None = None) -> bytes:
     """Blank PV de (suspicion de) fraude: its own form, with more legal weight than the PV d'incident."""
 
-    def draw(pdf: _Pdf) -> None:
+    def draw(pdf: Pdf) -> None:
         pdf.title("PV de suspicion de fraude")
         _session_header(pdf, school, session)
-        pdf.line("Candidat concerné", font=_BOLD)
+        pdf.line("Candidat concerné", font=BOLD)
         for label in ("Nom de naissance", "Prénom", "Date de naissance (jj/mm/aaaa)", "Classe"):
             pdf.line(f"{label} : " + "." * 70)
         pdf.gap()
@@ -250,7 +243,7 @@ def render_fraud_report(school: School, session: Session | None = None) -> bytes
             "Témoin(s) (nom, qualité)",
             "Observations du candidat",
         ):
-            pdf.line(f"{label} :", font=_BOLD)
+            pdf.line(f"{label} :", font=BOLD)
             for _ in range(3 if label.startswith(("Description", "Observations")) else 1):
                 pdf.line("." * 120, size=8)
         pdf.gap()
@@ -264,7 +257,7 @@ def render_fraud_report(school: School, session: Session | None = None) -> bytes
         pdf.line("Visa du chef d’établissement :")
         pdf.canvas.showPage()
 
-    return _render("PV de fraude" + (f" session {session.number}" if session else ""), draw)
+    return render("PV de fraude" + (f" session {session.number}" if session else ""), draw)
 
 
 # ------------------------------------------------------------------------------------------- bundles
@@ -317,67 +310,10 @@ def _zip(files: Iterable[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-# ------------------------------------------------------------------------------------------- drawing
+# ------------------------------------------------------------------------------------------- layouts
 
 
-class _Pdf:
-    """A cursor over a canvas: lines flow down the page."""
-
-    def __init__(self, canvas: Canvas) -> None:
-        self.canvas = canvas
-        self.y = _HEIGHT - _MARGIN
-
-    def title(self, text: str) -> None:
-        self.y = _HEIGHT - _MARGIN - 8
-        self.line(text, font=_BOLD, size=16)
-        self.gap(6)
-
-    def line(self, text: str, *, font: str = _FONT, size: float = 10, x: float = _MARGIN) -> None:
-        self.canvas.setFont(font, size)
-        self.canvas.drawString(x, self.y, pdf_safe_text(text))
-        self.y -= size * 1.45
-
-    def field(self, label: str, value: str, *, size: float = 10) -> None:
-        self.canvas.setFont(_FONT, size)
-        label_text = pdf_safe_text(f"{label} : ")
-        self.canvas.drawString(_MARGIN, self.y, label_text)
-        self.canvas.setFont(_BOLD, size)
-        self.canvas.drawString(_MARGIN + stringWidth(label_text, _FONT, size), self.y, pdf_safe_text(value))
-        self.y -= size * 1.45
-
-    def paragraph(self, text: str, *, size: float = 10) -> None:
-        width = _WIDTH - 2 * _MARGIN
-        current = ""
-        for word in text.split():
-            attempt = f"{current} {word}".strip()
-            if current and stringWidth(pdf_safe_text(attempt), _FONT, size) > width:
-                self.line(current, size=size)
-                current = word
-            else:
-                current = attempt
-        if current:
-            self.line(current, size=size)
-
-    def gap(self, points: float = 10) -> None:
-        self.y -= points
-
-    def footer(self, text: str) -> None:
-        self.canvas.setFont(_FONT, 8)
-        self.canvas.drawRightString(_WIDTH - _MARGIN, _MARGIN / 2, pdf_safe_text(text))
-
-
-def _render(title: str, draw: Callable[[_Pdf], None]) -> bytes:
-    buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=A4, invariant=1, pageCompression=1)
-    canvas.setTitle(pdf_safe_text(title))
-    canvas.setAuthor("certibus")
-    pdf = _Pdf(canvas)
-    draw(pdf)  # every drawer ends its pages with showPage()
-    canvas.save()
-    return buffer.getvalue()
-
-
-def _convocation_page(pdf: _Pdf, school: School, session: Session, candidate: Candidate) -> None:
+def _convocation_page(pdf: Pdf, school: School, session: Session, candidate: Candidate) -> None:
     pdf.title("Convocation à la certification Pix")
     pdf.line(f"{school.name} ({school.uai})" + (f" – {school.city}" if school.city else ""))
     pdf.gap()
@@ -398,7 +334,7 @@ def _convocation_page(pdf: _Pdf, school: School, session: Session, candidate: Ca
         )
     pdf.field("Durée de l’épreuve", duration)
     pdf.gap()
-    pdf.line("À apporter :", font=_BOLD)
+    pdf.line("À apporter :", font=BOLD)
     for item in (
         "– une pièce d’identité ou votre carnet de correspondance ;",
         "– vos identifiants de connexion Pix (adresse e-mail ou identifiant, et mot de passe) ;",
@@ -406,7 +342,7 @@ def _convocation_page(pdf: _Pdf, school: School, session: Session, candidate: Ca
     ):
         pdf.line(item)
     pdf.gap()
-    pdf.line("Important :", font=_BOLD)
+    pdf.line("Important :", font=BOLD)
     pdf.paragraph(
         "Connectez-vous avec votre propre compte Pix, celui que vous utilisez en classe et qui est rattaché"
         " à l’établissement. Un autre compte ne permettra pas de passer la certification. Vérifiez avant le"
@@ -416,7 +352,7 @@ def _convocation_page(pdf: _Pdf, school: School, session: Session, candidate: Ca
     pdf.line("Le chef d’établissement")
 
 
-def _session_header(pdf: _Pdf, school: School, session: Session | None) -> None:
+def _session_header(pdf: Pdf, school: School, session: Session | None) -> None:
     pdf.line(f"{school.name} ({school.uai})")
     blank = "." * 40
     pdf.field("N° de session", str(session.number) if session else blank)
@@ -428,7 +364,7 @@ def _session_header(pdf: _Pdf, school: School, session: Session | None) -> None:
     pdf.gap()
 
 
-def _attendance_table(pdf: _Pdf, rows: Sequence[Candidate]) -> None:
+def _attendance_table(pdf: Pdf, rows: Sequence[Candidate]) -> None:
     cells = [
         (
             c.last_name.upper() + (f" {ADAPTED_MARK}" if c.adapted_conditions else ""),
@@ -439,65 +375,7 @@ def _attendance_table(pdf: _Pdf, rows: Sequence[Candidate]) -> None:
         )
         for c in rows
     ]
-    _table(pdf, ATTENDANCE_COLUMNS, cells, min_rows=len(cells), row_height=26)
-
-
-def _blank_table(pdf: _Pdf, columns: Sequence[tuple[str, float]], rows: int) -> None:
-    _table(pdf, columns, [], min_rows=rows, row_height=30)
-
-
-def _table(
-    pdf: _Pdf,
-    columns: Sequence[tuple[str, float]],
-    cells: Sequence[Sequence[str]],
-    *,
-    min_rows: int,
-    row_height: float,
-) -> None:
-    canvas = pdf.canvas
-    header_height = 20.0
-    total_rows = max(min_rows, len(cells))
-    top = pdf.y + 12
-    width = sum(w for _, w in columns)
-    bottom = top - header_height - total_rows * row_height
-    canvas.setLineWidth(0.6)
-    canvas.rect(_MARGIN, bottom, width, top - bottom)
-    x = _MARGIN
-    for title, column_width in columns:
-        size = _fit(title, _BOLD, 9, column_width - 6)
-        canvas.setFont(_BOLD, size)
-        canvas.drawString(x + 3, top - 14, pdf_safe_text(title))
-        if x > _MARGIN:
-            canvas.line(x, top, x, bottom)
-        x += column_width
-    for index in range(total_rows + 1):
-        y = top - header_height - index * row_height
-        canvas.line(_MARGIN, y, _MARGIN + width, y)
-    for index, row in enumerate(cells):
-        y = top - header_height - (index + 1) * row_height + 9
-        x = _MARGIN
-        for (_, column_width), value in zip(columns, row, strict=False):
-            if value:
-                text = _truncate(value, _FONT, 9.5, column_width - 6)
-                canvas.setFont(_FONT, 9.5)
-                canvas.drawString(x + 3, y, text)
-            x += column_width
-    pdf.y = bottom - 16
-
-
-def _fit(text: str, font: str, size: float, width: float) -> float:
-    while size > 5 and stringWidth(pdf_safe_text(text), font, size) > width:
-        size -= 0.5
-    return size
-
-
-def _truncate(text: str, font: str, size: float, width: float) -> str:
-    text = pdf_safe_text(text)
-    if stringWidth(text, font, size) <= width:
-        return text
-    while text and stringWidth(text + "…", font, size) > width:
-        text = text[:-1]
-    return text + "…"
+    table(pdf, ATTENDANCE_COLUMNS, cells, min_rows=len(cells), row_height=26)
 
 
 def _sorted(candidates: Iterable[Candidate]) -> list[Candidate]:

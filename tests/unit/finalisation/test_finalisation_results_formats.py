@@ -5,12 +5,10 @@ from pathlib import Path
 import pytest
 
 from services.finalisation.domain.results import ResultSource, ResultStatus, results_fingerprint
-from services.finalisation.domain.results_formats import (
-    CLASS_RESULTS_HEADER_LINE,
-    ResultsFileRejected,
-    parse_class_results_csv,
-    parse_livret_scolaire_json,
-)
+from services.finalisation.domain.results_csv import parse_class_results_csv
+from services.finalisation.domain.results_formats import ResultsFileRejected
+from services.finalisation.domain.results_livret import parse_livret_scolaire_json
+from shared.contracts.pix_formats import CLASS_RESULTS_HEADER_LINE
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLASS_CSV = "20200102_resultats_3A.csv"

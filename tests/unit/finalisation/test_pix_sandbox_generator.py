@@ -14,7 +14,8 @@ from services.finalisation.domain.finalisation import CandidateReport, Finalisat
 from services.finalisation.domain.invigilation import SessionRoom
 from services.finalisation.domain.matching import KnownCandidate, match_results
 from services.finalisation.domain.results import ResultStatus
-from services.finalisation.domain.results_formats import parse_class_results_csv, parse_livret_scolaire_json
+from services.finalisation.domain.results_csv import parse_class_results_csv
+from services.finalisation.domain.results_livret import parse_livret_scolaire_json
 from tests.unit.finalisation.finalisation_builders import T0, candidate
 
 PRESENT = 40

@@ -86,7 +86,8 @@ def test_every_personal_field_next_to_a_learner_id_in_the_catalogue_has_an_erase
     """A new personal field about a learner cannot be forgotten by the erasure."""
     from pydantic import BaseModel
 
-    from shared.contracts.events import CATALOGUE, _models_in
+    from shared.contracts.event_base import _models_in
+    from shared.contracts.events import CATALOGUE
 
     def about_a_learner(model: type[BaseModel]) -> list[type[BaseModel]]:
         found = [model] if "learner_id" in model.model_fields else []

@@ -208,6 +208,13 @@ _CLUSTER_LABEL = {
     },
 }
 _K8S_NAME = {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"}
+#: a KafkaTopic's or KafkaUser's metadata: a Kubernetes name and the cluster it belongs to
+_NAMED_IN_THE_CLUSTER = _CLUSTER_LABEL | {"properties": {**_CLUSTER_LABEL["properties"], "name": _K8S_NAME}}
+#: the operations a Strimzi ACL rule may name (KafkaUser spec.authorization.acls[].operations)
+KAFKA_ACL_OPERATIONS = [
+    "Read", "Write", "Create", "Delete", "Alter", "Describe", "ClusterAction",
+    "AlterConfigs", "DescribeConfigs", "IdempotentWrite", "All",
+]  # fmt: skip
 #: Strimzi's documented shapes (kafka.strimzi.io/v1beta2, Strimzi >= 0.46: KRaft and node pools only)
 OPERATOR_SHAPES: dict[tuple[str, str], dict[str, Any]] = {
     ("kafka.strimzi.io/v1beta2", "KafkaNodePool"): {
@@ -306,6 +313,14 @@ OPERATOR_SHAPES: dict[tuple[str, str], dict[str, Any]] = {
                                             ]
                                         },
                                         "tls": {"type": "boolean"},
+                                        "authentication": {
+                                            "type": "object",
+                                            "required": ["type"],
+                                            "properties": {
+                                                "type": {"enum": ["scram-sha-512", "tls", "oauth", "custom"]}
+                                            },
+                                        },
+                                        "networkPolicyPeers": {"type": "array"},
                                     },
                                 },
                             },
@@ -336,7 +351,7 @@ OPERATOR_SHAPES: dict[tuple[str, str], dict[str, Any]] = {
         "type": "object",
         "required": ["metadata", "spec"],
         "properties": {
-            "metadata": _CLUSTER_LABEL | {"properties": {**_CLUSTER_LABEL["properties"], "name": _K8S_NAME}},
+            "metadata": _NAMED_IN_THE_CLUSTER,
             "spec": {
                 "type": "object",
                 "required": ["partitions", "replicas"],
@@ -346,6 +361,65 @@ OPERATOR_SHAPES: dict[tuple[str, str], dict[str, Any]] = {
                     "partitions": {"type": "integer", "minimum": 1},
                     "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
                     "config": {"type": "object"},
+                },
+            },
+        },
+    },
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"): {
+        "type": "object",
+        "required": ["metadata", "spec"],
+        "properties": {
+            "metadata": _NAMED_IN_THE_CLUSTER,
+            "spec": {
+                "type": "object",
+                "required": ["authentication", "authorization"],
+                "additionalProperties": False,
+                "properties": {
+                    "authentication": {
+                        "type": "object",
+                        "required": ["type"],
+                        "properties": {"type": {"enum": ["scram-sha-512", "tls", "tls-external"]}},
+                    },
+                    "authorization": {
+                        "type": "object",
+                        "required": ["type", "acls"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "type": {"const": "simple"},
+                            "acls": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["resource", "operations"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "resource": {
+                                            "type": "object",
+                                            "required": ["type"],
+                                            "additionalProperties": False,
+                                            "properties": {
+                                                "type": {
+                                                    "enum": ["topic", "group", "cluster", "transactionalId"]
+                                                },
+                                                "name": {"type": "string"},
+                                                "patternType": {"enum": ["literal", "prefix"]},
+                                            },
+                                        },
+                                        "operations": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "uniqueItems": True,
+                                            "items": {"enum": KAFKA_ACL_OPERATIONS},
+                                        },
+                                        "host": {"type": "string"},
+                                        "type": {"enum": ["allow", "deny"]},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                    "quotas": {"type": "object"},
+                    "template": {"type": "object"},
                 },
             },
         },
@@ -474,15 +548,21 @@ def test_kafka_is_the_one_the_services_connect_to_and_loses_no_acknowledged_writ
     replication = int(config_maps()["certibus-config"]["TOPIC_REPLICATION_FACTOR"])
     assert 1 < int(config["min.insync.replicas"]) < replication <= brokers
     assert str(config["auto.create.topics.enable"]).lower() == "false"
-    (plain,) = [li for li in kafka["spec"]["kafka"]["listeners"] if not li["tls"]]  # certibus speaks plain
-    assert (
-        config_maps()["certibus-config"]["KAFKA_BOOTSTRAP_SERVERS"]
-        == f"{name}-kafka-bootstrap:{plain['port']}"
+    # one listener, TLS with SCRAM-SHA-512 (no plain door), the one the services' bootstrap names
+    (listener,) = kafka["spec"]["kafka"]["listeners"]
+    assert listener["tls"] is True and listener["authentication"] == {"type": "scram-sha-512"}
+    assert kafka["spec"]["kafka"]["authorization"] == {"type": "simple"}
+    assert "userOperator" in kafka["spec"]["entityOperator"]  # it makes the KafkaUsers' Secrets
+    shared = config_maps()["certibus-config"]
+    assert shared["KAFKA_BOOTSTRAP_SERVERS"] == f"{name}-kafka-bootstrap:{listener['port']}"
+    assert (shared["KAFKA_SECURITY_PROTOCOL"], shared["KAFKA_SASL_MECHANISM"]) == (
+        "SASL_SSL",
+        "SCRAM-SHA-512",
     )
     # the version deploy/local's Maven broker and docker-compose run
     pom = (REPO / "deploy" / "local" / "kafka" / "pom.xml").read_text(encoding="utf-8")
     assert kafka["spec"]["kafka"]["version"] == re.search(r"<kafka.version>([^<]+)<", pom).group(1)
-    peers = plain["networkPolicyPeers"]
+    peers = listener["networkPolicyPeers"]
     assert peers == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "certibus"}}}]
     for kind in ("Deployment", "Job"):
         for workload in of_kind(manifests, kind).values():
@@ -521,6 +601,8 @@ def secret_refs(manifests: list[Manifest]) -> Iterator[tuple[str, str, str]]:
 def test_every_secret_a_workload_or_an_operator_reads_is_in_the_secrets_example():
     manifests = rendered()
     known = secret_keys()
+    # the Secrets Strimzi's user operator makes, one per KafkaUser (its SCRAM password)
+    known |= {user: {"password"} for user in of_kind(manifests, "KafkaUser")}
     missing = [ref for ref in secret_refs(manifests) if ref[2] not in known.get(ref[1], set())]
     assert not missing, f"secret keys referenced but not in secrets.example.yaml: {missing}"
     (cluster,) = of_kind(manifests, "Cluster").values()
@@ -610,7 +692,7 @@ def test_every_variable_check_can_fail():
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_the_rendered_environment_starts_the_service_in_production(service, monkeypatch):
+def test_the_rendered_environment_starts_the_service_in_production(service, monkeypatch, tmp_path):
     """The settings class accepts what the manifests give, ENVIRONMENT=production included: no
     development secret, a sign-in, values of the right types (secrets: long random values)."""
     env: dict[str, str] = {}
@@ -621,7 +703,12 @@ def test_the_rendered_environment_starts_the_service_in_production(service, monk
                 config_maps()[ref][key]
                 if kind == "configMapKeyRef"
                 else next(
-                    m["stringData"][key] for m in load_yaml(SECRETS_EXAMPLE) if m["metadata"]["name"] == ref
+                    (
+                        m["stringData"][key]
+                        for m in load_yaml(SECRETS_EXAMPLE)
+                        if m["metadata"]["name"] == ref
+                    ),
+                    "change-me: a password Strimzi's user operator generates",
                 )
             )
             if value.startswith("change-me"):
@@ -630,11 +717,29 @@ def test_the_rendered_environment_starts_the_service_in_production(service, monk
     assert env["ENVIRONMENT"] == "production"
     for name in list(env) + [f.upper() for f in OperatorSettings.model_fields]:
         monkeypatch.delenv(name, raising=False)
+    # the CA file is the Secret the pod mounts; here, a stand-in at a path of this machine
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert env["KAFKA_SSL_CAFILE"].startswith(kafka_ca_mount(deployment(service)))
+    env["KAFKA_SSL_CAFILE"] = str(ca_file)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = importlib.import_module(f"services.{service}.app").definition.settings_class()
+    assert settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_sasl_password is not None
     assert settings.http_port == deployment_port(service)
     assert settings.api_tokens()
+
+
+def kafka_ca_mount(workload: Manifest) -> str:
+    """Where the workload mounts Strimzi's cluster CA (the ``ca.crt`` of ``<cluster>-cluster-ca-cert``)."""
+    pod = workload["spec"]["template"]["spec"]
+    (volume,) = [
+        v for v in pod["volumes"] if v.get("secret", {}).get("secretName", "").endswith("-cluster-ca-cert")
+    ]
+    assert volume["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    (mount,) = [m for m in container(workload)["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount.get("readOnly") is True
+    return mount["mountPath"]
 
 
 def deployment_port(service: str) -> int:
@@ -783,7 +888,9 @@ def test_the_pods_run_as_the_images_user():
             assert workload["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == uid
 
 
-def test_the_operators_command_in_any_pod_reads_the_topics_and_urls_the_manifests_declare(monkeypatch):
+def test_the_operators_command_in_any_pod_reads_the_topics_and_urls_the_manifests_declare(
+    monkeypatch, tmp_path
+):
     """`certibus topics create|describe` (the Job) and `certibus health` (kubectl exec) parse
     certibus-config and expect exactly the KafkaTopics and Services of the manifests."""
     shared = config_maps()["certibus-config"]
@@ -791,6 +898,12 @@ def test_the_operators_command_in_any_pod_reads_the_topics_and_urls_the_manifest
         monkeypatch.delenv(name, raising=False)
     for name, value in shared.items():
         monkeypatch.setenv(name, value)
+    # as the topics Job runs it: its KafkaUser, its password (a stand-in), the mounted CA (a stand-in)
+    job = env_of(of_kind(rendered(), "Job")["certibus-topics"])
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", job["KAFKA_SASL_USERNAME"])
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", secrets.token_hex(32))
+    (tmp_path / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("KAFKA_SSL_CAFILE", str(tmp_path / "ca.crt"))
     settings = OperatorSettings()
     specs = all_topics(
         settings.topic_partitions, settings.topic_retention_days, settings.topic_replication_factor

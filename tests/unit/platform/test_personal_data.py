@@ -13,7 +13,7 @@ from typing import get_args
 
 from pydantic import BaseModel
 
-from shared.contracts.events import CATALOGUE, PERSONAL_DATA, Event, _event, personal, personal_fields
+from shared.contracts.events import CATALOGUE, PERSONAL_DATA, Event, personal, personal_fields, routed
 from shared.contracts.schemas import render_catalogue, schema_of
 
 #: field names that hold personal data, whatever the event (lower-cased, without "_")
@@ -63,7 +63,7 @@ def test_the_check_names_a_new_event_that_forgets_the_marking():
         email: str
         relation: str
 
-    @_event("eligibility", "certibus.eligibility", "guardian_added", "learner_id")
+    @routed("eligibility", "certibus.eligibility", "guardian_added", "learner_id")
     class GuardianAdded(Event):  # "born" is neither a personal name nor a birth-named date
         learner_id: str
         given_name: str
