@@ -75,3 +75,26 @@ def console_app_with_finalisation(invigilation: Invigilation, public_url: str, *
             "finalisation": httpx.ASGITransport(app=invigilation.finalisation.app),
         },
     )
+
+
+async def invigilate(
+    invigilation: Invigilation, *, completed: tuple[int, ...], started: tuple[int, ...] = ()
+) -> None:
+    """What the invigilator's tablet does through finalisation's own API: the ``completed`` candidates
+    (by index) take their whole test, the ``started`` ones begin and do not finish."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=invigilation.finalisation.app), base_url="http://finalisation"
+    ) as tablet:
+        login = await tablet.post(
+            "/invigilator/login",
+            json={"session_number": invigilation.session_number, "password": invigilation.password},
+        )
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['token']}"}
+        room = f"/invigilator/sessions/{invigilation.session_id}/candidates"
+        for index in (*completed, *started):
+            candidate = invigilation.candidates[index]["candidate_id"]
+            actions = ("presence", "start", "complete") if index in completed else ("presence", "start")
+            for action in actions:
+                done = await tablet.post(f"{room}/{candidate}/{action}", headers=headers)
+                assert done.status_code == 200, done.text
