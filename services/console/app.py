@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from services.console import pages, pages_finalisation, pages_invigilation
+from services.console import pages, pages_academie, pages_finalisation, pages_invigilation
 from services.console.backend import Backend, Refused, ServiceUnavailable
 from services.console.oidc import SESSION_KEY, Provider, SignedIn
 from services.console.settings import ConsoleSettings, check_assets
@@ -79,6 +79,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(pages_invigilation.router)
     app.include_router(pages_finalisation.router)
+    app.include_router(pages_academie.router)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
