@@ -68,6 +68,7 @@ async def test_the_kit_signs_in_and_a_wrong_password_is_said_in_french(console, 
     assert room.status_code == 200, room.text
     text = text_of(room)
     assert f"Session {invigilation.session_number}" in text and "Salle 101" in text
+    assert "surveillé par Mme Dupré, M. Martin" in text
     assert text.count("À confirmer") == 3 and "0 présent(s) confirmé(s)" in text
     for c in invigilation.candidates:
         assert f"{c['last_name']} {c['first_name']}" in text
