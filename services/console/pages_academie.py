@@ -32,20 +32,19 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "sessions": ("Sessions", lambda s: s["sessions"]),
     "finalisees": ("Finalisées", lambda s: s["finalised_sessions"]),
     "retard": ("En retard", lambda s: s["overdue_finalisations"]),
-    "certifiabilite": (
-        "Certifiabilité",
-        lambda s: (s["certifiability_rate"] is None, s["certifiability_rate"]),
-    ),
+    "certifiabilite": ("Certifiabilité", lambda s: s["certifiability_rate"]),
 }
 CHART_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 640, 28, 170
 
 
 def sorted_schools(schools: list[dict], steps: list[str], key: str, descending: bool) -> list[dict]:
-    """The schools by the chosen column (steps: from the first to ``done``), then by UAI."""
+    """The schools by the chosen column (steps: from the first to ``done``), then by UAI; a school
+    without a value (no learner, so no rate) comes last whichever the order."""
     order = {step: i for i, step in enumerate([*steps, "done"])}
     value = (lambda s: order.get(s["step"], -1)) if key == "etape" else COLUMNS[key][1]
     by_uai = sorted(schools, key=lambda s: s["uai"])
-    return sorted(by_uai, key=value, reverse=descending)
+    known = [s for s in by_uai if value(s) is not None]
+    return sorted(known, key=value, reverse=descending) + [s for s in by_uai if value(s) is None]
 
 
 def chart(summary: dict[str, Any]) -> dict[str, Any]:
