@@ -164,8 +164,9 @@ def refusal_problems(exc: Refused, candidates: list[dict[str, Any]]) -> list[Pro
         return [
             Problem(
                 "finalisation-form",
+                # the service's 404 says no more (another school's, or not known to it yet)
                 "La finalisation est réservée au référent Pix de l'établissement : votre compte ne peut"
-                " pas finaliser cette session.",
+                " pas finaliser cette session (ou le service de finalisation ne la connaît pas encore).",
             )
         ]
     names = {c["candidate_id"]: f"{c['first_name']} {c['last_name']}" for c in candidates}
