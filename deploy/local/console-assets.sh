@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the console's front-end assets (the DSFR, and axe-core for the accessibility tests) from
+# Installs the console's front-end assets (the DSFR, htmx, and axe-core for the accessibility tests) from
 # the npm registry into services/console/assets/node_modules (git-ignored), as pinned by its
 # package-lock.json; again only when the lock changed. The console serves them itself at run time.
 # Sourced by python-env.sh (so by run-tests and run-academie); run it alone after a fresh clone.
@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "the console's assets need npm (Debian: apt-get install -y npm), then: $0" >&2
     exit 1
   fi
-  echo "== installing the console's assets (DSFR, axe-core) with npm into $ASSETS/node_modules"
+  echo "== installing the console's assets (DSFR, htmx, axe-core) with npm into $ASSETS/node_modules"
   # --ignore-scripts: the DSFR's preinstall script is for projects built with its own tooling
   (cd "$ASSETS" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"

@@ -256,7 +256,10 @@ def _console_env(config: StackConfig) -> dict[str, str]:
         "CONSOLE_PUBLIC_URL": url,
         "LOG_FORMAT": "json",
         "PYTHONUNBUFFERED": "1",
-        **{f"{s.upper()}_URL": config.url(s) for s in ("scheduler", "eligibility", "finalisation", "export")},
+        **{
+            f"{s.upper()}_URL": config.url(s)
+            for s in ("scheduler", "eligibility", "finalisation", "export", "academie")
+        },
     }
 
 

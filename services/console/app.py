@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from services.console import pages
+from services.console import pages, pages_academie, pages_finalisation, pages_invigilation
 from services.console.backend import Backend, Refused, ServiceUnavailable
 from services.console.oidc import SESSION_KEY, Provider, SignedIn
 from services.console.settings import ConsoleSettings, check_assets
@@ -74,8 +74,12 @@ def create_app(
         https_only=bool(settings.console_public_url and settings.console_public_url.startswith("https:")),
     )
     app.mount("/static/dsfr", StaticFiles(directory=dsfr), name="dsfr")
+    app.mount("/static/htmx", StaticFiles(directory=settings.htmx_dir), name="htmx")
     app.mount("/static/console", StaticFiles(directory=HERE / "static"), name="console_static")
     app.include_router(pages.router)
+    app.include_router(pages_invigilation.router)
+    app.include_router(pages_finalisation.router)
+    app.include_router(pages_academie.router)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

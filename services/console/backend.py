@@ -28,11 +28,22 @@ class ServiceUnavailable(Exception):
 
 
 class Refused(Exception):
-    """A 4xx from a service: its error code and French-or-English message, and the status."""
+    """A 4xx from a service: its error code and French-or-English message, its details (which
+    candidate, which field), the status and, for a 429, the ``Retry-After`` seconds."""
 
-    def __init__(self, service: str, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        service: str,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        retry_after: str | None = None,
+    ) -> None:
         super().__init__(f"{service}: {status} {code}")
         self.service, self.status, self.code, self.message = service, status, code, message
+        self.details = details or {}
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -61,12 +72,18 @@ class Backend:
             await client.aclose()
 
     async def _get(
-        self, service: str, path: str, token: str, params: dict[str, Any] | None
+        self, service: str, path: str, token: str | None, params: dict[str, Any] | None
+    ) -> httpx.Response:
+        return await self._call("GET", service, path, token, params=params)
+
+    async def _call(
+        self, method: str, service: str, path: str, token: str | None, **request: Any
     ) -> httpx.Response:
         client = self._mounted.get(service, self._default)
         url = self.settings.service_url(service) + path
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            reply = await client.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+            reply = await client.request(method, url, headers=headers, **request)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(service, f"{type(exc).__name__}") from exc
         if reply.status_code >= 500:
@@ -75,13 +92,24 @@ class Backend:
             try:
                 error = reply.json()["error"]
                 code, message = str(error["code"]), str(error["message"])
+                details = error.get("details") if isinstance(error.get("details"), dict) else {}
             except (ValueError, KeyError, TypeError):
-                code, message = f"http.{reply.status_code}", reply.text[:200]
-            raise Refused(service, reply.status_code, code, message)
+                code, message, details = f"http.{reply.status_code}", reply.text[:200], {}
+            retry_after = reply.headers.get("retry-after")
+            raise Refused(service, reply.status_code, code, message, details, retry_after)
         return reply
 
     async def json(self, service: str, path: str, token: str, params: dict[str, Any] | None = None) -> Any:
         return (await self._get(service, path, token, params)).json()
+
+    async def send(self, method: str, service: str, path: str, token: str | None, body: Any = None) -> Any:
+        """A write (POST, PUT, DELETE) with a JSON body; the service's JSON answer (None if empty)."""
+        reply = await self._call(method, service, path, token, json=body)
+        return reply.json() if reply.content else None
+
+    async def text(self, service: str, path: str) -> str:
+        """An unauthenticated text page of a service (its Prometheus ``/metrics``)."""
+        return (await self._call("GET", service, path, None)).text
 
     async def file(self, service: str, path: str, token: str) -> File:
         reply = await self._get(service, path, token, None)

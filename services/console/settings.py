@@ -28,6 +28,7 @@ class ConsoleSettings(OidcSettings):
     eligibility_url: str = Field(default="http://127.0.0.1:8002")
     finalisation_url: str = Field(default="http://127.0.0.1:8003")
     export_url: str = Field(default="http://127.0.0.1:8004")
+    academie_url: str = Field(default="http://127.0.0.1:8005")
     console_api_timeout_seconds: float = Field(default=30.0, gt=0)
 
     console_oidc_client_id: str = Field(default="certibus-console")
@@ -62,21 +63,34 @@ class ConsoleSettings(OidcSettings):
     def service_url(self, service: str) -> str:
         return str(getattr(self, f"{service}_url")).rstrip("/")
 
+    console_live_refresh_seconds: int = Field(
+        default=5, ge=1, le=60, description="how often the invigilator space asks for the room again"
+    )
+
     @property
     def dsfr_dir(self) -> Path:
         return self.console_assets_dir / "@gouvfr" / "dsfr" / "dist"
 
+    @property
+    def htmx_dir(self) -> Path:
+        return self.console_assets_dir / "htmx.org" / "dist"
+
 
 class AssetsMissing(RuntimeError):
-    """The DSFR is not installed: the console would render unstyled pages, so it does not start."""
+    """The DSFR or htmx is not installed: the console would render unstyled or frozen pages, so it
+    does not start."""
 
 
 def check_assets(settings: ConsoleSettings) -> Path:
-    """The DSFR's dist folder, or a clear error saying how to install it."""
-    css = settings.dsfr_dir / "dsfr.min.css"
-    if not css.is_file():
-        raise AssetsMissing(
-            f"the DSFR is missing ({css} not found): run deploy/local/console-assets.sh"
-            " (npm installs @gouvfr/dsfr), or point CONSOLE_ASSETS_DIR at a node_modules folder holding it"
-        )
+    """The DSFR's dist folder (htmx's must be there too), or a clear error saying how to install them."""
+    for package, needed in (
+        ("@gouvfr/dsfr", settings.dsfr_dir / "dsfr.min.css"),
+        ("htmx.org", settings.htmx_dir / "htmx.min.js"),
+    ):
+        if not needed.is_file():
+            raise AssetsMissing(
+                f"{package} is missing ({needed} not found): run deploy/local/console-assets.sh"
+                f" (npm installs {package}), or point CONSOLE_ASSETS_DIR at a node_modules folder"
+                " holding it"
+            )
     return settings.dsfr_dir

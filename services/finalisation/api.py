@@ -174,6 +174,7 @@ def room_view(snapshot: invigilation.RoomSnapshot, now: datetime) -> dict[str, A
         "time": session.session_time,
         "expires_at": room.expires_at(),
         "expired": room.is_expired(now),
+        "as_of": now,  # the service's clock: time left is counted from it, not from a tablet's
         "candidates": [seat_view(seat, now) for seat in room.seats.values()],
         "incidents": [
             {"candidate_id": i.candidate_id, "recorded_at": i.recorded_at, **i.report.to_payload()}
