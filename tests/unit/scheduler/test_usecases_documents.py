@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -78,8 +79,8 @@ async def test_each_kind_is_kept_apart_and_an_unknown_kind_is_refused(renders) -
     )
 
 
-async def test_convocations_are_drawn_before_the_schools_lock_and_kept_for_the_download(monkeypatch) -> None:
-    """Every command of a school waits on its lock: the ~100 ms bundle is not drawn under it."""
+async def session_of_two() -> tuple[InMemoryScheduler, uuid.UUID]:
+    """A school's session with a class of two enrolled."""
     scheduler = InMemoryScheduler()
     await school(scheduler)
     session_id = await new_session(scheduler)
@@ -87,6 +88,12 @@ async def test_convocations_are_drawn_before_the_schools_lock_and_kept_for_the_d
     await enrolment.enrol(
         scheduler.begin, session_id=session_id, body=EnrolmentIn(division="TG1"), clock=CLOCK
     )
+    return scheduler, session_id
+
+
+async def test_convocations_are_drawn_before_the_schools_lock_and_kept_for_the_download(monkeypatch) -> None:
+    """Every command of a school waits on its lock: the ~100 ms bundle is not drawn under it."""
+    scheduler, session_id = await session_of_two()
     locked_while_drawing: list[bool] = []
     real = drawing.build_session_bundle
 
@@ -106,13 +113,7 @@ async def test_convocations_are_drawn_before_the_schools_lock_and_kept_for_the_d
 async def test_a_session_changed_while_its_convocations_are_drawn_is_drawn_again_under_the_lock(
     monkeypatch,
 ) -> None:
-    scheduler = InMemoryScheduler()
-    await school(scheduler)
-    session_id = await new_session(scheduler)
-    scheduler.add_class(UAI, "TG1", 2)
-    await enrolment.enrol(
-        scheduler.begin, session_id=session_id, body=EnrolmentIn(division="TG1"), clock=CLOCK
-    )
+    scheduler, session_id = await session_of_two()
     locked_while_drawing: list[bool] = []
     real = drawing.build_session_bundle
 
