@@ -26,8 +26,6 @@ Heuristic (greedy, documented because "small number of half-days" is an objectiv
    seats (best fit decreasing), within the slot's staff budget.
 4. Invigilators are chosen among those available, least-loaded first, then by name, which spreads
    the work across the staff.
-
-One module past 400 lines on purpose: the search and the hard rules it must keep are read together.
 """
 
 from __future__ import annotations
