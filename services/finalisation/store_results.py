@@ -67,3 +67,11 @@ class ResultQueries:
             [i.unmatched for i in imports],
             [i.imported_at for i in imports],
         )
+
+    async def has_results(self, session_id: str) -> bool:
+        """A result of the session arrived (then its finalisation is what Pix processed)."""
+        return bool(
+            await self.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM session_results WHERE session_id = $1)", session_id
+            )
+        )

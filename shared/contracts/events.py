@@ -437,8 +437,11 @@ class FinalisedCandidate(BaseModel):
     )
 
 
-@_event("finalisation", FINALISATION, "session_finalised", "session_id")
-class SessionFinalised(Event):
+class FinalisationFields(BaseModel):
+    """What a finalisation says (SessionFinalised, and SessionFinalisationAmended for its correction)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     session_id: str
     session_number: int
     uai: str
@@ -465,6 +468,22 @@ class SessionFinalised(Event):
         ge=1,
         description="the session's number in Pix Certif when the school recorded it (SessionUpdated)",
     )
+
+
+@_event("finalisation", FINALISATION, "session_finalised", "session_id")
+class SessionFinalised(FinalisationFields, Event):
+    pass
+
+
+@_event("finalisation", FINALISATION, "session_finalisation_amended", "session_id")
+class SessionFinalisationAmended(FinalisationFields, Event):
+    """The referent corrected a finalisation (README, *Phase 3 walkthrough*, corrections): the whole
+    form again, as amended; ``finalised_at`` stays the first finalisation's. Allowed only within
+    ``FINALISATION_AMENDMENT_HOURS`` of it and before any result arrived; presence never changes."""
+
+    amended_at: datetime
+    amendment: int = Field(ge=1, description="1 for the first amendment of the session, then 2…")
+    amended_by: str | None = Field(default=None, description="who amended: the token's subject (no name)")
 
 
 @_event("finalisation", FINALISATION, "session_started", "session_id")
@@ -534,6 +553,21 @@ class ResultsProcessed(Event):
     )
 
 
+@_event("finalisation", FINALISATION, "result_assigned", "session_id")
+class ResultAssigned(Event):
+    """A results row matching left without a candidate was given to one by hand; the session's
+    ResultsProcessed follows, with that result in it."""
+
+    session_id: str
+    uai: str
+    certification_id: int
+    candidate_id: str
+    learner_id: str
+    kind: Literal["unmatched", "ambiguous"] = Field(description="why matching left the row")
+    assigned_at: datetime
+    assigned_by: str | None = Field(default=None, description="who assigned: the token's subject (no name)")
+
+
 # --------------------------------------------------------------------------------------------
 # export
 
@@ -581,7 +615,9 @@ CATALOGUE: tuple[type[Event], ...] = (
     SessionStarted,
     SessionFinalised,
     SessionFinalisationOverdue,
+    SessionFinalisationAmended,
     ResultsProcessed,
+    ResultAssigned,
     LivretExportProduced,
     ClassResultsExported,
 )
