@@ -75,3 +75,11 @@ class ResultQueries:
                 "SELECT EXISTS (SELECT 1 FROM session_results WHERE session_id = $1)", session_id
             )
         )
+
+    async def held_certifications(self, certification_ids: Sequence[int]) -> set[int]:
+        """Those of these Pix certification ids already held as a candidate's result."""
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT certification_id FROM session_results WHERE certification_id = ANY($1::bigint[])",
+            list(certification_ids),
+        )
+        return {r["certification_id"] for r in rows}

@@ -153,17 +153,20 @@ async def import_results(
                 **_unmatched_details(report),
             )
         uai_of_session = {sid: payload["uai"] for sid, payload in finalised.items()}
-        await store.keep_unmatched(
-            place_rows(
-                report,
-                candidates,
-                uai_of_session,
-                file_name=file_name,
-                now=now,
-                session_id=session_id,
-                uai=uai.upper() if uai else None,
-            )
+        left = place_rows(
+            report,
+            candidates,
+            uai_of_session,
+            file_name=file_name,
+            now=now,
+            session_id=session_id,
+            uai=uai.upper() if uai else None,
         )
+        # a certification already held as a candidate's result is not waiting for one: it is a
+        # row assigned by hand read again, or the result of a learner erased since (whose row,
+        # names blanked, matches no one any more and must not bring the names back)
+        held = await store.held_certifications([r.certification_id for r in left])
+        await store.keep_unmatched([r for r in left if r.certification_id not in held])
         await store.forget_unmatched([m.result.certification_id for m in report.matched])
         by_session: dict[str, list[MatchedResult]] = defaultdict(list)
         for match in report.matched:

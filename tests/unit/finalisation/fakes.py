@@ -196,6 +196,14 @@ class InMemoryStore:
     async def has_results(self, session_id: str) -> bool:
         return bool(self.tables.results.get(session_id))
 
+    async def held_certifications(self, certification_ids: Sequence[int]) -> set[int]:
+        held = {
+            p["certification_id"]
+            for by_candidate in self.tables.results.values()
+            for p in by_candidate.values()
+        }
+        return held & set(certification_ids)
+
     async def keep_unmatched(self, rows: Sequence[UnmatchedRow]) -> None:
         for row in rows:
             kept = self.tables.unmatched.get(row.certification_id)
