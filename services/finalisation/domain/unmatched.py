@@ -4,7 +4,7 @@ Matching (domain/matching.py) never guesses; what it leaves is kept here, keyed 
 certification id (a row read again in a later file is the same row), so the school's referent can
 see it and say whose it is. A row is placed in the school and session its file was sent for, else
 in the one finalised session answering to its "Session" number, else (an ambiguous row) in its
-candidates' session when they share one.
+candidates' session when they share one, or at least their school.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def place_rows(
         if len(found) == 1:
             [only] = found
             return uai_of_session.get(only, uai), only
-        return uai, None
+        schools = {uai_of_session[s] for s in found if s in uai_of_session}
+        return (schools.pop() if len(schools) == 1 else uai), None
 
     rows = []
     for result in report.unmatched:

@@ -67,6 +67,17 @@ def test_rows_are_placed_by_their_file_then_their_session_number_then_their_cand
     assert rows[1].result["certification_id"] == 1 and rows[1].file_name == "f.csv"
 
 
+def test_a_file_for_no_school_places_an_ambiguous_row_in_its_candidates_school_if_they_share_one():
+    candidates = [*CANDIDATES, known("s3", 303, 1)]
+    schools = {**SCHOOLS, "s3": "0750002B"}
+    across = match_results([result(2, 1, None)], candidates)
+    [row] = place_rows(across, candidates, schools, file_name="f.csv", now=NOW)
+    assert (row.kind, row.session_id, row.uai) == (RowKind.AMBIGUOUS, None, None)  # two schools
+    within = match_results([result(3, 1, None)], CANDIDATES)
+    [row] = place_rows(within, CANDIDATES, schools, file_name="f.csv", now=NOW)
+    assert (row.kind, row.session_id, row.uai) == (RowKind.AMBIGUOUS, None, "0750001A")
+
+
 def test_a_file_sent_for_one_session_places_all_its_rows_there():
     report = match_results([result(1, 9, 999)], CANDIDATES[:2])
     [row] = place_rows(report, CANDIDATES[:2], SCHOOLS, file_name="f.csv", now=NOW, session_id="s1")
