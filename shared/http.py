@@ -253,9 +253,15 @@ async def require_api_token(
     """
 
 
-async def current_principal(request: Request) -> Principal | None:
-    """FastAPI dependency: who is calling a school route (None when the API is open)."""
+def principal_of(request: Request) -> Principal | None:
+    """Who is calling a school route (None when the API is open), for code that holds the request."""
     return getattr(request.state, "principal", None)
+
+
+async def current_principal(request: Request) -> Principal | None:
+    """FastAPI dependency: who is calling a school route (``async``: a plain ``def`` dependency
+    would run in a worker thread on every request)."""
+    return principal_of(request)
 
 
 class ApiTokenRoute(APIRoute):

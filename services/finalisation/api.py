@@ -27,12 +27,12 @@ from services.finalisation.usecases import finalisation, invigilation
 from services.finalisation.usecases import results as results_intake
 from services.finalisation.usecases.ports import Begin, Dependencies
 from shared.errors import DomainError, statuses
-from shared.http import ApiError, error_responses, query_uai, school_api_router
+from shared.http import ApiError, error_responses, principal_of, query_uai, school_api_router
 from shared.service import runtime_of
 
 #: the HTTP status of each refusal code (others: 422, the request's content was refused)
 ERROR_STATUSES = statuses(
-    not_found={"candidate.unknown", "session.unknown"},
+    not_found={"candidate.unknown", "session.unknown", "finalisation.unknown", "results.row_unknown"},
     conflict={
         # refusals caused by the state of the session or test, not by the request's content
         "session.finalised",
@@ -43,6 +43,10 @@ ERROR_STATUSES = statuses(
         "candidate.test_not_in_progress",
         "finalisation.no_started_test",
         "results.session_not_finalised",
+        "finalisation.amendment_too_late",
+        "finalisation.results_received",
+        "results.row_already_assigned",
+        "results.candidate_has_result",
     },
     other={
         "auth.": 401,
@@ -339,8 +343,30 @@ class FinalisationIn(BaseModel):
         "finalisation.flags_required",
     ),
 )
-async def finalise(session_id: str, body: FinalisationIn, deps: Deps) -> dict[str, Any]:
+async def finalise(session_id: str, body: FinalisationIn, deps: Deps, request: Request) -> dict[str, Any]:
     """Finalise the session; raises SessionFinalised (returned as the response body)."""
+    reports, without_issues, session_incidents = candidate_reports(body)
+    principal = principal_of(request)
+    event = await finalisation.finalise(
+        deps.begin,
+        session_id,
+        reports=reports,
+        reports_without_issues=without_issues,
+        has_incident=body.has_incident,
+        has_joining_issue=body.has_joining_issue,
+        examiner_global_comment=body.examiner_global_comment,
+        session_incidents=session_incidents,
+        now=deps.now(),
+        by=principal.subject if principal is not None else None,
+    )
+    return event.model_dump(mode="json")
+
+
+def candidate_reports(
+    body: FinalisationIn,
+) -> tuple[list[CandidateReport], set[str], tuple[IssueReport, ...]]:
+    """The form's reports in the domain's terms, the candidates given no issue report list (what
+    was recorded live stands for them), and the room-level incidents transcribed."""
     reports = [
         CandidateReport(
             r.candidate_id,
@@ -350,19 +376,8 @@ async def finalise(session_id: str, body: FinalisationIn, deps: Deps) -> dict[st
         )
         for r in body.candidate_reports
     ]
-    session_incidents = tuple(i.to_domain() for i in body.session_incidents)
-    event = await finalisation.finalise(
-        deps.begin,
-        session_id,
-        reports=reports,
-        reports_without_issues={r.candidate_id for r in body.candidate_reports if r.issue_reports is None},
-        has_incident=body.has_incident,
-        has_joining_issue=body.has_joining_issue,
-        examiner_global_comment=body.examiner_global_comment,
-        session_incidents=session_incidents,
-        now=deps.now(),
-    )
-    return event.model_dump(mode="json")
+    without_issues = {r.candidate_id for r in body.candidate_reports if r.issue_reports is None}
+    return reports, without_issues, tuple(i.to_domain() for i in body.session_incidents)
 
 
 # ---- results intake ---------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import structlog
 from pydantic import Field, SecretStr
 
 from services.finalisation import handlers, store, store_erasure
-from services.finalisation.api import DEPENDENCIES, ERROR_STATUSES, router
+from services.finalisation.api import DEPENDENCIES, ERROR_STATUSES
+from services.finalisation.api_referent import router
 from services.finalisation.usecases import invigilation
 from services.finalisation.usecases.overdue import check_overdue
 from services.finalisation.usecases.ports import Dependencies
@@ -52,6 +53,12 @@ class FinalisationSettings(ServiceSettings, InvigilatorPasswordSettings):
         default=300, gt=0, description="interval of the overdue check"
     )
     results_max_bytes: int = Field(default=20_000_000, ge=1, description="largest results file accepted")
+    finalisation_amendment_hours: float = Field(
+        default=48,
+        ge=0,
+        description="hours after finalising during which the referent may amend it (before any result"
+        " arrives); 0: never",
+    )
     finalisation_api_token: ApiToken | None = Field(
         default=None,
         description="older name of API_TOKEN for finalisation and results intake; either is accepted",
@@ -73,6 +80,7 @@ def dependencies(runtime: Runtime) -> Dependencies:
         token_ttl=timedelta(minutes=settings.invigilator_token_ttl_minutes),
         results_max_bytes=settings.results_max_bytes,
         login_attempts_per_minute=settings.invigilator_login_attempts_per_minute,
+        amendment_window=timedelta(hours=settings.finalisation_amendment_hours),
     )
 
 

@@ -13,8 +13,9 @@ the same conflict rules (``_SESSION_UPSERT``, ``_CANDIDATE_UPSERT``).
 
 The table groups are mixed into ``FinalisationStore`` from ``store_<purpose>.py`` beside it: the
 read models (store_sessions.py), the room (store_room.py), login attempts
-(store_login_attempts.py), finalisations and overdue notices (store_finalisations.py), results
-(store_results.py).
+(store_login_attempts.py), finalisations, their amendments and overdue notices
+(store_finalisations.py), results (store_results.py), the results rows left without a candidate
+(store_unmatched.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from services.finalisation.store_login_attempts import LoginAttemptQueries
 from services.finalisation.store_results import ResultQueries
 from services.finalisation.store_room import RoomQueries
 from services.finalisation.store_sessions import SessionQueries
+from services.finalisation.store_unmatched import UnmatchedQueries
 from shared import usecases as shared_usecases
 from shared.outbox import unit_of_work
 
@@ -50,7 +52,9 @@ async def read_only(pool: asyncpg.Pool) -> AsyncIterator[FinalisationStore]:
         yield FinalisationStore(conn)
 
 
-class FinalisationStore(SessionQueries, RoomQueries, LoginAttemptQueries, FinalisationQueries, ResultQueries):
+class FinalisationStore(
+    SessionQueries, RoomQueries, LoginAttemptQueries, FinalisationQueries, ResultQueries, UnmatchedQueries
+):
     """Finalisation's tables on one connection (usually a unit of work's); each group's queries are in
     its store_<purpose>.py."""
 

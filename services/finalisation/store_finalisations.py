@@ -13,7 +13,15 @@ from services.finalisation.store_sessions import _session
 
 
 def _finalisation(row: asyncpg.Record) -> RecordedFinalisation:
-    return RecordedFinalisation(row["session_id"], row["finalised_at"], row["payload"])
+    return RecordedFinalisation(
+        row["session_id"],
+        row["finalised_at"],
+        row["payload"],
+        row["finalised_by"],
+        row["amendments"],
+        row["amended_at"],
+        row["amended_by"],
+    )
 
 
 class FinalisationQueries:
@@ -22,13 +30,37 @@ class FinalisationQueries:
     conn: asyncpg.Connection
 
     async def insert_finalisation(
-        self, session_id: str, finalised_at: datetime, payload: dict[str, Any]
+        self, session_id: str, finalised_at: datetime, payload: dict[str, Any], by: str | None = None
     ) -> None:
         await self.conn.execute(
-            "INSERT INTO finalisations (session_id, finalised_at, payload) VALUES ($1, $2, $3)",
+            "INSERT INTO finalisations (session_id, finalised_at, payload, finalised_by)"
+            " VALUES ($1, $2, $3, $4)",
             session_id,
             finalised_at,
             payload,
+            by,
+        )
+
+    async def amend_finalisation(
+        self, session_id: str, payload: dict[str, Any], amended_at: datetime, by: str | None
+    ) -> int:
+        """Replace the finalisation's payload, keeping the one it replaces; the amendment's number."""
+        return await self.conn.fetchval(
+            """
+            WITH previous AS (
+                SELECT payload, amendments + 1 AS amendment FROM finalisations WHERE session_id = $1
+            ), kept AS (
+                INSERT INTO finalisation_amendments (session_id, amendment, amended_at, amended_by, replaced)
+                SELECT $1, amendment, $3, $4, payload FROM previous
+            )
+            UPDATE finalisations SET payload = $2, amendments = amendments + 1, amended_at = $3,
+                amended_by = $4
+            WHERE session_id = $1 RETURNING amendments
+            """,
+            session_id,
+            payload,
+            amended_at,
+            by,
         )
 
     async def finalisation(self, session_id: str, *, lock: bool = False) -> RecordedFinalisation | None:

@@ -67,3 +67,19 @@ class ResultQueries:
             [i.unmatched for i in imports],
             [i.imported_at for i in imports],
         )
+
+    async def has_results(self, session_id: str) -> bool:
+        """A result of the session arrived (then its finalisation is what Pix processed)."""
+        return bool(
+            await self.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM session_results WHERE session_id = $1)", session_id
+            )
+        )
+
+    async def held_certifications(self, certification_ids: Sequence[int]) -> set[int]:
+        """Those of these Pix certification ids already held as a candidate's result."""
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT certification_id FROM session_results WHERE certification_id = ANY($1::bigint[])",
+            list(certification_ids),
+        )
+        return {r["certification_id"] for r in rows}

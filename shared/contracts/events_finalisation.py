@@ -69,8 +69,11 @@ class FinalisedCandidate(CandidateIdentity):
     )
 
 
-@routed("finalisation", FINALISATION, "session_finalised", "session_id")
-class SessionFinalised(Event):
+class FinalisationFields(BaseModel):
+    """What a finalisation says (SessionFinalised, and SessionFinalisationAmended for its correction)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     session_id: str
     session_number: int
     uai: str
@@ -97,6 +100,22 @@ class SessionFinalised(Event):
         ge=1,
         description="the session's number in Pix Certif when the school recorded it (SessionUpdated)",
     )
+
+
+@routed("finalisation", FINALISATION, "session_finalised", "session_id")
+class SessionFinalised(FinalisationFields, Event):
+    pass
+
+
+@routed("finalisation", FINALISATION, "session_finalisation_amended", "session_id")
+class SessionFinalisationAmended(FinalisationFields, Event):
+    """The referent corrected a finalisation (README, *Phase 3 walkthrough*, corrections): the whole
+    form again, as amended; ``finalised_at`` stays the first finalisation's. Allowed only within
+    ``FINALISATION_AMENDMENT_HOURS`` of it and before any result arrived; presence never changes."""
+
+    amended_at: datetime
+    amendment: int = Field(ge=1, description="1 for the first amendment of the session, then 2…")
+    amended_by: str | None = Field(default=None, description="who amended: the token's subject (no name)")
 
 
 @routed("finalisation", FINALISATION, "session_started", "session_id")
@@ -164,3 +183,18 @@ class ResultsProcessed(Event):
         description="the session's number in Pix Certif when recorded: what Pix's files (the class"
         " CSV's Session column) show for it",
     )
+
+
+@routed("finalisation", FINALISATION, "result_assigned", "session_id")
+class ResultAssigned(Event):
+    """A results row matching left without a candidate was given to one by hand; the session's
+    ResultsProcessed follows, with that result in it."""
+
+    session_id: str
+    uai: str
+    certification_id: int
+    candidate_id: str
+    learner_id: str
+    kind: Literal["unmatched", "ambiguous"] = Field(description="why matching left the row")
+    assigned_at: datetime
+    assigned_by: str | None = Field(default=None, description="who assigned: the token's subject (no name)")

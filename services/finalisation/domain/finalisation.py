@@ -205,6 +205,17 @@ def finalise_session(room: SessionRoom, request: FinalisationRequest, now: datet
     """
     if room.is_finalised:
         raise DomainError("session.finalised", f"session {room.session_number} is already finalised")
+    finalised = finalisation_of(room, request, now)
+    room._mark_finalised(now)
+    return finalised
+
+
+def finalisation_of(room: SessionRoom, request: FinalisationRequest, now: datetime) -> SessionFinalised:
+    """The finalisation `request` gives `room`, every rule checked; the room is left unchanged.
+
+    Shared by the first finalisation and its amendment (domain/amendment.py), which runs the very
+    same rules on a room already finalised.
+    """
     if not room.has_started_test:
         raise DomainError(
             "finalisation.no_started_test",
@@ -251,12 +262,11 @@ def finalise_session(room: SessionRoom, request: FinalisationRequest, now: datet
             f"{len(incidents)} incident(s) concerned the whole room: has_incident must be true",
             incidents=[incident.to_payload() for incident in incidents],
         )
-    room._mark_finalised(now)
     return SessionFinalised(
         session_id=room.session_id,
         session_number=room.session_number,
         session_date=room.session_date,
-        finalised_at=now,
+        finalised_at=room.finalised_at or now,
         examiner_global_comment=comment,
         has_incident=request.has_incident,
         has_joining_issue=request.has_joining_issue,

@@ -47,3 +47,9 @@ class RecordedFinalisation:
     session_id: str
     finalised_at: datetime
     payload: dict[str, Any]
+    #: who submitted the form (the token's subject), None when unknown
+    finalised_by: str | None = None
+    #: how many times the referent amended it, the latest amendment's time and author
+    amendments: int = 0
+    amended_at: datetime | None = None
+    amended_by: str | None = None

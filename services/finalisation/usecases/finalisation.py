@@ -18,7 +18,10 @@ from services.finalisation.domain.finalisation import (
     finalise_session,
 )
 from services.finalisation.domain.finalisation import FinalisedCandidate as DomainFinalisedCandidate
+from services.finalisation.domain.finalisation import SessionFinalised as DomainSessionFinalised
+from services.finalisation.domain.invigilation import SessionRoom
 from services.finalisation.domain.issue_reports import IssueReport
+from services.finalisation.domain.sessions import ScheduledSession
 from services.finalisation.usecases.ports import Begin
 from services.finalisation.usecases.rooms import locked_room, require_not_cancelled
 from shared.contracts import events
@@ -37,6 +40,7 @@ async def finalise(
     examiner_global_comment: str | None,
     session_incidents: tuple[IssueReport, ...] = (),
     now: datetime,
+    by: str | None = None,
 ) -> events.SessionFinalised:
     """Finalise and raise SessionFinalised; candidates in `reports_without_issues` gave no issue
     report list, so what the invigilator recorded live for them is used. The room's incidents
@@ -45,43 +49,18 @@ async def finalise(
         session, room = await locked_room(uow.store, session_id)
         incidents_before = len(room.incidents)
         require_not_cancelled(session)
-        completed = [
-            CandidateReport(
-                r.candidate_id,
-                r.present,
-                r.abort_reason,
-                tuple(room.incidents_for(r.candidate_id))
-                if r.candidate_id in reports_without_issues and r.present
-                else r.issue_reports,
-            )
-            for r in reports
-        ]
-        request = FinalisationRequest(
-            completed,
-            has_incident,  # type: ignore[arg-type]
-            has_joining_issue,  # type: ignore[arg-type]
+        request = finalisation_request(
+            room,
+            reports,
+            reports_without_issues,
+            has_incident,
+            has_joining_issue,
             examiner_global_comment,
             session_incidents,
         )
         finalised = finalise_session(room, request, now)
-        event = events.SessionFinalised(
-            session_id=session_id,
-            session_number=finalised.session_number,
-            uai=session.uai,
-            certification_center=session.certification_center,
-            session_date=finalised.session_date,
-            session_time=session.session_time,
-            finalised_at=now,
-            examiner_global_comment=finalised.examiner_global_comment,
-            has_incident=finalised.has_incident,
-            has_joining_issue=finalised.has_joining_issue,
-            is_publishable=finalised.is_publishable,
-            had_invigilator_access=finalised.had_invigilator_access,
-            candidates=[_finalised_candidate(c) for c in finalised.candidates],
-            session_incidents=[_session_incident(i) for i in finalised.session_incidents],
-            pix_session_number=session.pix_session_number,
-        )
-        await uow.store.insert_finalisation(session_id, now, event.model_dump(mode="json"))
+        event = session_finalised(session, finalised)
+        await uow.store.insert_finalisation(session_id, now, event.model_dump(mode="json"), by)
         await uow.emit(event)
         await uow.store.save_room(room, incidents_before, now)
     log.info(
@@ -91,6 +70,60 @@ async def finalise(
         publishable=event.is_publishable,
     )
     return event
+
+
+def finalisation_request(
+    room: SessionRoom,
+    reports: Sequence[CandidateReport],
+    reports_without_issues: set[str],
+    has_incident: bool | None,
+    has_joining_issue: bool | None,
+    examiner_global_comment: str | None,
+    session_incidents: tuple[IssueReport, ...],
+) -> FinalisationRequest:
+    """The form as the domain reads it: a present candidate given no issue report list gets what
+    the invigilator recorded live for them."""
+    completed = [
+        CandidateReport(
+            r.candidate_id,
+            r.present,
+            r.abort_reason,
+            tuple(room.incidents_for(r.candidate_id))
+            if r.candidate_id in reports_without_issues and r.present
+            else r.issue_reports,
+        )
+        for r in reports
+    ]
+    return FinalisationRequest(
+        completed,
+        has_incident,  # type: ignore[arg-type]
+        has_joining_issue,  # type: ignore[arg-type]
+        examiner_global_comment,
+        session_incidents,
+    )
+
+
+def session_finalised(
+    session: ScheduledSession, finalised: DomainSessionFinalised
+) -> events.SessionFinalised:
+    """The SessionFinalised event of a finalisation (the first one, or an amendment's new form)."""
+    return events.SessionFinalised(
+        session_id=finalised.session_id,
+        session_number=finalised.session_number,
+        uai=session.uai,
+        certification_center=session.certification_center,
+        session_date=finalised.session_date,
+        session_time=session.session_time,
+        finalised_at=finalised.finalised_at,
+        examiner_global_comment=finalised.examiner_global_comment,
+        has_incident=finalised.has_incident,
+        has_joining_issue=finalised.has_joining_issue,
+        is_publishable=finalised.is_publishable,
+        had_invigilator_access=finalised.had_invigilator_access,
+        candidates=[_finalised_candidate(c) for c in finalised.candidates],
+        session_incidents=[_session_incident(i) for i in finalised.session_incidents],
+        pix_session_number=session.pix_session_number,
+    )
 
 
 def _finalised_candidate(c: DomainFinalisedCandidate) -> events.FinalisedCandidate:

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 from services.finalisation.domain.invigilation import PasswordVerifier, RecordedIncident, SessionRoom
 from services.finalisation.domain.results import ResultsImport
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
+from services.finalisation.domain.unmatched import UnmatchedRow
 from shared.contracts.events import Event
 
 #: a row lock on the session until the transaction ends: ``"exclusive"`` for what changes the whole
@@ -57,8 +58,32 @@ class Store(Protocol):
     async def prune_login_attempts(self, before: datetime) -> int: ...
 
     async def insert_finalisation(
-        self, session_id: str, finalised_at: datetime, payload: dict[str, Any]
+        self, session_id: str, finalised_at: datetime, payload: dict[str, Any], by: str | None = None
     ) -> None: ...
+
+    async def amend_finalisation(
+        self, session_id: str, payload: dict[str, Any], amended_at: datetime, by: str | None
+    ) -> int: ...
+
+    async def has_results(self, session_id: str) -> bool: ...
+
+    async def held_certifications(self, certification_ids: Sequence[int]) -> set[int]: ...
+
+    async def keep_unmatched(self, rows: Sequence[UnmatchedRow]) -> None: ...
+
+    async def forget_unmatched(self, certification_ids: Sequence[int]) -> None: ...
+
+    async def unmatched_rows(
+        self, *, uai: str | None = None, session_id: str | None = None
+    ) -> list[UnmatchedRow]: ...
+
+    async def unmatched_row(self, certification_id: int, *, lock: bool = False) -> UnmatchedRow | None: ...
+
+    async def assign_unmatched(
+        self, certification_id: int, session_id: str, candidate_id: str, at: datetime, by: str | None
+    ) -> None: ...
+
+    async def waiting_rows_of(self, session_id: str) -> int: ...
 
     async def finalisation(self, session_id: str, *, lock: bool = False) -> RecordedFinalisation | None: ...
 
@@ -110,3 +135,5 @@ class Dependencies:
     results_max_bytes: int
     #: failed invigilator logins a session number or a client address gets per minute
     login_attempts_per_minute: int = 10
+    #: how long after finalising the referent may amend it (README, *Phase 3 walkthrough*)
+    amendment_window: timedelta = timedelta(hours=48)

@@ -1,6 +1,7 @@
 """Results intake: a Pix results file → matched to finalised sessions' candidates → ResultsProcessed.
 
-A session keeps one current result per candidate; an import merges its matched rows into it and
+The rows matching leaves without a candidate are kept (domain/unmatched.py), for the school's
+referent to assign by hand (usecases/unmatched.py). A session keeps one current result per candidate; an import merges its matched rows into it and
 compares fingerprints (domain ``results.payloads_fingerprint``) before and after. Equal means the
 import brought nothing new: nothing is written and nothing is raised, which is what makes a replayed
 sandbox event or a school uploading the same file twice harmless. Otherwise the session's whole
@@ -30,6 +31,7 @@ from services.finalisation.domain.results import (
 from services.finalisation.domain.results_csv import parse_class_results_csv
 from services.finalisation.domain.results_formats import BOM, PARIS
 from services.finalisation.domain.results_livret import parse_livret_scolaire_json
+from services.finalisation.domain.unmatched import place_rows
 from services.finalisation.usecases.ports import Begin
 from services.finalisation.usecases.rooms import unknown_session
 from shared.contracts import events
@@ -147,6 +149,22 @@ async def import_results(
                 rows=len(results),
                 **_unmatched_details(report),
             )
+        uai_of_session = {sid: payload["uai"] for sid, payload in finalised.items()}
+        left = place_rows(
+            report,
+            candidates,
+            uai_of_session,
+            file_name=file_name,
+            now=now,
+            session_id=session_id,
+            uai=uai.upper() if uai else None,
+        )
+        # a certification already held as a candidate's result is not waiting for one: it is a
+        # row assigned by hand read again, or the result of a learner erased since (whose row,
+        # names blanked, matches no one any more and must not bring the names back)
+        held = await store.held_certifications([r.certification_id for r in left])
+        await store.keep_unmatched([r for r in left if r.certification_id not in held])
+        await store.forget_unmatched([m.result.certification_id for m in report.matched])
         by_session: dict[str, list[MatchedResult]] = defaultdict(list)
         for match in report.matched:
             by_session[match.candidate.session_id].append(match)

@@ -143,6 +143,12 @@ DECISIONS: dict[str, dict[tuple[str, str], Decision]] = {
         ("PUT", "/sessions/{session_id}/finalisation"): REFERENT,
         ("POST", "/sessions/{session_id}/results"): RESULTS,
         ("POST", "/results"): RESULTS,
+        ("GET", "/sessions/{session_id}/room"): SCHOOL_PEOPLE,
+        ("GET", "/sessions/{session_id}/finalisation"): SCHOOL_PEOPLE,
+        ("POST", "/sessions/{session_id}/finalisation/amendment"): REFERENT,
+        ("GET", "/sessions/{session_id}/results/unmatched"): SCHOOL_PEOPLE,
+        ("POST", "/sessions/{session_id}/results/assignments"): REFERENT,
+        ("GET", "/schools/{uai}/results/unmatched"): SCHOOL_PEOPLE,
     },
     "export": {
         **OPS,

@@ -24,6 +24,7 @@ from services.finalisation.domain.invigilation import (
 )
 from services.finalisation.domain.results import ResultsImport
 from services.finalisation.domain.sessions import RecordedFinalisation, ScheduledSession
+from services.finalisation.domain.unmatched import UnmatchedRow
 from services.finalisation.usecases.ports import Dependencies, Lock
 from shared.contracts.events import Event
 from tests.unit.finalisation.finalisation_builders import PASSWORD, T0, fake_verify
@@ -49,6 +50,9 @@ class Tables:
     overdue_notices: dict[str, datetime] = field(default_factory=dict)
     #: bucket → (window start, attempts)
     login_attempts: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+    #: finalisation_amendments: (session, amendment) → the payload it replaced
+    amendments: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    unmatched: dict[int, UnmatchedRow] = field(default_factory=dict)
 
 
 class InMemoryStore:
@@ -172,11 +176,71 @@ class InMemoryStore:
         self.tables.incidents.setdefault(session_id, []).append(incident)
 
     async def insert_finalisation(
-        self, session_id: str, finalised_at: datetime, payload: dict[str, Any]
+        self, session_id: str, finalised_at: datetime, payload: dict[str, Any], by: str | None = None
     ) -> None:
         if session_id in self.tables.finalisations:
             raise AssertionError(f"duplicate key: finalisation of {session_id}")
-        self.tables.finalisations[session_id] = RecordedFinalisation(session_id, finalised_at, payload)
+        self.tables.finalisations[session_id] = RecordedFinalisation(session_id, finalised_at, payload, by)
+
+    async def amend_finalisation(
+        self, session_id: str, payload: dict[str, Any], amended_at: datetime, by: str | None
+    ) -> int:
+        recorded = self.tables.finalisations[session_id]
+        amendment = recorded.amendments + 1
+        self.tables.amendments[(session_id, amendment)] = recorded.payload
+        self.tables.finalisations[session_id] = replace(
+            recorded, payload=payload, amendments=amendment, amended_at=amended_at, amended_by=by
+        )
+        return amendment
+
+    async def has_results(self, session_id: str) -> bool:
+        return bool(self.tables.results.get(session_id))
+
+    async def held_certifications(self, certification_ids: Sequence[int]) -> set[int]:
+        held = {
+            p["certification_id"]
+            for by_candidate in self.tables.results.values()
+            for p in by_candidate.values()
+        }
+        return held & set(certification_ids)
+
+    async def keep_unmatched(self, rows: Sequence[UnmatchedRow]) -> None:
+        for row in rows:
+            kept = self.tables.unmatched.get(row.certification_id)
+            if kept is None or not kept.is_assigned:
+                self.tables.unmatched[row.certification_id] = row
+
+    async def forget_unmatched(self, certification_ids: Sequence[int]) -> None:
+        for cid in certification_ids:
+            if cid in self.tables.unmatched and not self.tables.unmatched[cid].is_assigned:
+                del self.tables.unmatched[cid]
+
+    async def unmatched_rows(
+        self, *, uai: str | None = None, session_id: str | None = None
+    ) -> list[UnmatchedRow]:
+        return [
+            r
+            for _, r in sorted(self.tables.unmatched.items())
+            if (uai is None or r.uai == uai)
+            and (session_id is None or session_id in (r.session_id, r.assigned_session_id))
+        ]
+
+    async def unmatched_row(self, certification_id: int, *, lock: bool = False) -> UnmatchedRow | None:
+        return self.tables.unmatched.get(certification_id)
+
+    async def assign_unmatched(
+        self, certification_id: int, session_id: str, candidate_id: str, at: datetime, by: str | None
+    ) -> None:
+        self.tables.unmatched[certification_id] = replace(
+            self.tables.unmatched[certification_id],
+            assigned_session_id=session_id,
+            assigned_candidate_id=candidate_id,
+            assigned_at=at,
+            assigned_by=by,
+        )
+
+    async def waiting_rows_of(self, session_id: str) -> int:
+        return sum(r.session_id == session_id and not r.is_assigned for r in self.tables.unmatched.values())
 
     async def finalisation(self, session_id: str, *, lock: bool = False) -> RecordedFinalisation | None:
         return self.tables.finalisations.get(session_id)
