@@ -13,15 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from services.finalisation.api import (
-    ERROR_STATUSES,
-    Deps,
-    FinalisationIn,
-    candidate_reports,
-    room_view,
-    school_of_session,
-)
+from services.finalisation.api import FinalisationIn, candidate_reports
 from services.finalisation.api import router as invigilation_and_intake
+from services.finalisation.api_common import ERROR_STATUSES, Deps, school_of_session
+from services.finalisation.api_invigilator import room_view
 from services.finalisation.domain.unmatched import UnmatchedRow
 from services.finalisation.usecases import amendment, referent_view, unmatched
 from shared.http import error_responses, principal_of, school_api_router

@@ -15,7 +15,7 @@ import structlog
 from pydantic import Field, SecretStr
 
 from services.finalisation import handlers, store, store_erasure
-from services.finalisation.api import DEPENDENCIES, ERROR_STATUSES
+from services.finalisation.api_common import DEPENDENCIES, ERROR_STATUSES
 from services.finalisation.api_referent import router
 from services.finalisation.usecases import invigilation
 from services.finalisation.usecases.overdue import check_overdue

@@ -30,7 +30,7 @@ import asyncpg
 import httpx
 
 from services.finalisation import handlers
-from services.finalisation.api import DEPENDENCIES
+from services.finalisation.api_common import DEPENDENCIES
 from services.finalisation.app import definition, dependencies
 from shared.clock import ManualClock
 from shared.contracts.envelope import Envelope

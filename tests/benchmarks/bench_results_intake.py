@@ -33,7 +33,7 @@ import httpx
 
 from deploy.pix_sandbox.generator import generate_livret_results
 from services.finalisation import handlers
-from services.finalisation.api import DEPENDENCIES
+from services.finalisation.api_common import DEPENDENCIES
 from services.finalisation.app import definition, dependencies
 from services.finalisation.store import FinalisationStore
 from shared.contracts.envelope import Envelope

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.finalisation.api import ERROR_STATUSES
+from services.finalisation.api_common import ERROR_STATUSES
 from services.finalisation.app import definition
 from shared.errors import status_for
 
