@@ -11,6 +11,10 @@ académie view (academie): every school's Phase 3 card, printed as a table (a li
 written as a CSV to ``academie/academie-phase3.csv``. Everything lands in one output folder with a
 summary.json of the run.
 
+Past 400 lines on purpose: ``run_year`` is the year's phases in the order a school lives them (each
+a call into steps.py, supervision.py, exports.py or catch_up.py), and ``main`` its command line with
+every option a run takes; both read top to bottom as the run goes.
+
 Schools act **concurrently**, as they do in real life: each phase runs its step for every school,
 at most ``--concurrency`` at a time, each school's calls in their order (deploy/local/steps.py).
 

@@ -2,6 +2,9 @@
 
 No Kafka distribution is installed: Maven downloads the broker jars once (deploy/local/kafka/pom.xml)
 and the JVM runs `kafka.Kafka` on them, so the same broker runs wherever Java 17+ and Maven do.
+
+Past 400 lines on purpose: one broker's life, from the jars to its stop (and the three-node cluster,
+which is the same steps per node), read in the order it happens.
 """
 
 from __future__ import annotations
