@@ -916,3 +916,22 @@ def test_the_operators_command_in_any_pod_reads_the_topics_and_urls_the_manifest
     for service in SERVICES:
         host, port = settings.service_url(service).removeprefix("http://").split(":")
         assert services[host]["spec"]["ports"][0]["port"] == int(port)
+
+
+def test_the_gateway_tokens_are_off_unless_the_academie_creates_them():
+    """School routes open with the provider's tokens; API_TOKEN and FINALISATION_API_TOKEN are the
+    trusted gateway's fallback: a pod starts without them (the key may be left out of the Secret)."""
+    gateway_keys = {"API_TOKEN", "FINALISATION_API_TOKEN"}
+    refs = []
+    for kind in ("Deployment", "Job"):
+        for workload in of_kind(rendered(), kind).values():
+            for entry in container(workload).get("env", []):
+                if entry["name"] in gateway_keys:
+                    refs.append((workload["metadata"]["name"], entry["name"]))
+                    assert entry["valueFrom"]["secretKeyRef"].get("optional") is True, (
+                        workload["metadata"]["name"],
+                        entry["name"],
+                    )
+    assert refs, "no workload reads the gateway tokens any more: drop this test and the README's lines"
+    overlay = (K8S / "overlays" / "example" / "kustomization.yaml").read_text(encoding="utf-8")
+    assert "/data/OIDC_ISSUER" in overlay  # the sign-in the overlay turns on
