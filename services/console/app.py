@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from services.console import pages
+from services.console import pages, pages_certifiability, pages_planning
 from services.console.backend import Backend, Refused, ServiceUnavailable
 from services.console.oidc import SESSION_KEY, Provider, SignedIn
 from services.console.settings import ConsoleSettings, check_assets
@@ -76,6 +76,8 @@ def create_app(
     app.mount("/static/dsfr", StaticFiles(directory=dsfr), name="dsfr")
     app.mount("/static/console", StaticFiles(directory=HERE / "static"), name="console_static")
     app.include_router(pages.router)
+    app.include_router(pages_certifiability.router)
+    app.include_router(pages_planning.router)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

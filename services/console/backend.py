@@ -28,11 +28,15 @@ class ServiceUnavailable(Exception):
 
 
 class Refused(Exception):
-    """A 4xx from a service: its error code and French-or-English message, and the status."""
+    """A 4xx from a service: its error code and French-or-English message, the status, and the
+    error's ``details`` (a refused file's line-numbered errors, for one)."""
 
-    def __init__(self, service: str, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, service: str, status: int, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(f"{service}: {status} {code}")
         self.service, self.status, self.code, self.message = service, status, code, message
+        self.details = details or {}
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,14 @@ class Backend:
     async def _get(
         self, service: str, path: str, token: str, params: dict[str, Any] | None
     ) -> httpx.Response:
+        return await self._send("GET", service, path, token, params=params)
+
+    async def _send(self, method: str, service: str, path: str, token: str, **request: Any) -> httpx.Response:
+        """One call with the person's token; 5xx or no answer → ServiceUnavailable, 4xx → Refused."""
         client = self._mounted.get(service, self._default)
         url = self.settings.service_url(service) + path
         try:
-            reply = await client.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+            reply = await client.request(method, url, headers={"Authorization": f"Bearer {token}"}, **request)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(service, f"{type(exc).__name__}") from exc
         if reply.status_code >= 500:
@@ -75,9 +83,10 @@ class Backend:
             try:
                 error = reply.json()["error"]
                 code, message = str(error["code"]), str(error["message"])
+                details = error.get("details") if isinstance(error.get("details"), dict) else None
             except (ValueError, KeyError, TypeError):
-                code, message = f"http.{reply.status_code}", reply.text[:200]
-            raise Refused(service, reply.status_code, code, message)
+                code, message, details = f"http.{reply.status_code}", reply.text[:200], None
+            raise Refused(service, reply.status_code, code, message, details)
         return reply
 
     async def json(self, service: str, path: str, token: str, params: dict[str, Any] | None = None) -> Any:
@@ -86,3 +95,20 @@ class Backend:
     async def file(self, service: str, path: str, token: str) -> File:
         reply = await self._get(service, path, token, None)
         return File(reply.content, {k: v for k, v in reply.headers.items() if k.lower() in FILE_HEADERS})
+
+    async def send(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        token: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        upload: tuple[str, bytes] | None = None,
+    ) -> Any:
+        """A command (POST, PATCH…): a JSON body or an ``upload`` (file name, bytes) as multipart
+        field ``file``; the service's JSON answer (None for 204)."""
+        files = {"file": upload} if upload else None
+        reply = await self._send(method, service, path, token, json=json, params=params, files=files)
+        return reply.json() if reply.content else None
