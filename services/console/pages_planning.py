@@ -105,7 +105,9 @@ async def _plan_page(
     api, token = backend(request), user.access_token
     plan = await api.json("scheduler", f"/plans/{plan_id}", token)
     school = await api.json("scheduler", _school_path(plan["uai"]), token)
-    rooms, weeks = plan_weeks(plan["sessions"], [r["name"] for r in school["rooms"]])
+    rooms, weeks = plan_weeks(
+        plan["sessions"], [r["name"] for r in school["rooms"]], school["hours"]["open_half_days"]
+    )
     return page(
         request,
         "plan.html",

@@ -21,6 +21,8 @@ class HalfDayRow:
     half_day: str
     #: room → the plan's sessions in that room on that half-day (by time)
     cells: dict[str, list[Mapping[str, Any]]]
+    #: the school is not open then (its opening hours): nothing can be planned
+    closed: bool = False
 
     @property
     def label(self) -> str:
@@ -35,9 +37,17 @@ class Week:
     rows: list[HalfDayRow]
 
 
-def plan_weeks(sessions: Sequence[Mapping[str, Any]], rooms: Iterable[str]) -> tuple[list[str], list[Week]]:
+WEEKDAY_KEYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def plan_weeks(
+    sessions: Sequence[Mapping[str, Any]],
+    rooms: Iterable[str],
+    open_half_days: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[list[str], list[Week]]:
     """(the rooms as columns, the weeks holding a session), each week Monday to Friday — or to the
-    last day a session of it falls on — morning and afternoon."""
+    last day a session of it falls on — morning and afternoon; a half-day outside
+    ``open_half_days`` (the scheduler's weekday → half-days the school is open) is marked closed."""
     columns = list(dict.fromkeys([*rooms, *(s["room"] for s in sessions)]))
     by_slot: dict[tuple[dt.date, str, str], list[Mapping[str, Any]]] = {}
     for s in sorted(sessions, key=lambda s: (s["date"], s["time"])):
@@ -48,7 +58,13 @@ def plan_weeks(sessions: Sequence[Mapping[str, Any]], rooms: Iterable[str]) -> t
     for monday in mondays:
         last = max([4, *(d.weekday() for d, _, _ in by_slot if d - dt.timedelta(days=d.weekday()) == monday)])
         rows = [
-            HalfDayRow(day, half, {room: by_slot.get((day, half, room), []) for room in columns})
+            HalfDayRow(
+                day,
+                half,
+                {room: by_slot.get((day, half, room), []) for room in columns},
+                closed=open_half_days is not None
+                and half not in open_half_days.get(WEEKDAY_KEYS[day.weekday()], ()),
+            )
             for day in (monday + dt.timedelta(days=n) for n in range(last + 1))
             for half in HALF_DAY_NAMES
         ]

@@ -88,8 +88,10 @@ async def test_a_proposed_plan_is_a_week_of_half_days_by_rooms_then_confirmed(co
     rows = rows_of(page.text, "week-1")
     assert [r[0].split()[0] for r in rows[::2]] == ["Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi"]
     assert all(len(r) == 3 for r in rows)  # the half-day, then Salle 101 and CDI
-    filled = [cell for r in rows for cell in r[1:] if cell != "—"]
+    filled = [cell for r in rows for cell in r[1:] if cell not in ("—", "fermé")]
     assert len(filled) == 1 and f"{PLANNED_CLASS} ({PLANNED_CLASS_SIZE} élève(s))" in filled[0]
+    wednesday_afternoon = rows[5]  # the default hours: Wednesday morning only
+    assert wednesday_afternoon[0].startswith("Mercredi") and wednesday_afternoon[1:] == ["fermé", "fermé"]
     assert (await _school_sessions(seeded)) == before  # a proposal creates nothing
 
     confirmed = await console.post(f"{plan_url}/confirmer")
