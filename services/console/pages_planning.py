@@ -21,6 +21,7 @@ from services.console.backend import Refused
 from services.console.oidc import SignedIn
 from services.console.pages import backend, page, signed_in
 from services.console.plan_view import HALF_DAY_NAMES, plan_weeks
+from services.console.resources_form import read_resources_form, typed_rows
 
 router = APIRouter()
 
@@ -38,6 +39,10 @@ WEEKDAYS = {
 PLAN_STATUSES = {"proposed": "Proposé", "impossible": "Impossible", "confirmed": "Confirmé"}
 #: the fields of a session its Modifier form may change (the scheduler's SessionPatch)
 EDITABLE = ("room", "invigilators", "date", "time", "site", "observations")
+#: the school's fields the scheduler's PUT takes (its GET adds the UAI, classes, updated_at)
+SCHOOL_FIELDS = ("name", "level", "city", "site", "rooms", "staff", "hours")
+#: empty rows the rooms-and-staff form offers for new ones
+BLANK_ROWS = 2
 
 
 def _school_path(uai: str, tail: str = "") -> str:
@@ -139,6 +144,73 @@ async def confirm_plan(request: Request, plan_id: uuid.UUID, user: SignedIn = De
             raise
         return await _plan_page(request, plan_id, user, status=exc.status, refused=exc)
     return RedirectResponse(request.url_for("plan", plan_id=plan_id), status_code=303)
+
+
+# -- the school's rooms and staff ---------------------------------------------------------------
+
+
+def _resources_page(
+    request: Request,
+    school: dict[str, Any],
+    user: SignedIn,
+    rooms: list[dict[str, str]],
+    staff: list[dict[str, str]],
+    status: int = 200,
+    **context: Any,
+) -> Response:
+    blank_room = {"name": "", "workstations": "", "site": ""}
+    return page(
+        request,
+        "planning_resources.html",
+        user,
+        status=status,
+        section="planning",
+        uai=school["uai"],
+        school=school,
+        rooms=[*rooms, *([blank_room] * BLANK_ROWS)],
+        staff=[*staff, *([{"name": "", "availability": ""}] * BLANK_ROWS)],
+        **context,
+    )
+
+
+@router.get(
+    "/etablissements/{uai}/planification/salles-et-surveillants",
+    response_class=HTMLResponse,
+    name="planning_resources",
+)
+async def planning_resources(request: Request, uai: str, user: SignedIn = Depends(signed_in)) -> Response:
+    """The school's rooms (workstations, site) and staff (availability), to change before planning."""
+    school = await backend(request).json("scheduler", _school_path(uai), user.access_token)
+    rooms, staff = typed_rows(school)
+    return _resources_page(request, school, user, rooms, staff)
+
+
+@router.post("/etablissements/{uai}/planification/salles-et-surveillants", name="planning_resources_save")
+async def planning_resources_save(
+    request: Request,
+    uai: str,
+    room_name: list[str] = Form(default=[]),
+    room_workstations: list[str] = Form(default=[]),
+    room_site: list[str] = Form(default=[]),
+    staff_name: list[str] = Form(default=[]),
+    staff_availability: list[str] = Form(default=[]),
+    user: SignedIn = Depends(signed_in),
+) -> Response:
+    """Replace the school's rooms and staff (the scheduler's PUT, its other fields as they are)."""
+    api, token = backend(request), user.access_token
+    school = await api.json("scheduler", _school_path(uai), token)
+    form = read_resources_form(room_name, room_workstations, room_site, staff_name, staff_availability)
+    if form.errors:
+        return _resources_page(request, school, user, form.rooms, form.staff, status=422, errors=form.errors)
+    rooms, staff = form.body()
+    body = {key: school[key] for key in SCHOOL_FIELDS} | {"rooms": rooms, "staff": staff}
+    try:
+        await api.send("PUT", "scheduler", _school_path(uai), token, json=body)
+    except Refused as exc:
+        if exc.status not in (409, 422):
+            raise
+        return _resources_page(request, school, user, form.rooms, form.staff, status=exc.status, refused=exc)
+    return RedirectResponse(request.url_for("planning", uai=uai), status_code=303)
 
 
 # -- a session's Modifier form ------------------------------------------------------------------

@@ -64,6 +64,11 @@ async def test_plan_confirm_then_open_the_session_and_download_its_attendance_sh
     assert "Salle 101" in await page.locator("#rooms-table").inner_text()
     assert "Mme Dupré" in await page.locator("#staff-table").inner_text()
     await shot(page, output, "1-planification")
+    await page.get_by_role("link", name="Modifier les salles et les surveillants").click()
+    await page.get_by_label("Disponibilités").first.wait_for()
+    await shot(page, output, "1-salles-et-surveillants")
+    await page.get_by_role("link", name="Annuler").click()
+    await page.get_by_role("heading", level=1, name="Planification des sessions").wait_for()
 
     # the DSFR draws the box over the label: one clicks the label, as a person does
     await page.locator("label", has_text=PLANNED_CLASS).click()
@@ -124,6 +129,7 @@ async def test_pages_2_and_3_by_keyboard_on_a_768px_tablet(browser, console_url,
     for path, name in (
         (f"/etablissements/{SCHOOL_A}/certificabilite", "1-certificabilite-768"),
         (f"/etablissements/{SCHOOL_A}/planification", "2-planification-768"),
+        (f"/etablissements/{SCHOOL_A}/planification/salles-et-surveillants", "3-salles-768"),
         (f"/sessions/{seeded.sessions[SCHOOL_A]}/modifier", "3-session-modifier-768"),
     ):
         await page.goto(console_url + path)

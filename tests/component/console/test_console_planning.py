@@ -181,3 +181,70 @@ async def test_another_schools_planning_and_sessions_cannot_be_changed(console, 
         data={"room": "CDI", "invigilators": ["Mme Dupré"], "date": "2025-11-13", "time": "10:00"},
     )
     assert posted.status_code == 404
+
+
+RESOURCES = f"{PAGE}/salles-et-surveillants"
+
+
+def resources(rooms: list[tuple[str, str, str]], staff: list[tuple[str, str]]) -> dict[str, list[str]]:
+    return {
+        "room_name": [r[0] for r in rooms],
+        "room_workstations": [r[1] for r in rooms],
+        "room_site": [r[2] for r in rooms],
+        "staff_name": [s[0] for s in staff],
+        "staff_availability": [s[1] for s in staff],
+    }
+
+
+async def _school(seeded) -> dict:
+    return (await seeded.scheduler.http.get(f"/schools/{SCHOOL_A}", headers=bearer(SCHOOL_A))).json()
+
+
+async def test_rooms_and_staff_are_changed_through_the_schedulers_put(console, seeded):
+    form = await console.get(RESOURCES)
+    assert form.status_code == 200 and 'value="Salle 101"' in form.text and 'value="CDI"' in form.text
+    before = await _school(seeded)
+    saved = await console.post(
+        RESOURCES,
+        data=resources(
+            [("Salle 101", "28", ""), ("CDI", "18", "Bâtiment B"), ("Salle 204", "24", ""), ("", "", "")],
+            [
+                ("Mme Dupré", ""),
+                ("M. Martin", "04/11/2025 matin\n05/11/2025 matin"),
+                ("Mme Cœur", ""),
+                ("", ""),
+            ],
+        ),
+    )
+    assert saved.status_code == 303 and saved.headers["location"].endswith(PAGE)
+    after = await _school(seeded)
+    assert [(r["name"], r["workstations"]) for r in after["rooms"]] == [
+        ("Salle 101", 28),
+        ("CDI", 18),
+        ("Salle 204", 24),
+    ]
+    assert after["staff"][1]["availability"] == [
+        {"date": "2025-11-04", "half_day": "morning"},
+        {"date": "2025-11-05", "half_day": "morning"},
+    ]
+    for kept in ("name", "level", "city", "site", "hours"):
+        assert after[kept] == before[kept], kept
+    page = await console.get(PAGE)
+    assert ["Salle 204", "24", "Bâtiment principal"] in rows_of(page.text, "rooms-table")
+
+
+async def test_rooms_and_staff_that_do_not_read_or_that_the_scheduler_refuses_change_nothing(console, seeded):
+    before = await _school(seeded)
+    unreadable = await console.post(
+        RESOURCES, data=resources([("Salle 101", "trente", "")], [("Mme Dupré", "demain matin")])
+    )
+    assert unreadable.status_code == 422
+    text = html.unescape(unreadable.text)
+    assert "Rien n'a été enregistré" in text and "le nombre de postes doit être un entier" in text
+    assert "Mme Dupré, ligne 1 : « demain matin » n'est pas une demi-journée" in text
+    assert 'value="trente"' in text  # what was typed is shown again
+    refused = await console.post(
+        RESOURCES, data=resources([("CDI", "18", ""), ("CDI", "12", "")], [("Mme Dupré", "")])
+    )
+    assert refused.status_code == 422 and "school.duplicate_room" in refused.text
+    assert await _school(seeded) == before
