@@ -43,6 +43,7 @@ from tests.component.scheduler.builders import NOW, add_class, school_body, sess
 from tests.events import Outcome, certification_ids, enrolled, enrolled_from_roster, learner, results
 from tests.events import session as session_event
 from tests.keycloak import SCHOOL_A, SCHOOL_B, issuer, oidc_settings, staff_token
+from tests.support import wait_for
 
 #: the class whose results the export service holds for school A
 RESULTS_CLASS = "TG1"
@@ -161,7 +162,15 @@ async def _seed_eligibility(svc, uai: str) -> list:
             hour=7
         )
     )
-    await remediation_tick(svc.runtime)
+    [raised] = [e for e in await remediation_tick(svc.runtime) if e.session_id == created.session_id]
+    assert len(raised.learners) == 2
+
+    async def listed() -> bool:
+        # the list is the service's read model of its own RemediationRequested, back from the topic
+        found = await svc.http.get(f"/schools/{uai}/remediations", headers=bearer(uai))
+        return {x["learner_id"] for x in found.json()["students"]} >= {m.learner_id for m in raised.learners}
+
+    await wait_for(listed, what="the remediation list to hold the one-month check's learners")
     return learners
 
 

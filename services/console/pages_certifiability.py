@@ -11,8 +11,9 @@ import asyncio
 import urllib.parse
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from services.console.backend import Backend, Refused
 from services.console.oidc import SignedIn
@@ -23,8 +24,8 @@ router = APIRouter()
 
 #: the two files a school sends eligibility: the console's URL segment → eligibility's route
 UPLOADS = {"liste-eleves": "/rosters", "export-campagne": "/campaign-exports"}
-#: at most this much of an upload is read and sent on: eligibility refuses anything past its own
-#: limit (20 Mo by default) with a line-less error, so one byte more than that is enough
+#: the largest file the console sends on (eligibility has its own limit, 50 Mo by default, and
+#: refuses past it); a longer one is refused here, never sent cut short
 MAX_FORWARDED_BYTES = 64 * 1024 * 1024
 #: competence id → its name in the Pix framework, to say what a student still has to position
 COMPETENCE_NAMES = {c.id: c.name for c in COMPETENCES}
@@ -98,12 +99,25 @@ def _summary(kind: str, report: dict[str, Any]) -> str:
     )
 
 
+async def _refused_upload(
+    request: Request,
+    uai: str,
+    user: SignedIn,
+    kind: str,
+    message: str,
+    file_name: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+) -> Response:
+    """The page again (422), the refusal and each of the file's errors beside the ``kind`` form."""
+    refused = {kind: {"message": message, "file": file_name, "errors": errors or []}}
+    return await _certifiability_page(request, uai, user, status=422, refused=refused)
+
+
 @router.post("/etablissements/{uai}/certificabilite/{kind}", name="certifiability_upload")
 async def certifiability_upload(
     request: Request,
     uai: str,
     kind: str,
-    file: UploadFile = File(),
     external_id_column: str = Form(default="", max_length=200),
     user: SignedIn = Depends(signed_in),
 ) -> Response:
@@ -112,10 +126,16 @@ async def certifiability_upload(
     if kind not in UPLOADS:
         raise Refused("console", 404, "upload.unknown", "no such upload form")
     path = UPLOADS[kind]
+    # read from the form itself: a browser sends an empty file field as a part without a file name
+    file = (await request.form()).get("file")
+    if not isinstance(file, UploadFile) or not file.filename:
+        return await _refused_upload(request, uai, user, kind, "Choisissez un fichier à envoyer.")
     data = await file.read(MAX_FORWARDED_BYTES + 1)
-    if not file.filename:
-        refused = {"message": "Choisissez un fichier à envoyer.", "errors": []}
-        return await _certifiability_page(request, uai, user, status=422, refused={kind: refused})
+    if len(data) > MAX_FORWARDED_BYTES:
+        too_large = (
+            f"Fichier de plus de {MAX_FORWARDED_BYTES / 1_048_576:g} Mo : c'est la limite de la console."
+        )
+        return await _refused_upload(request, uai, user, kind, too_large, file.filename)
     params = (
         {"external_id_column": external_id_column}
         if kind == "export-campagne" and external_id_column
@@ -133,7 +153,7 @@ async def certifiability_upload(
     except Refused as exc:
         if exc.status not in (400, 413, 422):
             raise
-        refused = {"message": exc.message, "errors": exc.details.get("errors", []), "file": file.filename}
-        return await _certifiability_page(request, uai, user, status=422, refused={kind: refused})
+        errors = exc.details.get("errors", [])
+        return await _refused_upload(request, uai, user, kind, exc.message, file.filename, errors)
     request.session[FLASH] = {"kind": kind, "file": file.filename, "summary": _summary(kind, report)}
     return RedirectResponse(request.url_for("certifiability", uai=uai), status_code=303)

@@ -139,3 +139,22 @@ async def test_another_schools_certifiability_is_not_found(console):
         files={"file": ("eleves.csv", ("\n".join([HEADER, learner_row()]) + "\n").encode())},
     )
     assert upload.status_code == 404
+
+
+async def test_sending_the_form_without_a_file_asks_for_one(console):
+    empty = await console.post(f"{PAGE}/liste-eleves", files={"file": ("", b"")})
+    assert empty.status_code == 422
+    assert "Choisissez un fichier à envoyer." in html.unescape(empty.text)
+    none = await console.post(f"{PAGE}/liste-eleves", data={"external_id_column": ""})
+    assert none.status_code == 422 and "Choisissez un fichier" in html.unescape(none.text)
+
+
+async def test_a_file_past_the_consoles_limit_is_refused_not_sent_cut_short(console, monkeypatch):
+    from services.console import pages_certifiability
+
+    good = ("\n".join([HEADER, learner_row(division="3Z")]) + "\n").encode()  # eligibility takes it
+    monkeypatch.setattr(pages_certifiability, "MAX_FORWARDED_BYTES", len(good) - 1)
+    refused = await console.post(f"{PAGE}/liste-eleves", files={"file": ("eleves.csv", good)})
+    assert refused.status_code == 422
+    assert "c'est la limite de la console" in html.unescape(refused.text)
+    assert "3Z" not in (await console.get(PAGE)).text  # nothing reached eligibility
