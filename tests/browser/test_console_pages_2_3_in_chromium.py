@@ -11,7 +11,8 @@ import pytest
 from pypdf import PdfReader
 
 from tests.browser.test_console_in_chromium import shot, sign_in
-from tests.console_support import PLANNED_CLASS, PLANNED_CLASS_SIZE, staff
+from tests.component.scheduler.builders import school_body
+from tests.console_support import PLANNED_CLASS, PLANNED_CLASS_SIZE, SCHOOL_NAMES, bearer, staff
 from tests.keycloak import SCHOOL_A
 from tests.learner_rows import HEADER, learner_row
 
@@ -158,4 +159,21 @@ async def test_pages_2_and_3_by_keyboard_on_a_768px_tablet(browser, console_url,
     await page.wait_for_url(re.compile(r"/planifications/[0-9a-f-]{36}$"))
     assert await page.evaluate("document.documentElement.scrollWidth") <= 768
     await shot(page, output, "5-planning-propose-768")
+    await context.close()
+
+
+async def test_an_impossible_plan_explains_itself(browser, console_url, seeded, output):
+    body = school_body(name=SCHOOL_NAMES[SCHOOL_A], staff=[])
+    emptied = await seeded.scheduler.http.put(f"/schools/{SCHOOL_A}", json=body, headers=bearer(SCHOOL_A))
+    assert emptied.status_code == 200, emptied.text
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = await context.new_page()
+    await sign_in(page, console_url, staff(SCHOOL_A))
+    await page.goto(f"{console_url}/etablissements/{SCHOOL_A}/planification")
+    await page.get_by_role("button", name="Proposer un planning").click()
+    explanation = page.locator("#plan-error")
+    await explanation.wait_for()
+    assert "aucun surveillant" in await explanation.inner_text()
+    assert await page.get_by_role("button", name="Confirmer le planning").count() == 0
+    await shot(page, output, "1-planning-impossible")
     await context.close()
