@@ -9,7 +9,6 @@ Everything goes through the scheduler's API with the signed-in person's token; w
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import urllib.parse
 import uuid
 from typing import Any
@@ -254,7 +253,7 @@ async def session_save(
     session_id: uuid.UUID,
     room: str = Form(max_length=100),
     invigilators: list[str] = Form(default=[]),
-    date: dt.date = Form(),
+    date: str = Form(max_length=10, description="YYYY-MM-DD; the scheduler reads and checks it"),
     time: str = Form(max_length=5),
     site: str = Form(default="", max_length=200),
     observations: str = Form(default="", max_length=2000),
@@ -266,7 +265,7 @@ async def session_save(
     values = {
         "room": room,
         "invigilators": invigilators,
-        "date": date.isoformat(),
+        "date": date,
         "time": time,
         "site": site,
         "observations": observations,
