@@ -44,6 +44,36 @@ SCHOOL_FIELDS = ("name", "level", "city", "site", "rooms", "staff", "hours")
 BLANK_ROWS = 2
 
 
+#: the scheduler's body fields in the forms' words, to say which one a ``request.invalid`` names
+FIELD_LABELS = {
+    "room": "Salle",
+    "invigilators": "Surveillant(s)",
+    "date": "Date",
+    "time": "Heure",
+    "site": "Nom du site",
+    "observations": "Observations",
+    "not_before": "Pas avant le",
+    "divisions": "Classes à certifier",
+    "rooms": "Salles",
+    "staff": "Surveillants",
+}
+
+
+def explained(exc: Refused) -> Refused:
+    """The refusal as the page shows it: a request the scheduler could not read names its fields."""
+    if exc.code != "request.invalid":
+        return exc
+    paths = [str(p.get("field", "")).split(".") for p in exc.details.get("problems", [])]
+    labels = list(dict.fromkeys(FIELD_LABELS[p[1]] for p in paths if len(p) > 1 and p[1] in FIELD_LABELS))
+    if not labels:
+        return Refused(
+            exc.service, exc.status, exc.code, "Le service n'a pas pu lire la demande.", exc.details
+        )
+    return Refused(
+        exc.service, exc.status, exc.code, f"Valeur non valide : {', '.join(labels)}.", exc.details
+    )
+
+
 def _school_path(uai: str, tail: str = "") -> str:
     return f"/schools/{urllib.parse.quote(uai, safe='')}{tail}"
 
@@ -99,7 +129,7 @@ async def propose_plan(
     except Refused as exc:
         if exc.status not in (409, 422):
             raise
-        return await _planning_page(request, uai, user, status=exc.status, refused=exc)
+        return await _planning_page(request, uai, user, status=exc.status, refused=explained(exc))
     return RedirectResponse(request.url_for("plan", plan_id=plan["plan_id"]), status_code=303)
 
 
@@ -141,7 +171,7 @@ async def confirm_plan(request: Request, plan_id: uuid.UUID, user: SignedIn = De
     except Refused as exc:
         if exc.status not in (409, 422):
             raise
-        return await _plan_page(request, plan_id, user, status=exc.status, refused=exc)
+        return await _plan_page(request, plan_id, user, status=exc.status, refused=explained(exc))
     return RedirectResponse(request.url_for("plan", plan_id=plan_id), status_code=303)
 
 
@@ -208,7 +238,9 @@ async def planning_resources_save(
     except Refused as exc:
         if exc.status not in (409, 422):
             raise
-        return _resources_page(request, school, user, form.rooms, form.staff, status=exc.status, refused=exc)
+        return _resources_page(
+            request, school, user, form.rooms, form.staff, status=exc.status, refused=explained(exc)
+        )
     return RedirectResponse(request.url_for("planning", uai=uai), status_code=303)
 
 
@@ -277,5 +309,7 @@ async def session_save(
         except Refused as exc:
             if exc.status not in (409, 422):
                 raise
-            return await _edit_page(request, session_id, user, status=exc.status, values=values, refused=exc)
+            return await _edit_page(
+                request, session_id, user, status=exc.status, values=values, refused=explained(exc)
+            )
     return RedirectResponse(request.url_for("session", session_id=session_id), status_code=303)

@@ -167,6 +167,17 @@ async def test_the_session_page_has_its_tabs_its_documents_and_a_modifier_form(c
     text = html.unescape(refused.text)
     assert "Modification refusée" in text and "session.outside_window" in text
     assert 'value="2026-06-30"' in text  # what was typed is kept
+    unreadable = await console.post(
+        f"/sessions/{session_id}/modifier",
+        data={
+            "room": "CDI",
+            "invigilators": ["Mme Dupré"],
+            "date": "2026-13-45",
+            "time": "13:30",
+            "site": "B",
+        },
+    )
+    assert unreadable.status_code == 422 and "Valeur non valide : Date." in html.unescape(unreadable.text)
     unchanged = (await seeded.scheduler.http.get(f"/sessions/{session_id}", headers=bearer(SCHOOL_A))).json()
     assert unchanged["date"] == "2025-11-13"
 
