@@ -158,3 +158,16 @@ async def test_a_file_past_the_consoles_limit_is_refused_not_sent_cut_short(cons
     assert refused.status_code == 422
     assert "c'est la limite de la console" in html.unescape(refused.text)
     assert "3Z" not in (await console.get(PAGE)).text  # nothing reached eligibility
+
+
+async def test_a_school_without_a_roster_is_asked_for_one(seeded):
+    app = console_app(seeded, PUBLIC_URL)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as http,
+    ):
+        await sign_in(http, staff(SCHOOL_B))
+        page = await http.get(f"/etablissements/{SCHOOL_B}/certificabilite")
+    assert page.status_code == 200, page.text
+    text = html.unescape(page.text)
+    assert "Aucune liste d'élèves importée" in text and 'id="classes-table"' not in text
