@@ -1,5 +1,6 @@
 """What the console's tests share: the real scheduler, export and eligibility apps seeded for two
-schools of the local realm, the console app mounted on them, and a sign-in through the real Keycloak login form.
+schools of the local realm, the console app mounted on them, and a sign-in through the real Keycloak
+login form.
 
 The services run in-process (tests/support.py's ``start_service``: their own scratch schemas, real
 PostgreSQL and Kafka) with OIDC on the local Keycloak, and are seeded through their own API with the
@@ -15,7 +16,7 @@ import re
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -50,9 +51,10 @@ RESULTS_CLASS = "TG1"
 #: a class of school A the scheduler holds but no session yet: what the planning page plans
 PLANNED_CLASS = "TG2"
 PLANNED_CLASS_SIZE = 20
-#: eligibility's clock, and the session its one-month check finds due (on 08/02/2026)
+#: eligibility's clock, the session its one-month check finds due, and that check's day (30 days before)
 ELIGIBILITY_NOW = datetime(2026, 1, 5, 9, tzinfo=UTC)
 REMEDIATION_SESSION_DATE = date(2026, 3, 10)
+REMEDIATION_CHECK_AT = datetime(2026, 2, 8, 7, tzinfo=UTC)
 #: per competence (framework order): 5 positioned (certifiable), then only 2 (3 to go)
 FIVE_COMPETENCES = (8, 16, 9, 40, 8, 8, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0)
 TWO_COMPETENCES = (8, 16, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
@@ -157,11 +159,7 @@ async def _seed_eligibility(svc, uai: str) -> list:
         await on_session_created(uow, created, None)
     async with svc.runtime.unit_of_work() as uow:
         await on_candidates_enrolled(uow, enrolled_from_roster(created, learners, ids, ELIGIBILITY_NOW), None)
-    svc.runtime.clock = ManualClock(
-        datetime.combine(REMEDIATION_SESSION_DATE - timedelta(days=30), datetime.min.time(), UTC).replace(
-            hour=7
-        )
-    )
+    svc.runtime.clock = ManualClock(REMEDIATION_CHECK_AT)
     [raised] = [e for e in await remediation_tick(svc.runtime) if e.session_id == created.session_id]
     assert len(raised.learners) == 2
 
