@@ -1,8 +1,9 @@
 """The rooms-and-staff form of the planning page, read back into the scheduler's school body.
 
 The form has one row per room (name, workstations, site) and per person (name, availability: one
-half-day a line, ``04/11/2025 matin``; empty: whenever the school is open); a row whose name is
-empty is dropped. What cannot be read is reported by row and field, in French, and nothing is sent.
+half-day a line, ``04/11/2025 matin``; empty: whenever the school is open; ``jamais``: never); a
+row whose name is empty is dropped. What cannot be read is reported by row and field, in French,
+and nothing is sent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+#: typed alone, a person available at no half-day (kept apart from an empty field: any half-day)
+NEVER = "jamais"
 #: a half-day as typed: ``04/11/2025 matin`` or ``04/11/2025 après-midi`` (apres-midi accepted)
 HALF_DAY_LINE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})\s+(matin|apr[eè]s-midi)$", re.IGNORECASE)
 
@@ -49,7 +52,9 @@ def _half_day(line: str) -> dict[str, str] | None:
 
 def _availability(text: str) -> list[dict[str, str]] | None:
     lines = [line for line in text.splitlines() if line.strip()]
-    return [half for line in lines if (half := _half_day(line))] if lines else None
+    if not lines:
+        return None
+    return [half for line in lines if (half := _half_day(line))]
 
 
 def read_resources_form(
@@ -76,7 +81,7 @@ def read_resources_form(
             )
     for i, person in enumerate(form.staff, start=1):
         for number, line in enumerate(person["availability"].splitlines(), start=1):
-            if line.strip() and _half_day(line) is None:
+            if line.strip() and line.strip().lower() != NEVER and _half_day(line) is None:
                 form.errors[f"staff-{i}-availability"] = (
                     f"{person['name']}, ligne {number} : « {line.strip()} » n'est pas une demi-journée"
                     " (écrire par exemple « 04/11/2025 matin » ou « 04/11/2025 après-midi »)."
@@ -98,5 +103,6 @@ def typed_rows(school: dict[str, Any]) -> tuple[list[dict[str, str]], list[dict[
             f"{dt.date.fromisoformat(h['date']):%d/%m/%Y} {'matin' if h['half_day'] == 'morning' else 'après-midi'}"
             for h in halves or []
         ]
-        staff.append({"name": person["name"], "availability": "\n".join(lines)})
+        typed = NEVER if halves == [] else "\n".join(lines)
+        staff.append({"name": person["name"], "availability": typed})
     return rooms, staff

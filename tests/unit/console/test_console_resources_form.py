@@ -46,10 +46,11 @@ def test_the_school_as_the_form_shows_it_reads_back_to_the_same():
         "staff": [
             {"name": "Mme Cœur", "availability": [{"date": "2025-11-04", "half_day": "afternoon"}]},
             {"name": "M. Martin", "availability": None},
+            {"name": "Mme Absente", "availability": []},
         ],
     }
     rooms, staff = typed_rows(school)
-    assert staff[0]["availability"] == "04/11/2025 après-midi"
+    assert staff[0]["availability"] == "04/11/2025 après-midi" and staff[2]["availability"] == "jamais"
     form = read_resources_form(
         [r["name"] for r in rooms],
         [r["workstations"] for r in rooms],
