@@ -15,7 +15,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from services.console import pages, pages_academie, pages_finalisation, pages_invigilation
+from services.console import (
+    pages,
+    pages_academie,
+    pages_certifiability,
+    pages_finalisation,
+    pages_invigilation,
+    pages_planning,
+)
 from services.console.backend import Backend, Refused, ServiceUnavailable
 from services.console.oidc import SESSION_KEY, Provider, SignedIn
 from services.console.settings import ConsoleSettings, check_assets
@@ -77,6 +84,8 @@ def create_app(
     app.mount("/static/htmx", StaticFiles(directory=settings.htmx_dir), name="htmx")
     app.mount("/static/console", StaticFiles(directory=HERE / "static"), name="console_static")
     app.include_router(pages.router)
+    app.include_router(pages_certifiability.router)
+    app.include_router(pages_planning.router)
     app.include_router(pages_invigilation.router)
     app.include_router(pages_finalisation.router)
     app.include_router(pages_academie.router)

@@ -102,11 +102,6 @@ class Backend:
     async def json(self, service: str, path: str, token: str, params: dict[str, Any] | None = None) -> Any:
         return (await self._get(service, path, token, params)).json()
 
-    async def send(self, method: str, service: str, path: str, token: str | None, body: Any = None) -> Any:
-        """A write (POST, PUT, DELETE) with a JSON body; the service's JSON answer (None if empty)."""
-        reply = await self._call(method, service, path, token, json=body)
-        return reply.json() if reply.content else None
-
     async def text(self, service: str, path: str) -> str:
         """An unauthenticated text page of a service (its Prometheus ``/metrics``)."""
         return (await self._call("GET", service, path, None)).text
@@ -114,3 +109,20 @@ class Backend:
     async def file(self, service: str, path: str, token: str) -> File:
         reply = await self._get(service, path, token, None)
         return File(reply.content, {k: v for k, v in reply.headers.items() if k.lower() in FILE_HEADERS})
+
+    async def send(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        token: str | None,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        upload: tuple[str, bytes] | None = None,
+    ) -> Any:
+        """A command (POST, PUT, PATCH, DELETE): a JSON body or an ``upload`` (file name, bytes) as
+        multipart field ``file``; the service's JSON answer (None when empty)."""
+        files = {"file": upload} if upload else None
+        reply = await self._call(method, service, path, token, json=json, params=params, files=files)
+        return reply.json() if reply.content else None

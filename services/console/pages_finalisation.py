@@ -225,7 +225,7 @@ async def finalise(request: Request, session_id: str, user: SignedIn = Depends(s
         return _form_page(request, user, session, form, status=422)
     try:
         finalised = await backend(request).send(
-            "PUT", "finalisation", f"/sessions/{session_id}/finalisation", user.access_token, body
+            "PUT", "finalisation", f"/sessions/{session_id}/finalisation", user.access_token, json=body
         )
     except Refused as exc:
         form.problems = refusal_problems(exc, session["candidates"])

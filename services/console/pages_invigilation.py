@@ -177,7 +177,7 @@ async def log_in(request: Request) -> Response:
             "finalisation",
             "/invigilator/login",
             None,
-            {"session_number": int(number), "password": password.strip()},
+            json={"session_number": int(number), "password": password.strip()},
         )
     except Refused as exc:
         message = refusal(exc.code, exc.message, exc.retry_after)
@@ -249,7 +249,7 @@ async def record_incident(request: Request, session_id: str) -> Response:
         }
         try:
             path = f"/invigilator/sessions/{session_id}/incidents"
-            await _backend(request).send("POST", "finalisation", path, _token(request, session_id), body)
+            await _backend(request).send("POST", "finalisation", path, _token(request, session_id), json=body)
         except Refused as exc:
             if exc.code in SIGN_IN_AGAIN:
                 return _signed_out(request, exc)

@@ -38,5 +38,11 @@ async def test_the_stack_runs_the_console_on_the_services_and_the_provider(infra
             assert home.status_code == 200 and "Lycée du stack" in home.text
             other = await console.get(f"/etablissements/{SCHOOL_B}")
             assert other.status_code == 404 and "Lycée voisin" not in other.text
+            # pages 2 and 3 read eligibility and the scheduler over HTTP with the same token
+            certifiability = await console.get(f"/etablissements/{SCHOOL_A}/certificabilite")
+            assert certifiability.status_code == 200 and "Importer un fichier" in certifiability.text
+            planning = await console.get(f"/etablissements/{SCHOOL_A}/planification")
+            assert planning.status_code == 200 and "Salle 101" in planning.text
+            assert (await console.get(f"/etablissements/{SCHOOL_B}/certificabilite")).status_code == 404
     finally:
         await asyncio.to_thread(stack.stop)
