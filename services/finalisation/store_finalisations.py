@@ -80,12 +80,17 @@ class FinalisationQueries:
         return {r["session_id"]: r["pix_session_number"] for r in rows}
 
     async def finalisations(self, uai: str | None = None) -> list[RecordedFinalisation]:
-        """Finalised sessions (optionally of one school), for matching a multi-session results file."""
-        rows = await self.conn.fetch(
-            "SELECT f.* FROM finalisations f"
-            " WHERE $1::text IS NULL OR f.payload->>'uai' = $1 ORDER BY f.session_id",
-            uai,
-        )
+        """Finalised sessions (optionally of one school), for matching a multi-session results file.
+
+        Two statements, not one with ``$1 IS NULL OR …``: the prepared statement's generic plan of
+        that form cannot use the ``finalisations_uai`` index, and read every finalisation of the
+        académie for each school's file (4.6 ms a call at 900 sessions, growing with them)."""
+        if uai is None:
+            rows = await self.conn.fetch("SELECT f.* FROM finalisations f ORDER BY f.session_id")
+        else:
+            rows = await self.conn.fetch(
+                "SELECT f.* FROM finalisations f WHERE f.payload->>'uai' = $1 ORDER BY f.session_id", uai
+            )
         return [_finalisation(row) for row in rows]
 
     async def lock_finalisations(self, session_ids: Sequence[str]) -> None:
