@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -293,7 +294,8 @@ class FaultInjector:
             return False
         return fault.kind != BROKER_RESTART or name == CONSOLE or body.get("broker") == "ok"
 
-    def _until(self, check, fault: Fault) -> None:
+    def _until(self, check: Callable[[], bool], fault: Fault) -> None:
+        """Until ``check`` holds; a fault the stack has not recovered from in time breaks the run."""
         deadline = time.monotonic() + RECOVERY_LIMIT_SECONDS
         while not check():
             if time.monotonic() > deadline:
