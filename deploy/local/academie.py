@@ -309,6 +309,7 @@ def main_job_config(
 ) -> StackConfig:
     """The stack of a main-job run on the infrastructure of the environment (KAFKA_BOOTSTRAP_SERVERS,
     DATABASE_URL), its logs and exports in ``output``, every school signing in at ``issuer``."""
+    output.mkdir(parents=True, exist_ok=True)
     return StackConfig(
         kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
         admin_database_url=os.environ["DATABASE_URL"],
