@@ -39,7 +39,11 @@ _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 )
 #: lower-level errors that an outage raises, but other causes can too: answered 503 only when a
 #: probe confirms the database is down
-_MAYBE_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncpg.InterfaceError)
+_MAYBE_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -60,6 +64,11 @@ def is_database_unavailable(exc: BaseException) -> bool:
         if isinstance(link, ConnectionError):  # refused, reset: the server's socket is gone
             return True
         if isinstance(link, asyncpg.InterfaceError) and "connection is closed" in str(link).lower():
+            return True
+        # a pooled connection the server dropped mid-operation (a restart): asyncpg's protocol is left
+        # in that operation ("cannot switch to state 15; another operation (2) is in progress"), and
+        # the database may be back already, so a probe would not tell (tests/e2e/test_chaos.py met it)
+        if isinstance(link, asyncpg.InternalClientError) and "another operation" in str(link):
             return True
     return False
 

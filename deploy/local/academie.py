@@ -308,6 +308,29 @@ def start_provider(schools: list[School]) -> str:
     return issuer_url(cfg.keycloak_url)
 
 
+def main_job_config(
+    output: Path, schools: list[School], seed: int, issuer: str, brokers: int = 1, replicas: int = 1
+) -> StackConfig:
+    """The stack of a main-job run on the infrastructure of the environment (KAFKA_BOOTSTRAP_SERVERS,
+    DATABASE_URL), its logs and exports in ``output``, every school signing in at ``issuer``."""
+    output.mkdir(parents=True, exist_ok=True)
+    return StackConfig(
+        kafka_bootstrap_servers=os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+        admin_database_url=os.environ["DATABASE_URL"],
+        log_dir=output / "logs",
+        output_dir=output / "exports",
+        extra_env={
+            "SCHEDULER_CALENDAR_FILE": str(local_run_calendar(output / "calendar-local-run.json")),
+            "TOPIC_REPLICATION_FACTOR": str(min(3, brokers)),
+        },
+        export_clients=[livret_client(schools)],
+        sandbox_seed=seed,
+        replicas=replicas,
+        api_token=None,  # no gateway: every school signs in through the provider
+        oidc_issuer=issuer,
+    )
+
+
 def _newest_run() -> Path:
     runs = sorted(p.parent for p in (REPO / "out").glob(f"academie-*/{RUN_FILE}"))
     if not runs:
@@ -366,25 +389,10 @@ def main() -> None:
         (output / RUN_FILE).write_text(json.dumps(options, indent=2), encoding="utf-8")
     # SIGTERM (a CI timeout, `kill`) stops the run as Ctrl-C does: the stack is stopped, not orphaned
     signal.signal(signal.SIGTERM, _interrupt)
-    calendar = local_run_calendar(output / "calendar-local-run.json")
     schools = schools_for(args.scale, args.seed, args.schools, args.students)
     bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
     issuer = start_provider(schools)
-    config = StackConfig(
-        kafka_bootstrap_servers=bootstrap,
-        admin_database_url=os.environ["DATABASE_URL"],
-        log_dir=output / "logs",
-        output_dir=output / "exports",
-        extra_env={
-            "SCHEDULER_CALENDAR_FILE": str(calendar),
-            "TOPIC_REPLICATION_FACTOR": str(min(3, args.brokers)),
-        },
-        export_clients=[livret_client(schools)],
-        sandbox_seed=args.seed,
-        replicas=args.replicas,
-        api_token=None,  # no gateway: every school signs in through the provider
-        oidc_issuer=issuer,
-    )
+    config = main_job_config(output, schools, args.seed, issuer, args.brokers, args.replicas)
     resume_hint = f"deploy/local/run-academie --resume --output {output}"
     students = sum(len(s.learners) for s in schools)
     print(

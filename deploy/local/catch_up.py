@@ -15,7 +15,7 @@ from typing import Any
 from deploy.local.draws import candidate_day
 from deploy.local.retrying import SAFE
 from deploy.local.schools import School
-from deploy.local.steps import Run
+from deploy.local.steps import Run, idempotency_key
 
 #: what the scheduler shows of a session whose finalisation it has learnt
 FINALISED_OR_LATER = ("finalised", "results_received", "exported")
@@ -36,7 +36,8 @@ async def catch_up_plan(run: Run, school: School) -> dict[str, Any] | None:
             "scheduler",
             "POST",
             f"/schools/{school.uai}/plans",
-            resend=SAFE,  # a second proposal is never confirmed: harmless (as the first plan's)
+            resend=SAFE,  # a resend under the same key gets the first proposal back
+            headers=idempotency_key(),
             json={"school_year": "2026-2027", "catch_up": True},
         )
     ).json()

@@ -152,6 +152,11 @@ class Stack:
             self._started_at[spec.name] = time.monotonic()
         return process
 
+    def started_at(self, name: str) -> float:
+        """When (monotonic) the process now running under ``name`` was started."""
+        with self._lock:
+            return self._started_at[name]
+
     def supervise(self) -> None:
         """Start the supervisor thread: from now on an exited process is started again."""
         if self._supervisor is None:

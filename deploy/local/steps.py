@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -190,9 +191,8 @@ class Run(SupervisionSteps, ExportSteps):
                 "scheduler",
                 "POST",
                 f"/schools/{school.uai}/plans",
-                # a resend may store a second proposal that is never confirmed (no session, no
-                # event): harmless, though an Idempotency-Key would spare it (issue 11 item 2)
-                resend=SAFE,
+                resend=SAFE,  # a resend under the same key gets the first proposal back
+                headers=idempotency_key(),
                 json={"school_year": "2026-2027"},
             )
         ).json()
@@ -293,6 +293,11 @@ class Run(SupervisionSteps, ExportSteps):
         )
         (target / "schools.json").write_text(json.dumps(mine, ensure_ascii=False, indent=1), encoding="utf-8")
         return {"summary": summary, "schools": mine}
+
+
+def idempotency_key() -> dict[str, str]:
+    """The header that makes one command's resends one command (a fresh key per command)."""
+    return {"Idempotency-Key": str(uuid.uuid4())}
 
 
 def _count(summary: dict[str, Any], key: str) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from services.scheduler import store
 from services.scheduler.api_common import (
@@ -130,11 +130,25 @@ def _plan_out(plan: store.PlanRow, session_ids: list[uuid.UUID] | None = None) -
     status_code=201,
     tags=["plans"],
     responses=refusals(
-        "school.invalid_uai", "school.unknown", "class.unknown", "calendar.unknown", "plan.no_catch_up_week"
+        "school.invalid_uai",
+        "school.unknown",
+        "class.unknown",
+        "calendar.unknown",
+        "plan.no_catch_up_week",
+        "plan.idempotency_key_reused",
     ),
 )
 async def propose_plan(
-    uai: str, body: PlanIn | None = None, deps: UseCaseDependencies = Depends(use_cases)
+    uai: str,
+    body: PlanIn | None = None,
+    idempotency_key: str | None = Header(
+        default=None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="a resend with the same key (and body) gets the proposal stored by the first",
+    ),
+    deps: UseCaseDependencies = Depends(use_cases),
 ) -> PlanOut:
     """Propose sessions for the school's certifiable learners not yet enrolled.
 
@@ -144,9 +158,18 @@ async def propose_plan(
     When no plan exists, the proposal has status ``impossible`` and ``error`` says exactly why.
     ``catch_up`` plans in the calendar's catch-up week those no session holds (the absent and
     aborted candidates of finalised sessions are free again).
+
+    With an ``Idempotency-Key`` header, a resend of the request (the first answer lost to a
+    restart or a timeout) returns the proposal the first one stored, storing no second one; the
+    same key with another body is refused with ``plan.idempotency_key_reused``.
     """
     plan = await plans.propose_plan(
-        deps.begin, uai=uai, body=body or PlanIn(), clock=deps.clock, calendar=deps.calendar
+        deps.begin,
+        uai=uai,
+        body=body or PlanIn(),
+        clock=deps.clock,
+        calendar=deps.calendar,
+        idempotency_key=idempotency_key,
     )
     return _plan_out(plan)
 

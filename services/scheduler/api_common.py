@@ -47,6 +47,7 @@ ERROR_STATUSES = statuses(
         "plan.impossible",
         "plan.stale",
         "plan.conflict",
+        "plan.idempotency_key_reused",
         "convocations.no_candidate",
         "session.before_pix_certif_opening",
         "pix.session_number_taken",

@@ -48,17 +48,33 @@ class PlanQueries:
         status: str,
         proposal: PlanProposal,
         now: datetime,
-    ) -> None:
-        await self.conn.execute(
-            "INSERT INTO plans (plan_id, uai, school_year, status, proposal, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            plan_id,
-            uai,
-            school_year,
-            status,
-            proposal.to_json(),
-            now,
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
+    ) -> bool:
+        """Store a proposal; False (nothing stored) when the school has one under ``idempotency_key``."""
+        return bool(
+            await self.conn.fetchval(
+                "INSERT INTO plans (plan_id, uai, school_year, status, proposal, created_at,"
+                " idempotency_key, request_fingerprint) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " ON CONFLICT (uai, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+                " RETURNING true",
+                plan_id,
+                uai,
+                school_year,
+                status,
+                proposal.to_json(),
+                now,
+                idempotency_key,
+                request_fingerprint,
+            )
         )
+
+    async def plan_for_key(self, uai: str, idempotency_key: str) -> tuple[PlanRow, str | None] | None:
+        """The school's proposal stored under ``idempotency_key`` and its request's fingerprint."""
+        row = await self.conn.fetchrow(
+            "SELECT * FROM plans WHERE uai = $1 AND idempotency_key = $2", uai, idempotency_key
+        )
+        return (_plan(row), row["request_fingerprint"]) if row else None
 
     async def school_of(self, resource_id: uuid.UUID) -> str | None:
         """The UAI of the session or plan ``resource_id`` (ids are UUIDs: never both); None if unknown."""

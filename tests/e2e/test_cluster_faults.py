@@ -32,6 +32,7 @@ import asyncpg
 import pytest
 
 from deploy.local.academie import Run, run_academie
+from deploy.local.chaos_compare import TIMED_EVENTS
 from deploy.local.normalise import compare_outputs
 from deploy.local.report import Reporter
 from deploy.local.schools import schools_for
@@ -122,16 +123,9 @@ def _relay_holders(config: StackConfig, names: list[str], seconds: float = 20) -
         time.sleep(0.5)
 
 
-#: events whose number depends on when a timed job runs, not on the seed: export announces each
-#: version of a school's files (results arrive in batches: how many versions a run goes through
-#: depends on when its rebuilds run), and eligibility's one-month check raises a remediation request
-#: when its tick finds a session due (a slower run may see one tick more); compared by their files
-#: and their ids instead
-REBUILD_EVENTS = (
-    "certibus.export.livret_export_produced.v1",
-    "certibus.export.class_results_exported.v1",
-    "certibus.eligibility.remediation_requested.v1",
-)
+#: events whose number depends on when a timed job runs, not on the seed (deploy/local/chaos_compare.py
+#: says which and why); compared by their files and their ids instead
+REBUILD_EVENTS = TIMED_EVENTS
 
 
 @dataclass

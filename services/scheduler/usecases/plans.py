@@ -8,6 +8,8 @@ enrols its classes in one transaction, refused when the proposal no longer holds
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -27,15 +29,44 @@ from services.scheduler.usecases.common import Begin, PasswordHasher, SchoolCloc
 from services.scheduler.usecases.sessions import NewSession, insert_new_sessions
 
 
+def request_fingerprint(body: PlanIn) -> str:
+    """What a resend under the same Idempotency-Key must ask again: the body, canonically."""
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _same_request(uai: str, key: str, stored: tuple[PlanRow, str | None], fingerprint: str) -> PlanRow:
+    """The proposal stored under the key, if it was asked for with the same body."""
+    plan, stored_fingerprint = stored
+    if stored_fingerprint != fingerprint:
+        raise DomainError(
+            "plan.idempotency_key_reused",
+            f"la clé Idempotency-Key {key!r} a déjà servi à une autre demande de proposition",
+            uai=uai,
+            plan_id=str(plan.plan_id),
+        )
+    return plan
+
+
 async def propose_plan(
-    begin: Begin, *, uai: str, body: PlanIn, clock: SchoolClock, calendar: CertificationCalendar
+    begin: Begin,
+    *,
+    uai: str,
+    body: PlanIn,
+    clock: SchoolClock,
+    calendar: CertificationCalendar,
+    idempotency_key: str | None = None,
 ) -> PlanRow:
     """Plan the certifiable learners not yet enrolled, of the certifying classes by their MEF (or of
     the given classes); the proposal (or why none exists) is stored. An unknown class is refused
-    before anything is stored."""
+    before anything is stored. With ``idempotency_key``, the school's proposal already stored under
+    it is returned (a client resending after a lost answer), refused if asked for with another body."""
     uai = normalise_uai(uai)
     today = clock.local_now().date()
+    fingerprint = request_fingerprint(body)
     async with begin() as uow:
+        if idempotency_key and (stored := await uow.store.plan_for_key(uai, idempotency_key)):
+            return _same_request(uai, idempotency_key, stored, fingerprint)
         school = await school_of(uow, uai)
         plannable = await uow.store.plannable_learners(uai)
         levels = division_levels(await uow.store.division_mef_counts(uai))
@@ -75,14 +106,20 @@ async def propose_plan(
         proposal = replace(proposal, catch_up=True, notes=(note, *proposal.notes))
     plan_id = uuid.uuid4()
     async with begin() as uow:
-        await uow.store.insert_plan(
+        stored = await uow.store.insert_plan(
             plan_id=plan_id,
             uai=uai,
             school_year=school_year,
             status="impossible" if proposal.error else "proposed",
             proposal=proposal,
             now=clock.now(),
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint if idempotency_key else None,
         )
+        if not stored and idempotency_key:  # the same key's first request stored it meanwhile
+            found = await uow.store.plan_for_key(uai, idempotency_key)
+            assert found is not None
+            return _same_request(uai, idempotency_key, found, fingerprint)
         return await _plan(uow, plan_id)
 
 
