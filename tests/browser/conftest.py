@@ -7,17 +7,15 @@ Never skipped: without Chromium they fail with the command that installs it
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from tests.console_support import Seeded, console_app, seed
-from tests.private_infra import free_ports
+from tests.serving import served
 
 CHROMIUM = Path(os.environ.get("CERTIBUS_CHROMIUM", "/usr/bin/chromium"))
 REPO = Path(__file__).resolve().parents[2]
@@ -52,20 +50,8 @@ async def seeded(start_service, tmp_path) -> Seeded:
 @pytest.fixture
 async def console_url(seeded) -> AsyncIterator[str]:
     """The console on a free loopback port (uvicorn in this event loop, the services mounted in it)."""
-    [port] = free_ports(1)
-    url = f"http://127.0.0.1:{port}"
-    app = console_app(seeded, url)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    yield url
-    server.should_exit = True
-    await task
+    async with served(lambda url: console_app(seeded, url)) as url:
+        yield url
 
 
 @pytest.fixture

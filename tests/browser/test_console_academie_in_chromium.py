@@ -5,18 +5,16 @@ on each page, screenshots saved."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 
 from deploy.local.localinfra.realm import OPERATOR_USER
 from tests.browser.test_console_in_chromium import shot
 from tests.browser.test_console_invigilation_in_chromium import sign_in_as
 from tests.console_support_academie import Academie, console_app_with_academie, seed_academie
-from tests.private_infra import free_ports
+from tests.serving import served
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -28,20 +26,8 @@ async def academie(start_service) -> Academie:
 
 @pytest.fixture
 async def console_url(academie) -> AsyncIterator[str]:
-    [port] = free_ports(1)
-    url = f"http://127.0.0.1:{port}"
-    app = console_app_with_academie(academie, url)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    yield url
-    server.should_exit = True
-    await task
+    async with served(lambda url: console_app_with_academie(academie, url)) as url:
+        yield url
 
 
 async def first_column(page, index: int) -> list[str]:

@@ -5,13 +5,11 @@ page saying what and where, then accepted. axe-core checks every page; screensho
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
 from deploy.local.localinfra.realm import referent_user, user_password
 from tests.browser.test_console_in_chromium import shot
@@ -23,7 +21,7 @@ from tests.console_support_finalisation import (
     seed_finalisation,
 )
 from tests.keycloak import SCHOOL_A
-from tests.private_infra import free_ports
+from tests.serving import served
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -35,21 +33,11 @@ async def invigilation(start_service, tmp_path) -> Invigilation:
 
 @pytest.fixture
 async def console_url(invigilation) -> AsyncIterator[str]:
-    [port] = free_ports(1)
-    url = f"http://127.0.0.1:{port}"
     # the room is asked again every second, so the test sees another tablet's click quickly
-    app = console_app_with_finalisation(invigilation, url, console_live_refresh_seconds=1)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    yield url
-    server.should_exit = True
-    await task
+    async with served(
+        lambda url: console_app_with_finalisation(invigilation, url, console_live_refresh_seconds=1)
+    ) as url:
+        yield url
 
 
 async def another_tablet_confirms(invigilation: Invigilation, index: int) -> None:

@@ -5,19 +5,16 @@ API is open and the service says so at start-up."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import Depends
 from pydantic import BaseModel, ValidationError
 
 from shared.http import school_api_router
 from shared.service import Runtime, ServiceDefinition, get_runtime
 from shared.settings import ServiceSettings
+from tests.serving import served
 
 pytestmark = pytest.mark.integration
 
@@ -41,26 +38,6 @@ async def add_note(uai: str, body: Note, runtime: Runtime = Depends(get_runtime)
 definition = ServiceDefinition(name="scheduler", router=school)
 
 
-@contextlib.asynccontextmanager
-async def served(app) -> AsyncIterator[str]:
-    """The app (its lifespan already entered) behind a real uvicorn on a free local port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, timeout_graceful_shutdown=2)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            assert not task.done(), task.exception()
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
-
-
 async def notes(svc) -> int:
     exists = await svc.pool.fetchval("SELECT to_regclass('notes') IS NOT NULL")
     return await svc.pool.fetchval("SELECT count(*) FROM notes") if exists else 0
@@ -68,7 +45,7 @@ async def notes(svc) -> int:
 
 async def test_a_school_route_needs_the_token_and_checks_it_before_reading_the_body(start_service):
     svc = await start_service(definition, api_token=TOKEN)
-    async with served(svc.app) as url, httpx.AsyncClient(base_url=url) as http:
+    async with served(lambda _url: svc.app, lifespan="off") as url, httpx.AsyncClient(base_url=url) as http:
         path, body = "/schools/0750001A/notes", {"text": "salle B12"}
         refusals = [
             (await http.post(path, json=body), "auth.missing_token"),
@@ -113,7 +90,7 @@ async def test_a_school_route_needs_the_token_and_checks_it_before_reading_the_b
 async def test_without_a_token_the_school_api_is_open_and_the_service_warns(start_service, capsys):
     svc = await start_service(definition)
     assert "school API open" in capsys.readouterr().out
-    async with served(svc.app) as url, httpx.AsyncClient(base_url=url) as http:
+    async with served(lambda _url: svc.app, lifespan="off") as url, httpx.AsyncClient(base_url=url) as http:
         response = await http.post("/schools/0750001A/notes", json={"text": "CDI"})
         assert response.status_code == 201, response.text
 

@@ -6,16 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
-import uvicorn
 
 from deploy.pix_sandbox.generator import certification_id_for
 from services.finalisation.app import definition
@@ -30,6 +26,7 @@ from tests.component.finalisation.finalisation_support import (
     password_hash,
     session_events,
 )
+from tests.serving import served
 from tests.support import REPO, wait_for
 
 pytestmark = pytest.mark.integration
@@ -151,39 +148,13 @@ def stop_sandbox(sandbox: subprocess.Popen) -> None:
     sandbox.wait(10)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@asynccontextmanager
-async def served(app) -> AsyncIterator[str]:
-    """The already-started in-process app on a real port (its lifespan is the fixture's)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: _true(server.started), seconds=10, what="uvicorn to listen")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def _true(value: bool) -> bool:
-    return value
-
-
 async def test_the_pix_sandbox_process_delivers_results_through_the_intake(
     start_service, publish, kafka, record_events, tmp_path
 ):
     svc = await start_service(definition)
     session = session_events(3)
     log_path = tmp_path / "pix_sandbox.log"
-    async with served(svc.app) as url, record_events([FINALISATION]) as recorder:
+    async with served(lambda _url: svc.app, lifespan="off") as url, record_events([FINALISATION]) as recorder:
         sandbox = start_sandbox(
             log_path,
             KAFKA_BOOTSTRAP_SERVERS=kafka,
