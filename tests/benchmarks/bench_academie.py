@@ -1,6 +1,7 @@
 """The whole chain at académie scale: the main job, watched from outside, then the raw broker rate.
 
     tests/benchmarks/bench_academie.py [--scale college|academie] [--concurrency 32] [--seed 2027]
+                                       [--schools N] [--students N]
 
 Runs ``deploy/local/run-academie`` (its own fresh Kafka and PostgreSQL under .local/academie, the
 five services, the Pix sandbox, the asyncio driver) and, while it runs, samples from the outside:
@@ -289,6 +290,9 @@ async def _probe_once(
 async def watch_run(args: argparse.Namespace, output: Path) -> dict:
     command = [str(REPO / "deploy/local/run-academie"), "--scale", args.scale, "--seed", str(args.seed)]
     command += ["--concurrency", str(args.concurrency), "--output", str(output)]
+    for option in ("schools", "students"):  # a scale's shape with fewer students, e.g. 400 schools
+        if getattr(args, option) is not None:
+            command += [f"--{option}", str(getattr(args, option))]
     started = time.perf_counter()
     driver = await asyncio.create_subprocess_exec(
         *command,
@@ -463,4 +467,11 @@ if __name__ == "__main__":
     parser.add_argument("--scale", default="college", choices=["demo", "college", "academie"])
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument("--schools", type=int, default=None, help="override the scale's number of schools")
+    parser.add_argument(
+        "--students",
+        type=int,
+        default=None,
+        help="override the scale's students (in all; per school for demo)",
+    )
     asyncio.run(main(parser.parse_args()))
