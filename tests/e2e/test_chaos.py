@@ -103,7 +103,10 @@ def test_a_year_under_seeded_faults_ends_as_its_clean_twin(infrastructure, tmp_p
     # every kill -9 was a crash the supervisor saw and restarted, nothing else died
     killed = sorted(f.target for f in injected if f.kind == KILL)
     assert sorted(r.name for r in stack.restarts) == killed
-    assert retries > 0, "the driver never met a fault"
+    # no assertion on ``retries``: each phase waits for its faults to recover before it starts, so
+    # whether a driver call meets one depends on timing (seed 495099 in CI: 15 faults, 0 resends);
+    # the driver's resends are proven by tests/unit/deploy/test_retrying.py and by the kill test of
+    # tests/e2e/test_deterministic_runs.py (kills mid-phase, asserting it resent)
     assert not differences, "\n".join(map(str, differences))
     assert list((faulty.root / "exports").rglob("*livret*.json")), "the runs wrote no livret"
     assert any(rows for tables in clean.state.values() for rows in tables.values())

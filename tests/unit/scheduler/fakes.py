@@ -55,6 +55,8 @@ class State:
     #: learner id → certifiability status ("certifiable", "not_certifiable")
     certifiability: dict[str, str] = field(default_factory=dict)
     plans: dict[uuid.UUID, PlanRow] = field(default_factory=dict)
+    #: (uai, Idempotency-Key) → the plan stored under it and its request's fingerprint
+    plan_keys: dict[tuple[str, str], tuple[uuid.UUID, str | None]] = field(default_factory=dict)
     sessions: dict[uuid.UUID, SessionRow] = field(default_factory=dict)
     #: session id → candidate id → row
     candidates: dict[uuid.UUID, dict[uuid.UUID, CandidateRow]] = field(default_factory=dict)
@@ -311,10 +313,21 @@ class InMemoryStore:
         status: str,
         proposal: PlanProposal,
         now: datetime,
-    ) -> None:
+        idempotency_key: str | None = None,
+        request_fingerprint: str | None = None,
+    ) -> bool:
+        if idempotency_key is not None and (uai, idempotency_key) in self.state.plan_keys:
+            return False  # ON CONFLICT (uai, idempotency_key) DO NOTHING
         # through the stored JSON, as the real store does
         stored = PlanProposal.from_json(proposal.to_json())
         self.state.plans[plan_id] = PlanRow(plan_id, uai, school_year, status, stored, now, None)
+        if idempotency_key is not None:
+            self.state.plan_keys[uai, idempotency_key] = (plan_id, request_fingerprint)
+        return True
+
+    async def plan_for_key(self, uai: str, idempotency_key: str) -> tuple[PlanRow, str | None] | None:
+        found = self.state.plan_keys.get((uai, idempotency_key))
+        return (self.state.plans[found[0]], found[1]) if found else None
 
     async def get_plan(self, plan_id: uuid.UUID, *, for_update: bool = False) -> PlanRow | None:
         return self.state.plans.get(plan_id)
