@@ -24,6 +24,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pypdf
@@ -64,6 +65,17 @@ def run_days(output: Path) -> set[tuple[str, str, str]]:
         if match and path.is_file():
             days.add(match.groups())
     return days
+
+
+def around_midnight(days: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """The run's days and the day before each: file names carry the Paris day, some contents the
+    UTC one, which is the day before between midnight and 01:00 (02:00 in summer) Paris time; and
+    two runs compared may fall either side of midnight (a fresh-clone run did, 2026-12-04 23:00 UTC)."""
+    wider = set(days)
+    for year, month, day in days:
+        before = date(int(year), int(month), int(day)) - timedelta(days=1)
+        wider.add((f"{before.year:04d}", f"{before.month:02d}", f"{before.day:02d}"))
+    return wider
 
 
 def normalised_name(relative: str) -> str:
@@ -172,7 +184,7 @@ def _first_difference(a: bytes, b: bytes) -> str:
 def compare_outputs(dir_a: Path, dir_b: Path) -> list[Difference]:
     """Every file of two runs' outputs that differs once run-time fields are normalised."""
     files_a, files_b = _files(dir_a), _files(dir_b)
-    days_a, days_b = run_days(dir_a), run_days(dir_b)
+    days_a = days_b = around_midnight(run_days(dir_a) | run_days(dir_b))
     differences = [Difference(p, "only in a") for p in sorted(files_a.keys() - files_b.keys())]
     differences += [Difference(p, "only in b") for p in sorted(files_b.keys() - files_a.keys())]
     for path in sorted(files_a.keys() & files_b.keys()):

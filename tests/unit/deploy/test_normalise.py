@@ -112,3 +112,19 @@ def test_a_missing_or_extra_file_is_a_difference(two_runs):
         Difference("exports/0211774P/attestations_3A.pdf", "only in a"),
         Difference("documents/0211774P/session-5.zip", "only in b"),
     ]
+
+
+def _one_file(root: Path, day: str, content: str) -> Path:
+    (root / "exports").mkdir(parents=True)
+    (root / "exports" / f"{day}_resultats_3A.csv").write_text(content, encoding="utf-8")
+    return root
+
+
+def test_two_runs_either_side_of_midnight_in_paris_are_equal(tmp_path):
+    """Names carry the Paris day, contents may carry the UTC one: 04/12 in both files, though the
+    second run's names say 05/12 (a fresh-clone run crossed 2026-12-04 23:00 UTC this way)."""
+    before = _one_file(tmp_path / "a", "20261204", "processed 04/12/2026;2026-12-04T22:59:56Z\n")
+    after = _one_file(tmp_path / "b", "20261205", "processed 04/12/2026;2026-12-04T23:00:03Z\n")
+    assert compare_outputs(before, after) == []
+    other_day = _one_file(tmp_path / "c", "20261205", "processed 02/12/2026;2026-12-04T23:00:03Z\n")
+    assert [d.kind for d in compare_outputs(before, other_day)] == ["content"]
