@@ -18,18 +18,18 @@ from pydantic import BaseModel, Field, StrictBool
 
 from services.finalisation.api_common import (
     ERROR_STATUSES,
+    Caller,
     Deps,
     IssueReportIn,
     school_of_session,
 )
 from services.finalisation.api_invigilator import router as invigilator_space
 from services.finalisation.domain.finalisation import CandidateReport
-from services.finalisation.domain.issue_reports import IssueReport
 from services.finalisation.usecases import finalisation
 from services.finalisation.usecases import results as results_intake
 from services.finalisation.usecases.ports import Begin
 from shared.errors import DomainError
-from shared.http import error_responses, principal_of, query_uai, school_api_router
+from shared.http import error_responses, query_uai, school_api_router
 
 router = APIRouter()
 router.include_router(invigilator_space)
@@ -83,41 +83,34 @@ class FinalisationIn(BaseModel):
         "finalisation.flags_required",
     ),
 )
-async def finalise(session_id: str, body: FinalisationIn, deps: Deps, request: Request) -> dict[str, Any]:
+async def finalise(session_id: str, body: FinalisationIn, deps: Deps, caller: Caller) -> dict[str, Any]:
     """Finalise the session; raises SessionFinalised (returned as the response body)."""
-    reports, without_issues, session_incidents = candidate_reports(body)
-    principal = principal_of(request)
     event = await finalisation.finalise(
-        deps.begin,
-        session_id,
-        reports=reports,
-        reports_without_issues=without_issues,
-        has_incident=body.has_incident,
-        has_joining_issue=body.has_joining_issue,
-        examiner_global_comment=body.examiner_global_comment,
-        session_incidents=session_incidents,
-        now=deps.now(),
-        by=principal.subject if principal is not None else None,
+        deps.begin, session_id, **form_arguments(body), now=deps.now(), by=caller
     )
     return event.model_dump(mode="json")
 
 
-def candidate_reports(
-    body: FinalisationIn,
-) -> tuple[list[CandidateReport], set[str], tuple[IssueReport, ...]]:
-    """The form's reports in the domain's terms, the candidates given no issue report list (what
-    was recorded live stands for them), and the room-level incidents transcribed."""
-    reports = [
-        CandidateReport(
-            r.candidate_id,
-            r.present,
-            r.abort_reason,
-            tuple(i.to_domain() for i in r.issue_reports or ()),
-        )
-        for r in body.candidate_reports
-    ]
-    without_issues = {r.candidate_id for r in body.candidate_reports if r.issue_reports is None}
-    return reports, without_issues, tuple(i.to_domain() for i in body.session_incidents)
+def form_arguments(body: FinalisationIn) -> dict[str, Any]:
+    """The form in the domain's terms, as the finalisation and its amendment both take it: the
+    reports, the candidates given no issue report list (what was recorded live stands for them),
+    the flags, the comment and the room-level incidents transcribed."""
+    return {
+        "reports": [
+            CandidateReport(
+                r.candidate_id,
+                r.present,
+                r.abort_reason,
+                tuple(i.to_domain() for i in r.issue_reports or ()),
+            )
+            for r in body.candidate_reports
+        ],
+        "reports_without_issues": {r.candidate_id for r in body.candidate_reports if r.issue_reports is None},
+        "has_incident": body.has_incident,
+        "has_joining_issue": body.has_joining_issue,
+        "examiner_global_comment": body.examiner_global_comment,
+        "session_incidents": tuple(i.to_domain() for i in body.session_incidents),
+    }
 
 
 # ---- results intake ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from services.finalisation.domain.login_limits import TOO_MANY_ATTEMPTS
 from services.finalisation.store import FinalisationStore
 from services.finalisation.usecases.ports import Dependencies
 from shared.errors import DomainError, statuses
+from shared.http import principal_of
 from shared.service import runtime_of
 
 #: the HTTP status of each refusal code (others: 422, the request's content was refused)
@@ -89,3 +90,12 @@ class IssueReportIn(BaseModel):
                 self.code, description=self.description, question_number=self.question_number
             )
         raise DomainError("issue_report.unknown_category", "give a category or a code")
+
+
+async def caller_subject(request: Request) -> str | None:
+    """Who is calling, as recorded: the token's subject (None when the API runs open)."""
+    principal = principal_of(request)
+    return principal.subject if principal is not None else None
+
+
+Caller = Annotated[str | None, Depends(caller_subject)]

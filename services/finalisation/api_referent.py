@@ -8,28 +8,18 @@ of api.py are included unchanged: ``router`` here is the service's whole API.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from services.finalisation.api import FinalisationIn, candidate_reports
+from services.finalisation.api import FinalisationIn, form_arguments
 from services.finalisation.api import router as invigilation_and_intake
-from services.finalisation.api_common import ERROR_STATUSES, Deps, school_of_session
+from services.finalisation.api_common import ERROR_STATUSES, Caller, Deps, school_of_session
 from services.finalisation.api_invigilator import room_view
 from services.finalisation.domain.unmatched import UnmatchedRow
 from services.finalisation.usecases import amendment, referent_view, unmatched
-from shared.http import error_responses, principal_of, school_api_router
-
-
-async def caller_subject(request: Request) -> str | None:
-    """Who is calling, as recorded: the token's subject (None when the API runs open). ``async``
-    like every dependency here (a plain ``def`` one costs a thread hop per request)."""
-    principal = principal_of(request)
-    return principal.subject if principal is not None else None
-
-
-Caller = Annotated[str | None, Depends(caller_subject)]
+from shared.http import error_responses, school_api_router
 
 #: the school's people read what its sessions recorded; the referent alone changes it
 readers = school_api_router(roles=frozenset({"staff", "referent"}), uai_of={"session_id": school_of_session})
@@ -97,16 +87,10 @@ async def amend_finalisation(
 ) -> dict[str, Any]:
     """The whole form again, corrected: within FINALISATION_AMENDMENT_HOURS of the finalisation and
     before any result arrived, presence unchanged; raises SessionFinalisationAmended (the body)."""
-    reports, without_issues, session_incidents = candidate_reports(body)
     event = await amendment.amend(
         deps.begin,
         session_id,
-        reports=reports,
-        reports_without_issues=without_issues,
-        has_incident=body.has_incident,
-        has_joining_issue=body.has_joining_issue,
-        examiner_global_comment=body.examiner_global_comment,
-        session_incidents=session_incidents,
+        **form_arguments(body),
         now=deps.now(),
         window=deps.amendment_window,
         by=caller,
