@@ -15,6 +15,8 @@ import html
 import re
 import urllib.parse
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -235,3 +237,17 @@ async def sign_in(console: httpx.AsyncClient, username: str, password: str | Non
 
 def staff(uai: str) -> str:
     return staff_user(uai)
+
+
+#: where the in-process console believes it is served (its sign-in redirect is built from it)
+IN_PROCESS_URL = "http://127.0.0.1:8006"
+
+
+@asynccontextmanager
+async def in_process(app) -> AsyncIterator[httpx.AsyncClient]:
+    """The console app with its lifespan entered, behind an in-process HTTP client."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=IN_PROCESS_URL) as http,
+    ):
+        yield http

@@ -8,17 +8,16 @@ from __future__ import annotations
 import html
 import re
 
-import httpx
 import pytest
 
 from deploy.local.localinfra.realm import OPERATOR_USER
-from tests.console_support import sign_in, staff
+from tests.console_support import IN_PROCESS_URL, in_process, sign_in, staff
 from tests.console_support_academie import console_app_with_academie, seed_academie
 from tests.keycloak import SCHOOL_A
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_URL = "http://127.0.0.1:8006"
+PUBLIC_URL = IN_PROCESS_URL
 
 
 @pytest.fixture
@@ -28,11 +27,7 @@ async def academie(start_service):
 
 @pytest.fixture
 async def console(academie):
-    app = console_app_with_academie(academie, PUBLIC_URL)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as http,
-    ):
+    async with in_process(console_app_with_academie(academie, PUBLIC_URL)) as http:
         yield http
 
 

@@ -7,16 +7,15 @@ from __future__ import annotations
 import html
 import re
 
-import httpx
 import pytest
 
-from tests.console_support import bearer, console_app, sign_in, staff
+from tests.console_support import IN_PROCESS_URL, bearer, console_app, in_process, sign_in, staff
 from tests.keycloak import SCHOOL_A, SCHOOL_B
 from tests.learner_rows import HEADER, learner_row
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_URL = "http://127.0.0.1:8006"
+PUBLIC_URL = IN_PROCESS_URL
 PAGE = f"/etablissements/{SCHOOL_A}/certificabilite"
 
 
@@ -29,11 +28,7 @@ async def seeded(start_service, tmp_path):
 
 @pytest.fixture
 async def console(seeded):
-    app = console_app(seeded, PUBLIC_URL)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as http,
-    ):
+    async with in_process(console_app(seeded, PUBLIC_URL)) as http:
         await sign_in(http, staff(SCHOOL_A))
         yield http
 
@@ -161,11 +156,7 @@ async def test_a_file_past_the_consoles_limit_is_refused_not_sent_cut_short(cons
 
 
 async def test_a_school_without_a_roster_is_asked_for_one(seeded):
-    app = console_app(seeded, PUBLIC_URL)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as http,
-    ):
+    async with in_process(console_app(seeded, PUBLIC_URL)) as http:
         await sign_in(http, staff(SCHOOL_B))
         page = await http.get(f"/etablissements/{SCHOOL_B}/certificabilite")
     assert page.status_code == 200, page.text

@@ -12,14 +12,14 @@ import pytest
 
 from deploy.local.localinfra.realm import referent_user
 from shared.contracts.events import SessionFinalised
-from tests.console_support import seed, sign_in, staff
+from tests.console_support import IN_PROCESS_URL, in_process, seed, sign_in, staff
 from tests.console_support_finalisation import console_app_with_finalisation, invigilate, seed_finalisation
 from tests.keycloak import SCHOOL_A
 from tests.support import outbox_events
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_URL = "http://127.0.0.1:8006"
+PUBLIC_URL = IN_PROCESS_URL
 
 
 @pytest.fixture
@@ -29,11 +29,7 @@ async def invigilation(start_service, tmp_path):
 
 @pytest.fixture
 async def console(invigilation):
-    app = console_app_with_finalisation(invigilation, PUBLIC_URL)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as http,
-    ):
+    async with in_process(console_app_with_finalisation(invigilation, PUBLIC_URL)) as http:
         yield http
 
 

@@ -10,12 +10,12 @@ import html
 import httpx
 import pytest
 
-from tests.console_support import seed
+from tests.console_support import IN_PROCESS_URL, in_process, seed
 from tests.console_support_finalisation import console_app_with_finalisation, seed_finalisation
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_URL = "http://127.0.0.1:8006"
+PUBLIC_URL = IN_PROCESS_URL
 HTMX = {"HX-Request": "true"}
 
 
@@ -26,11 +26,7 @@ async def invigilation(start_service, tmp_path):
 
 @pytest.fixture
 async def console(invigilation):
-    app = console_app_with_finalisation(invigilation, PUBLIC_URL)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as http,
-    ):
+    async with in_process(console_app_with_finalisation(invigilation, PUBLIC_URL)) as http:
         yield http
 
 

@@ -20,10 +20,12 @@ from pypdf import PdfReader
 from services.console.app import SESSION_COOKIE, create_app
 from services.console.settings import DEV_SESSION_SECRET, AssetsMissing
 from tests.console_support import (
+    IN_PROCESS_URL,
     RESULTS_CLASS,
     SCHOOL_NAMES,
     console_app,
     console_settings,
+    in_process,
     seed,
     sign_in,
     staff,
@@ -32,7 +34,7 @@ from tests.keycloak import SCHOOL_A, SCHOOL_B
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_URL = "http://127.0.0.1:8006"
+PUBLIC_URL = IN_PROCESS_URL
 
 
 @pytest.fixture
@@ -42,11 +44,7 @@ async def seeded(start_service, tmp_path):
 
 @pytest.fixture
 async def console(seeded):
-    app = console_app(seeded, PUBLIC_URL)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as http,
-    ):
+    async with in_process(console_app(seeded, PUBLIC_URL)) as http:
         yield http
 
 

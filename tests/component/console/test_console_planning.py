@@ -7,17 +7,18 @@ from __future__ import annotations
 import html
 import re
 
-import httpx
 import pytest
 
 from tests.component.console.test_console_certifiability import rows_of
 from tests.component.scheduler.builders import school_body
 from tests.console_support import (
+    IN_PROCESS_URL,
     PLANNED_CLASS,
     PLANNED_CLASS_SIZE,
     SCHOOL_NAMES,
     bearer,
     console_app,
+    in_process,
     seed,
     sign_in,
     staff,
@@ -26,7 +27,7 @@ from tests.keycloak import SCHOOL_A, SCHOOL_B
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_URL = "http://127.0.0.1:8006"
+PUBLIC_URL = IN_PROCESS_URL
 PAGE = f"/etablissements/{SCHOOL_A}/planification"
 
 
@@ -37,11 +38,7 @@ async def seeded(start_service, tmp_path):
 
 @pytest.fixture
 async def console(seeded):
-    app = console_app(seeded, PUBLIC_URL)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=PUBLIC_URL) as http,
-    ):
+    async with in_process(console_app(seeded, PUBLIC_URL)) as http:
         await sign_in(http, staff(SCHOOL_A))
         yield http
 
