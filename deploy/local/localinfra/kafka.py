@@ -234,9 +234,7 @@ def kafka_format(cfg: Config, node: KafkaNode | None = None) -> float | None:
         raise InfraError(f"Kafka node {node.id} cannot be formatted before node 1")
     start = time.monotonic()
     shutil.rmtree(node.data, ignore_errors=True)
-    cluster_id = (info or {}).get("cluster_id") or base64.urlsafe_b64encode(
-        uuid.uuid4().bytes
-    ).decode().rstrip("=")
+    cluster_id = (info or {}).get("cluster_id") or new_cluster_id()
     log = ensure_dir(cfg.logs) / ("kafka-format.log" if node.id == 1 else f"kafka-format-{node.id}.log")
     standalone = ["--standalone"] if len(cfg.kafka_nodes) == 1 else []
     cmd = [
@@ -268,6 +266,16 @@ def kafka_format(cfg: Config, node: KafkaNode | None = None) -> float | None:
         }
         cfg.kafka_format_info.write_text(json.dumps(record, indent=2) + "\n")
     return time.monotonic() - start
+
+
+def new_cluster_id() -> str:
+    """A random KRaft cluster id as Kafka's own ``Uuid.randomUuid`` makes it: URL-safe base64 of
+    16 random bytes, drawn again when it starts with "-" (the storage tool would read such an id
+    as an option: 1 format in 64 failed with "argument --cluster-id/-t: expected one argument")."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def kafka_ready(host: str, port: int, timeout: float = 2.0, brokers_expected: int = 1) -> bool:

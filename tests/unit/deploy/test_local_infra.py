@@ -123,3 +123,18 @@ def test_each_node_of_a_cluster_is_a_voter_with_three_replicas_and_two_in_sync(t
     assert props["listeners"] == "PLAINTEXT://127.0.0.1:39292,CONTROLLER://127.0.0.1:39293"
     assert props["min.insync.replicas"] == "2" and props["offsets.topic.replication.factor"] == "3"
     assert props["log.dirs"] == str(tmp_path / "kafka" / "node-3" / "data")
+
+
+def test_a_new_cluster_id_never_starts_with_a_dash(monkeypatch):
+    """The storage tool reads "-t -…" as a missing id: such a draw is made again (CI, 2026-12-04)."""
+    import uuid
+
+    from deploy.local.localinfra import kafka
+
+    dash_first = uuid.UUID(bytes=b"\xfb" + bytes(15))  # base64 "-w…": starts with a dash
+    plain = uuid.UUID(bytes=bytes(16))
+    draws = iter([dash_first, plain])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(draws))
+    assert kafka.new_cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"
+    monkeypatch.undo()
+    assert all(not kafka.new_cluster_id().startswith("-") for _ in range(2000))
