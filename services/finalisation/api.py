@@ -86,17 +86,15 @@ class FinalisationIn(BaseModel):
 async def finalise(session_id: str, body: FinalisationIn, deps: Deps, caller: Caller) -> dict[str, Any]:
     """Finalise the session; raises SessionFinalised (returned as the response body)."""
     event = await finalisation.finalise(
-        deps.begin, session_id, **form_arguments(body), now=deps.now(), by=caller
+        deps.begin, session_id, finalisation_form(body), now=deps.now(), by=caller
     )
     return event.model_dump(mode="json")
 
 
-def form_arguments(body: FinalisationIn) -> dict[str, Any]:
-    """The form in the domain's terms, as the finalisation and its amendment both take it: the
-    reports, the candidates given no issue report list (what was recorded live stands for them),
-    the flags, the comment and the room-level incidents transcribed."""
-    return {
-        "reports": [
+def finalisation_form(body: FinalisationIn) -> finalisation.FinalisationForm:
+    """The form in the use cases' terms, as the finalisation and its amendment both take it."""
+    return finalisation.FinalisationForm(
+        reports=[
             CandidateReport(
                 r.candidate_id,
                 r.present,
@@ -105,12 +103,14 @@ def form_arguments(body: FinalisationIn) -> dict[str, Any]:
             )
             for r in body.candidate_reports
         ],
-        "reports_without_issues": {r.candidate_id for r in body.candidate_reports if r.issue_reports is None},
-        "has_incident": body.has_incident,
-        "has_joining_issue": body.has_joining_issue,
-        "examiner_global_comment": body.examiner_global_comment,
-        "session_incidents": tuple(i.to_domain() for i in body.session_incidents),
-    }
+        reports_without_issues=frozenset(
+            r.candidate_id for r in body.candidate_reports if r.issue_reports is None
+        ),
+        has_incident=body.has_incident,
+        has_joining_issue=body.has_joining_issue,
+        examiner_global_comment=body.examiner_global_comment,
+        session_incidents=tuple(i.to_domain() for i in body.session_incidents),
+    )
 
 
 # ---- results intake ---------------------------------------------------------------------------

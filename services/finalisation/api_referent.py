@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from services.finalisation.api import FinalisationIn, form_arguments
+from services.finalisation.api import FinalisationIn, finalisation_form
 from services.finalisation.api import router as invigilation_and_intake
 from services.finalisation.api_common import ERROR_STATUSES, Caller, Deps, school_of_session
 from services.finalisation.api_invigilator import room_view
@@ -90,7 +90,7 @@ async def amend_finalisation(
     event = await amendment.amend(
         deps.begin,
         session_id,
-        **form_arguments(body),
+        finalisation_form(body),
         now=deps.now(),
         window=deps.amendment_window,
         by=caller,

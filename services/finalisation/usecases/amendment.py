@@ -7,15 +7,16 @@ SessionFinalisationAmended written together. A refusal changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import structlog
 
 from services.finalisation.domain.amendment import NOT_FINALISED, amend_finalisation
-from services.finalisation.domain.finalisation import CandidateReport
-from services.finalisation.domain.issue_reports import IssueReport
-from services.finalisation.usecases.finalisation import finalisation_request, session_finalised
+from services.finalisation.usecases.finalisation import (
+    FinalisationForm,
+    finalisation_request,
+    session_finalised,
+)
 from services.finalisation.usecases.ports import Begin
 from services.finalisation.usecases.rooms import locked_room
 from shared.contracts import events
@@ -27,13 +28,8 @@ log = structlog.get_logger(__name__)
 async def amend(
     begin: Begin,
     session_id: str,
+    form: FinalisationForm,
     *,
-    reports: Sequence[CandidateReport],
-    reports_without_issues: set[str],
-    has_incident: bool | None,
-    has_joining_issue: bool | None,
-    examiner_global_comment: str | None,
-    session_incidents: tuple[IssueReport, ...] = (),
     now: datetime,
     window: timedelta,
     by: str | None = None,
@@ -44,15 +40,7 @@ async def amend(
         recorded = await uow.store.finalisation(session_id, lock=True)
         if recorded is None:
             raise DomainError(NOT_FINALISED, f"session {session.session_number} is not finalised yet")
-        request = finalisation_request(
-            room,
-            reports,
-            reports_without_issues,
-            has_incident,
-            has_joining_issue,
-            examiner_global_comment,
-            session_incidents,
-        )
+        request = finalisation_request(room, form)
         amended = amend_finalisation(
             room,
             recorded.payload["candidates"],

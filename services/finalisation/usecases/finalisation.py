@@ -7,6 +7,7 @@ One unit of work: the room is loaded under the session's lock, the domain checks
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -29,35 +30,31 @@ from shared.contracts import events
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class FinalisationForm:
+    """The referent's form as submitted, which the finalisation and its amendment both take.
+
+    Candidates in ``reports_without_issues`` gave no issue report list: what the invigilator
+    recorded live for them stands instead. ``session_incidents`` are those transcribed from the
+    paper PV (the room's live incidents always go too)."""
+
+    reports: Sequence[CandidateReport]
+    reports_without_issues: frozenset[str] = frozenset()
+    has_incident: bool | None = None
+    has_joining_issue: bool | None = None
+    examiner_global_comment: str | None = None
+    session_incidents: tuple[IssueReport, ...] = ()
+
+
 async def finalise(
-    begin: Begin,
-    session_id: str,
-    *,
-    reports: Sequence[CandidateReport],
-    reports_without_issues: set[str],
-    has_incident: bool | None,
-    has_joining_issue: bool | None,
-    examiner_global_comment: str | None,
-    session_incidents: tuple[IssueReport, ...] = (),
-    now: datetime,
-    by: str | None = None,
+    begin: Begin, session_id: str, form: FinalisationForm, *, now: datetime, by: str | None = None
 ) -> events.SessionFinalised:
-    """Finalise and raise SessionFinalised; candidates in `reports_without_issues` gave no issue
-    report list, so what the invigilator recorded live for them is used. The room's incidents
-    recorded live always go, with the `session_incidents` transcribed from the paper PV."""
+    """Finalise and raise SessionFinalised."""
     async with begin() as uow:
         session, room = await locked_room(uow.store, session_id)
         incidents_before = len(room.incidents)
         require_not_cancelled(session)
-        request = finalisation_request(
-            room,
-            reports,
-            reports_without_issues,
-            has_incident,
-            has_joining_issue,
-            examiner_global_comment,
-            session_incidents,
-        )
+        request = finalisation_request(room, form)
         finalised = finalise_session(room, request, now)
         event = session_finalised(session, finalised)
         await uow.store.insert_finalisation(session_id, now, event.model_dump(mode="json"), by)
@@ -72,15 +69,7 @@ async def finalise(
     return event
 
 
-def finalisation_request(
-    room: SessionRoom,
-    reports: Sequence[CandidateReport],
-    reports_without_issues: set[str],
-    has_incident: bool | None,
-    has_joining_issue: bool | None,
-    examiner_global_comment: str | None,
-    session_incidents: tuple[IssueReport, ...],
-) -> FinalisationRequest:
+def finalisation_request(room: SessionRoom, form: FinalisationForm) -> FinalisationRequest:
     """The form as the domain reads it: a present candidate given no issue report list gets what
     the invigilator recorded live for them."""
     completed = [
@@ -89,17 +78,17 @@ def finalisation_request(
             r.present,
             r.abort_reason,
             tuple(room.incidents_for(r.candidate_id))
-            if r.candidate_id in reports_without_issues and r.present
+            if r.candidate_id in form.reports_without_issues and r.present
             else r.issue_reports,
         )
-        for r in reports
+        for r in form.reports
     ]
     return FinalisationRequest(
         completed,
-        has_incident,  # type: ignore[arg-type]
-        has_joining_issue,  # type: ignore[arg-type]
-        examiner_global_comment,
-        session_incidents,
+        form.has_incident,  # type: ignore[arg-type]
+        form.has_joining_issue,  # type: ignore[arg-type]
+        form.examiner_global_comment,
+        form.session_incidents,
     )
 
 

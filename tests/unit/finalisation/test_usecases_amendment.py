@@ -8,6 +8,7 @@ import pytest
 
 from services.finalisation.domain.finalisation import CandidateReport
 from services.finalisation.usecases import amendment, invigilation
+from services.finalisation.usecases.finalisation import FinalisationForm
 from shared.contracts.events import SessionFinalisationAmended
 from shared.errors import DomainError
 from tests.unit.finalisation.fakes import InMemoryFinalisation
@@ -34,18 +35,16 @@ async def finalised() -> InMemoryFinalisation:
     return service
 
 
-def amend(service: InMemoryFinalisation, reports=REPORTS, **overrides):
+def amend(service: InMemoryFinalisation, reports=REPORTS, *, now=LATER + timedelta(hours=1), **overrides):
     values = {
         "reports": reports,
-        "reports_without_issues": set(),
         "has_incident": False,
         "has_joining_issue": False,
         "examiner_global_comment": "Abandon de c2",
-        "now": LATER + timedelta(hours=1),
-        "window": WINDOW,
-        "by": "referent-1",
     } | overrides
-    return amendment.amend(service.begin, "sess-1", **values)
+    return amendment.amend(
+        service.begin, "sess-1", FinalisationForm(**values), now=now, window=WINDOW, by="referent-1"
+    )
 
 
 async def test_an_amendment_raises_its_event_and_keeps_the_form_it_replaces(finalised):

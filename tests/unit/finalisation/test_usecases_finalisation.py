@@ -10,6 +10,7 @@ from services.finalisation.domain.finalisation import CandidateReport
 from services.finalisation.domain.invigilation import TestState
 from services.finalisation.domain.issue_reports import issue_report_from_code
 from services.finalisation.usecases import finalisation, invigilation
+from services.finalisation.usecases.finalisation import FinalisationForm
 from shared.contracts.events import SessionFinalised
 from shared.errors import DomainError
 from tests.unit.finalisation.fakes import InMemoryFinalisation
@@ -39,13 +40,12 @@ def finalise(service: InMemoryFinalisation, reports=None, *, without_issues=(), 
             CandidateReport("c2", True, "technical"),
             CandidateReport("c3", False),
         ],
-        "reports_without_issues": set(without_issues),
+        "reports_without_issues": frozenset(without_issues),
         "has_incident": False,
         "has_joining_issue": False,
         "examiner_global_comment": None,
-        "now": LATER,
     } | overrides
-    return finalisation.finalise(service.begin, "sess-1", **values)
+    return finalisation.finalise(service.begin, "sess-1", FinalisationForm(**values), now=LATER)
 
 
 async def test_finalisation_raises_session_finalised_and_ends_what_still_runs(service):
@@ -89,11 +89,7 @@ async def test_nothing_to_finalise_before_any_test_started():
         finalisation.finalise(
             service.begin,
             "sess-1",
-            reports=[CandidateReport("c1", False)],
-            reports_without_issues=set(),
-            has_incident=False,
-            has_joining_issue=False,
-            examiner_global_comment=None,
+            FinalisationForm([CandidateReport("c1", False)], has_incident=False, has_joining_issue=False),
             now=LATER,
         ),
     )
@@ -113,11 +109,7 @@ async def test_a_cancelled_or_unknown_session_is_not_finalised(service):
         finalisation.finalise(
             service.begin,
             "nope",
-            reports=[],
-            reports_without_issues=set(),
-            has_incident=False,
-            has_joining_issue=False,
-            examiner_global_comment=None,
+            FinalisationForm([], has_incident=False, has_joining_issue=False),
             now=LATER,
         ),
     )
