@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faststream.kafka import KafkaBroker
 
 from shared.consumer import EventConsumer
 from shared.db import create_pool, migrate, schema_for
 from shared.kafka_admin import commit_group_offsets, group_lag, replay_window
-from shared.kafka_security import client_options, kafka_security
+from shared.kafka_security import client_options, service_broker
 from shared.outbox import OutboxRelay
 from shared.service import Runtime, ServiceDefinition, rebuild_read_models
 from shared.settings import ServiceSettings
@@ -53,13 +51,7 @@ async def service_runtime(definition: ServiceDefinition, settings: ServiceSettin
     try:
         async with pool.acquire() as conn:
             await migrate(conn, schema, definition.migrations)
-        broker = KafkaBroker(
-            settings.kafka_servers(),
-            security=kafka_security(settings),
-            client_id=f"certibus-{definition.name}-replay",
-            logger=logging.getLogger("faststream"),
-            acks="all",
-        )
+        broker = service_broker(settings, f"certibus-{definition.name}-replay")
         relay = OutboxRelay(
             dsn=settings.database_url, schema=schema, bootstrap_servers=settings.kafka_bootstrap_servers
         )

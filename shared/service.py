@@ -33,7 +33,7 @@ from shared.db import create_pool, migrate, schema_for
 from shared.health import install_database_unavailable_handler, outbox_backlog, readiness
 from shared.http import RequestMetrics, install_error_handlers
 from shared.kafka_admin import ensure_topics, reset_group_offsets
-from shared.kafka_security import kafka_security
+from shared.kafka_security import service_broker
 from shared.logging import configure_logging
 from shared.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from shared.outbox import OutboxRelay, UnitOfWork, prune_published, unit_of_work
@@ -194,14 +194,9 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
                 settings.topic_partitions, settings.topic_retention_days, settings.topic_replication_factor
             ),
         )
-        broker = KafkaBroker(
-            settings.kafka_servers(),
-            security=kafka_security(settings),
-            client_id=f"certibus-{definition.name}",
-            # dead letters are written with acks=all, as the relay's events: on a cluster, a write
-            # is acknowledged once min.insync.replicas brokers have it (a broker lost loses nothing)
-            acks="all",
-            logger=logging.getLogger("faststream"),
+        broker = service_broker(
+            settings,
+            f"certibus-{definition.name}",
             log_level=logging.DEBUG,  # "Received"/"Processed" per message: our handler logs one line
         )
         relay = OutboxRelay(

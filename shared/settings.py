@@ -62,6 +62,14 @@ class KafkaSettings(BaseSettings):
         description="PEM file of the CA that signed the brokers' certificates (unset: the system's CAs);"
         " the broker's name is always checked against its certificate",
     )
+    kafka_metadata_max_age_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        description="how often every Kafka client refreshes its view of partition leaders: aiokafka"
+        " retries an offset lookup on a broker that lost a partition's leadership without asking"
+        " for fresh metadata, so after a failover the partition waits for this refresh (aiokafka's"
+        " 300,000 ms default left a partition unconsumed for up to 5 minutes)",
+    )
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> Self:

@@ -7,12 +7,31 @@ import ssl
 import pytest
 from pydantic import ValidationError
 
-from shared.kafka_security import client_options
+from shared.kafka_security import client_options, service_broker
 from shared.settings import KafkaSettings
 
 
-def test_plaintext_is_the_bootstrap_servers_alone():
-    assert client_options("k:9092", KafkaSettings()) == {"bootstrap_servers": "k:9092"}
+def test_plaintext_is_the_bootstrap_servers_and_the_metadata_age_alone():
+    assert client_options("k:9092", KafkaSettings()) == {
+        "bootstrap_servers": "k:9092",
+        "metadata_max_age_ms": 10_000,
+    }
+
+
+def test_every_client_refreshes_leaders_at_the_configured_age(monkeypatch):
+    """aiokafka retries an offset lookup on a former leader without fresh metadata: the refresh age
+    bounds how long a partition goes unconsumed after a broker failover (300 s at aiokafka's default)."""
+    monkeypatch.setenv("KAFKA_METADATA_MAX_AGE_MS", "4000")
+    settings = KafkaSettings()
+    assert client_options("k:9092")["metadata_max_age_ms"] == 4000  # the low-level helpers' path
+    consumers = service_broker(settings, "certibus-test").config.broker_config.builder
+    assert consumers.keywords["metadata_max_age_ms"] == 4000  # the services' FastStream consumers
+    assert consumers.keywords["client_id"] == "certibus-test"
+
+
+def test_a_metadata_age_under_a_second_is_refused():
+    with pytest.raises(ValidationError, match="greater than or equal to 1000"):
+        KafkaSettings(kafka_metadata_max_age_ms=100)
 
 
 def test_sasl_ssl_gives_tls_with_host_checks_and_the_scram_credentials():
@@ -26,6 +45,7 @@ def test_sasl_ssl_gives_tls_with_host_checks_and_the_scram_credentials():
     context = options.pop("ssl_context")
     assert options == {
         "bootstrap_servers": "k:9093",
+        "metadata_max_age_ms": 10_000,
         "security_protocol": "SASL_SSL",
         "sasl_mechanism": "SCRAM-SHA-256",
         "sasl_plain_username": "certibus-scheduler",
